@@ -1,0 +1,31 @@
+//! `imageautomation`: the command-line tool. Each subcommand lives in its own
+//! module and is a thin layer over the library crates; the contracts of the
+//! subcommands (flags, output shapes, exit codes) are documented in README.md
+//! and kept stable.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod select;
+
+/// Flux-style container image update automation, without a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "imageautomation", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Select the latest tag from a tag list with an ImagePolicy spec.
+    Select(select::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Select(args) => select::run(args),
+    }
+}

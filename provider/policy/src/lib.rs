@@ -1,0 +1,1 @@
+//! Flux-compatible image tag selection (work in progress).
