@@ -1,0 +1,602 @@
+//! Commit message (and pull request) templates: Go `text/template` syntax with
+//! Flux's data model and the sprig functions, rendered by the `gotmpl` crate.
+//!
+//! Flux renders `git.commit.messageTemplate` with Go's `text/template` named
+//! `"commit message"` and `sprig.HermeticTxtFuncMap()` over
+//! `TemplateData{AutomationObject, Changed, Values}` (IAC
+//! `internal/source/source.go:374-413`). Two parts of that data model are Go
+//! specific and are bridged here:
+//!
+//! - **Struct-keyed maps.** `.Changed.FileChanges` maps a file to a map keyed
+//!   by an `ObjectIdentifier` struct, and `.Changed.Objects` is keyed by the
+//!   same struct; templates write `range $obj, $changes := $objchange` and then
+//!   `$obj.Kind`. `gotmpl` maps have string keys only, so such a map is stored
+//!   with an encoded key (whose sort order equals Go's field-by-field struct
+//!   order), and every two-variable `range` of the parsed template is rewritten
+//!   to range over a helper that yields `{Key, Value}` entries with the key
+//!   decoded back to an object. Single-variable ranges need no rewrite.
+//! - **Removed fields.** `.Updated` and `.Changed.ImageResult` were removed by
+//!   Flux; a template using them is refused with Flux's own message
+//!   ([`crate::Error::RemovedTemplateField`]) before anything is committed.
+//!
+//! Known differences from Go: printing a whole object identifier (`{{ $obj }}`)
+//! shows a map rather than Go's `{apps/v1 Deployment name ns}`, and a misspelt
+//! field of the data prints `<no value>` where Go reports an error.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotmpl::parse::{ActionNode, CommandNode, Expr, ListNode, Node, PipeNode, SmolStr};
+use gotmpl::{Template, Value};
+
+use crate::changes::{Change, ChangeSet, NamespacedName, ObjectIdentifier};
+use crate::error::Error;
+
+/// Flux's commit message when `git.commit.messageTemplate` is empty
+/// (IAC `internal/source/source.go`, `defaultMessageTemplate`).
+pub const DEFAULT_MESSAGE_TEMPLATE: &str = "Update from image update automation";
+
+/// The name Flux gives the commit message template; parse errors name it.
+pub const COMMIT_MESSAGE_TEMPLATE_NAME: &str = "commit message";
+
+const RANGE_ENTRIES_FUNC: &str = "_imageautomation_range_entries";
+const RANGE_ENTRY_VAR: &str = "$_imageautomation_entry";
+const OBJECT_KEY_PREFIX: &str = "\u{0}ObjectIdentifier\u{0}";
+
+const REMOVED_UPDATED: &str = "template uses removed '.Updated' field. Please use '.Changed' instead. See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
+const REMOVED_IMAGE_RESULT: &str = "template uses removed '.Changed.ImageResult' field. Please use '.Changed.FileChanges' or '.Changed.Objects' instead. See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
+
+/// The data a message template sees: Flux's `TemplateData`.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateData {
+    /// `.AutomationObject`: the automation's `namespace/name`.
+    pub automation_object: NamespacedName,
+    /// `.Changed`: what the update changed.
+    pub changed: ChangeSet,
+    /// `.Values`: `messageTemplateValues` (empty when unset; a missing key
+    /// prints `<no value>` with `.Values.key` and `""` with `index`).
+    pub values: BTreeMap<String, String>,
+}
+
+/// A parsed message template, ready to render [`TemplateData`].
+///
+/// Parse once (to fail fast, before any clone), render after the update.
+#[derive(Clone)]
+pub struct MessageTemplate {
+    name: String,
+    template: Template,
+}
+
+impl std::fmt::Debug for MessageTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageTemplate")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageTemplate {
+    /// Parses `source` (Go `text/template` syntax) as the template called
+    /// `name` (e.g. [`COMMIT_MESSAGE_TEMPLATE_NAME`]).
+    ///
+    /// # Errors
+    /// [`Error::TemplateParse`] naming the template when the syntax is wrong;
+    /// [`Error::RemovedTemplateField`] when it uses `.Updated` or
+    /// `.Changed.ImageResult` (Flux's removed fields).
+    pub fn parse(name: &str, source: &str) -> Result<Self, Error> {
+        let parse_error = |e: gotmpl::TemplateError| Error::TemplateParse {
+            template: name.to_string(),
+            message: e.to_string(),
+        };
+        let funcs = crate::sprig::func_map();
+        let known: std::collections::BTreeSet<String> = funcs
+            .keys()
+            .cloned()
+            .chain(GO_BUILTINS.iter().map(|s| s.to_string()))
+            .collect();
+        let mut template = Template::new(name)
+            .funcs(funcs)
+            .func(RANGE_ENTRIES_FUNC, range_entries)
+            .parse(source)
+            .map_err(parse_error)?;
+        // Rewrite every tree (the body and each {{define}}d template).
+        let names: Vec<String> = template.templates().iter().map(|s| s.to_string()).collect();
+        let mut rewritten = Vec::new();
+        for tree_name in &names {
+            if let Some(tree) = template.lookup(tree_name) {
+                check_removed_fields_list(tree)?;
+                check_functions_list(name, &known, tree)?;
+                rewritten.push((tree_name.clone(), rewrite_list(tree.clone())));
+            }
+        }
+        if !names.iter().any(|n| n == name) {
+            // The body is not in the definition map: nothing to rewrite
+            // is impossible, the parser always stores it; keep a clear error.
+            return Err(Error::TemplateParse {
+                template: name.to_string(),
+                message: "template body not found after parsing".to_string(),
+            });
+        }
+        for (tree_name, tree) in rewritten {
+            template = template.add_parse_tree(&tree_name, tree);
+        }
+        Ok(MessageTemplate {
+            name: name.to_string(),
+            template,
+        })
+    }
+
+    /// The commit message template of a spec: `messageTemplate`, or Flux's
+    /// default message when it is `None` or empty.
+    ///
+    /// # Errors
+    /// As [`MessageTemplate::parse`].
+    pub fn commit_message(source: Option<&str>) -> Result<Self, Error> {
+        let source = source
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEFAULT_MESSAGE_TEMPLATE);
+        Self::parse(COMMIT_MESSAGE_TEMPLATE_NAME, source)
+    }
+
+    /// The template's name (`"commit message"` for commits).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renders the template over `data`.
+    ///
+    /// # Errors
+    /// [`Error::TemplateExecute`] naming the template when execution fails
+    /// (a function error, ranging over a string, ...).
+    pub fn render(&self, data: &TemplateData) -> Result<String, Error> {
+        self.template
+            .execute_template_to_string(&self.name, &data_value(data))
+            .map_err(|e| Error::TemplateExecute {
+                template: self.name.clone(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn string(s: &str) -> Value {
+    Value::String(Arc::from(s))
+}
+
+fn map(entries: Vec<(String, Value)>) -> Value {
+    let m: BTreeMap<Arc<str>, Value> = entries
+        .into_iter()
+        .map(|(k, v)| (Arc::from(k.as_str()), v))
+        .collect();
+    Value::Map(Arc::new(m))
+}
+
+fn change_value(c: &Change) -> Value {
+    map(vec![
+        ("OldValue".into(), string(&c.old_value)),
+        ("NewValue".into(), string(&c.new_value)),
+        ("Setter".into(), string(&c.setter)),
+    ])
+}
+
+fn changes_value(changes: &[Change]) -> Value {
+    Value::List(changes.iter().map(change_value).collect())
+}
+
+/// Encodes an object identifier as a map key whose byte order equals Go's
+/// field-by-field struct order (NUL sorts before every other byte).
+fn object_key(o: &ObjectIdentifier) -> String {
+    format!(
+        "{OBJECT_KEY_PREFIX}{}\u{0}{}\u{0}{}\u{0}{}",
+        o.api_version, o.kind, o.name, o.namespace
+    )
+}
+
+fn object_value_from_key(key: &str) -> Option<Value> {
+    let rest = key.strip_prefix(OBJECT_KEY_PREFIX)?;
+    let parts: Vec<&str> = rest.split('\u{0}').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    Some(map(vec![
+        ("APIVersion".into(), string(parts[0])),
+        ("Kind".into(), string(parts[1])),
+        ("Name".into(), string(parts[2])),
+        ("Namespace".into(), string(parts[3])),
+    ]))
+}
+
+fn object_map_value<'a>(
+    objects: impl Iterator<Item = (&'a ObjectIdentifier, Vec<Change>)>,
+) -> Value {
+    // Concatenate changes when the same object appears twice (as Flux's
+    // ObjectChanges map would merge them under one key).
+    let mut merged: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+    for (object, changes) in objects {
+        merged
+            .entry(object_key(object))
+            .or_default()
+            .extend(changes);
+    }
+    map(merged
+        .into_iter()
+        .map(|(k, v)| (k, changes_value(&v)))
+        .collect())
+}
+
+fn data_value(data: &TemplateData) -> Value {
+    let file_changes = map(data
+        .changed
+        .file_changes
+        .iter()
+        .map(|(file, objects)| {
+            (
+                file.clone(),
+                object_map_value(objects.iter().map(|o| (&o.object, o.changes.clone()))),
+            )
+        })
+        .collect());
+    let objects = data.changed.objects();
+    let changed = map(vec![
+        ("FileChanges".into(), file_changes),
+        ("Changes".into(), changes_value(&data.changed.changes())),
+        (
+            "Objects".into(),
+            object_map_value(objects.iter().map(|(o, c)| (o, c.clone()))),
+        ),
+    ]);
+    let values = map(data
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), string(v)))
+        .collect());
+    map(vec![
+        (
+            "AutomationObject".into(),
+            string(&data.automation_object.to_string()),
+        ),
+        ("Changed".into(), changed),
+        ("Values".into(), values),
+    ])
+}
+
+/// `{Key, Value}` entries of what a two-variable `range` iterates, in Go's
+/// order: list index order, sorted map keys (object keys decoded).
+fn range_entries(args: &[Value]) -> gotmpl::Result<Value> {
+    let entry = |k: Value, v: Value| map(vec![("Key".into(), k), ("Value".into(), v)]);
+    match args {
+        [Value::List(items)] => Ok(Value::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| entry(Value::Int(i as i64), v.clone()))
+                .collect(),
+        )),
+        [Value::Map(m)] => Ok(Value::List(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = object_value_from_key(k).unwrap_or_else(|| Value::String(k.clone()));
+                    entry(key, v.clone())
+                })
+                .collect(),
+        )),
+        [Value::Nil] => Ok(Value::List(Arc::from(Vec::new()))),
+        [other] => Err(gotmpl::TemplateError::Exec(format!(
+            "range can't iterate over {other} with two variables"
+        ))),
+        _ => Err(gotmpl::TemplateError::Exec(
+            "range: internal rewrite expects one value".to_string(),
+        )),
+    }
+}
+
+fn rewrite_list(list: ListNode) -> ListNode {
+    ListNode {
+        pos: list.pos,
+        nodes: list.nodes.into_iter().map(rewrite_node).collect(),
+    }
+}
+
+fn rewrite_node(node: Node) -> Node {
+    match node {
+        Node::List(l) => Node::List(rewrite_list(l)),
+        Node::If(mut b) => {
+            b.body = rewrite_list(b.body);
+            b.else_body = b.else_body.map(rewrite_list);
+            Node::If(b)
+        }
+        Node::With(mut b) => {
+            b.body = rewrite_list(b.body);
+            b.else_body = b.else_body.map(rewrite_list);
+            Node::With(b)
+        }
+        Node::Range(mut b) => {
+            b.body = rewrite_list(b.body);
+            b.else_body = b.else_body.map(rewrite_list);
+            if b.pipe.decl.len() == 2 {
+                let pos = b.pipe.pos;
+                let key_var = b.pipe.decl[0].clone();
+                let value_var = b.pipe.decl[1].clone();
+                let is_assign = b.pipe.is_assign;
+                let inner = PipeNode {
+                    pos,
+                    decl: Vec::new(),
+                    commands: std::mem::take(&mut b.pipe.commands),
+                    is_assign: false,
+                };
+                b.pipe = PipeNode {
+                    pos,
+                    decl: vec![SmolStr::new(RANGE_ENTRY_VAR)],
+                    commands: vec![CommandNode {
+                        pos,
+                        args: vec![
+                            Expr::Identifier(pos, SmolStr::new(RANGE_ENTRIES_FUNC)),
+                            Expr::Pipe(pos, inner),
+                        ],
+                    }],
+                    is_assign: false,
+                };
+                let bind = |var: SmolStr, field: &str| {
+                    Node::Action(ActionNode {
+                        pos,
+                        pipe: PipeNode {
+                            pos,
+                            decl: vec![var],
+                            commands: vec![CommandNode {
+                                pos,
+                                args: vec![Expr::Variable(
+                                    pos,
+                                    SmolStr::new(RANGE_ENTRY_VAR),
+                                    vec![SmolStr::new(field)],
+                                )],
+                            }],
+                            is_assign,
+                        },
+                    })
+                };
+                let mut nodes = vec![bind(key_var, "Key"), bind(value_var, "Value")];
+                nodes.append(&mut b.body.nodes);
+                b.body.nodes = nodes;
+            }
+            Node::Range(b)
+        }
+        Node::Define(mut d) => {
+            d.body = rewrite_list(d.body);
+            Node::Define(d)
+        }
+        other => other,
+    }
+}
+
+/// Go's predefined template functions (`text/template` `builtins()`).
+const GO_BUILTINS: &[&str] = &[
+    "and", "call", "html", "index", "slice", "js", "len", "not", "or", "print", "printf",
+    "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne",
+];
+
+/// Go reports an undefined function when parsing; `gotmpl` only when
+/// executing, so check at parse time to fail before any clone.
+fn check_functions_list(
+    name: &str,
+    known: &std::collections::BTreeSet<String>,
+    list: &ListNode,
+) -> Result<(), Error> {
+    let mut unknown = None;
+    visit_exprs_list(list, &mut |e| {
+        if let Expr::Identifier(pos, ident) = e
+            && unknown.is_none()
+            && !known.contains(ident.as_str())
+        {
+            unknown = Some(format!(
+                "template: {name}:{}: function {:?} not defined",
+                pos.line,
+                ident.as_str()
+            ));
+        }
+    });
+    match unknown {
+        Some(message) => Err(Error::TemplateParse {
+            template: name.to_string(),
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn visit_exprs_list(list: &ListNode, f: &mut dyn FnMut(&Expr)) {
+    for node in &list.nodes {
+        match node {
+            Node::List(l) => visit_exprs_list(l, f),
+            Node::Action(a) => visit_exprs_pipe(&a.pipe, f),
+            Node::If(b) | Node::With(b) | Node::Range(b) => {
+                visit_exprs_pipe(&b.pipe, f);
+                visit_exprs_list(&b.body, f);
+                if let Some(e) = &b.else_body {
+                    visit_exprs_list(e, f);
+                }
+            }
+            Node::Template(t) => {
+                if let Some(p) = &t.pipe {
+                    visit_exprs_pipe(p, f);
+                }
+            }
+            Node::Define(d) => visit_exprs_list(&d.body, f),
+            _ => {}
+        }
+    }
+}
+
+fn visit_exprs_pipe(pipe: &PipeNode, f: &mut dyn FnMut(&Expr)) {
+    for expr in pipe.commands.iter().flat_map(|c| c.args.iter()) {
+        visit_expr(expr, f);
+    }
+}
+
+fn visit_expr(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(expr);
+    match expr {
+        Expr::Pipe(_, p) => visit_exprs_pipe(p, f),
+        Expr::Chain(_, inner, _) => visit_expr(inner, f),
+        _ => {}
+    }
+}
+
+fn check_removed_fields_list(list: &ListNode) -> Result<(), Error> {
+    list.nodes.iter().try_for_each(check_removed_fields_node)
+}
+
+fn check_removed_fields_node(node: &Node) -> Result<(), Error> {
+    match node {
+        Node::List(l) => check_removed_fields_list(l),
+        Node::Action(a) => check_removed_fields_pipe(&a.pipe),
+        Node::If(b) | Node::With(b) | Node::Range(b) => {
+            check_removed_fields_pipe(&b.pipe)?;
+            check_removed_fields_list(&b.body)?;
+            b.else_body
+                .as_ref()
+                .map_or(Ok(()), check_removed_fields_list)
+        }
+        Node::Template(t) => t.pipe.as_ref().map_or(Ok(()), check_removed_fields_pipe),
+        Node::Define(d) => check_removed_fields_list(&d.body),
+        _ => Ok(()),
+    }
+}
+
+fn check_removed_fields_pipe(pipe: &PipeNode) -> Result<(), Error> {
+    pipe.commands
+        .iter()
+        .flat_map(|c| c.args.iter())
+        .try_for_each(check_removed_fields_expr)
+}
+
+fn check_removed_fields_expr(expr: &Expr) -> Result<(), Error> {
+    match expr {
+        Expr::Field(_, fields) => {
+            if fields.first().is_some_and(|f| f == "Updated") {
+                return Err(Error::RemovedTemplateField {
+                    field: ".Updated",
+                    message: REMOVED_UPDATED,
+                });
+            }
+            check_image_result(fields)
+        }
+        Expr::Variable(_, _, fields) => check_image_result(fields),
+        Expr::Chain(_, inner, fields) => {
+            check_removed_fields_expr(inner)?;
+            check_image_result(fields)
+        }
+        Expr::Pipe(_, pipe) => check_removed_fields_pipe(pipe),
+        _ => Ok(()),
+    }
+}
+
+fn check_image_result(fields: &[SmolStr]) -> Result<(), Error> {
+    if fields
+        .windows(2)
+        .any(|w| w[0] == "Changed" && w[1] == "ImageResult")
+    {
+        return Err(Error::RemovedTemplateField {
+            field: ".Changed.ImageResult",
+            message: REMOVED_IMAGE_RESULT,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> TemplateData {
+        let mut changed = ChangeSet::default();
+        changed.file_changes.insert(
+            "deploy.yaml".into(),
+            vec![crate::changes::ObjectChanges {
+                object: ObjectIdentifier {
+                    api_version: "apps/v1".into(),
+                    kind: "Deployment".into(),
+                    name: "test".into(),
+                    namespace: String::new(),
+                },
+                changes: vec![Change {
+                    old_value: "a:1".into(),
+                    new_value: "a:2".into(),
+                    setter: "ns:p".into(),
+                }],
+            }],
+        );
+        TemplateData {
+            automation_object: NamespacedName {
+                namespace: "ns".into(),
+                name: "auto".into(),
+            },
+            changed,
+            values: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn parse_error_names_the_template() {
+        let err = MessageTemplate::commit_message(Some("{{ .Changed ")).expect_err("bad template");
+        let text = err.to_string();
+        assert!(text.contains("commit message"), "{text}");
+        assert!(matches!(err, Error::TemplateParse { .. }));
+    }
+
+    #[test]
+    fn default_message_when_unset_or_empty() {
+        for source in [None, Some("")] {
+            let t = MessageTemplate::commit_message(source).expect("parse");
+            assert_eq!(t.render(&data()).expect("render"), DEFAULT_MESSAGE_TEMPLATE);
+        }
+    }
+
+    #[test]
+    fn missing_values_print_no_value_but_index_gives_empty() {
+        let t = MessageTemplate::commit_message(Some(
+            "[{{ .Values.missing }}][{{ index .Values \"missing\" }}]",
+        ))
+        .expect("parse");
+        assert_eq!(t.render(&data()).expect("render"), "[<no value>][]");
+    }
+
+    #[test]
+    fn struct_keys_in_nested_and_assigning_ranges() {
+        let t = MessageTemplate::commit_message(Some(
+            "{{ range $f, $o := .Changed.FileChanges }}{{ range $k, $v := $o }}{{ $f }}:{{ $k.Kind }}:{{ len $v }}{{ end }}{{ end }}\
+             {{ $a := 0 }}{{ $b := 0 }}{{ range $a, $b = .Changed.Changes }}{{ end }}[{{ $a }}]\
+             {{ range $i, $c := .Changed.Changes }}{{ $i }}={{ $c.NewValue }}{{ end }}\
+             {{ range $k, $v := .Changed.Objects }}{{ $k.APIVersion }}{{ else }}none{{ end }}",
+        ))
+        .expect("parse");
+        assert_eq!(
+            t.render(&data()).expect("render"),
+            "deploy.yaml:Deployment:1[0]0=a:2apps/v1"
+        );
+    }
+
+    #[test]
+    fn removed_fields_are_refused_with_flux_messages() {
+        let err =
+            MessageTemplate::commit_message(Some("{{ range .Updated.Images }}{{ . }}{{ end }}"))
+                .expect_err("removed");
+        assert!(
+            err.to_string()
+                .contains("template uses removed '.Updated' field")
+        );
+        assert!(!err.is_transient());
+        let err = MessageTemplate::commit_message(Some("{{ .Changed.ImageResult.Files }}"))
+            .expect_err("removed");
+        assert!(
+            err.to_string()
+                .contains("template uses removed '.Changed.ImageResult' field")
+        );
+    }
+
+    #[test]
+    fn execution_error_names_the_template() {
+        let t = MessageTemplate::commit_message(Some("{{ range .AutomationObject }}x{{ end }}"))
+            .expect("parse");
+        let err = t.render(&data()).expect_err("cannot range over a string");
+        assert!(err.to_string().contains("commit message"), "{err}");
+    }
+}
