@@ -1,0 +1,148 @@
+//! Invariants of tag selection, over generated tag lists and ranges.
+
+use imageautomation_policy::{
+    Constraints, FilterTags, ImagePolicySpec, OrderPolicy, PolicyChoice, SemVerPolicy, TagSelector,
+    Version, parse_tag_version,
+};
+use proptest::prelude::*;
+use proptest::sample::select;
+
+/// Tags as registries have them: versions with and without `v`, partial
+/// versions, prereleases, build metadata, and words.
+fn tag() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0u8..3, 0u8..4, 0u8..4, any::<bool>(), prop::option::of(0u8..3), prop::option::of(0u8..2))
+            .prop_map(|(ma, mi, pa, v, pre, build)| {
+                let mut t = format!("{}{ma}.{mi}.{pa}", if v { "v" } else { "" });
+                if let Some(p) = pre { t.push_str(&format!("-rc.{p}")); }
+                if let Some(b) = build { t.push_str(&format!("+b{b}")); }
+                t
+            }),
+        1 => (0u8..3, 0u8..4).prop_map(|(a, b)| format!("{a}.{b}")),
+        1 => select(vec!["latest", "main", "1.0.0.0", "01.2.3", "1.2.3-01", "1.2.3-", "v1"])
+            .prop_map(str::to_owned),
+        1 => "[a-z0-9.+-]{0,8}",
+    ]
+}
+
+fn range() -> impl Strategy<Value = String> {
+    select(vec![
+        "*",
+        ">=1.0.0",
+        "1.x",
+        "~1.2",
+        "^1.2.3",
+        "^0.1",
+        "1.2 - 2.1",
+        "<2.0.0 >0.1",
+        "!=1.1.1",
+        ">=1.0.0-0",
+        "1.1.x || 2.x",
+        ">1, <3",
+        "=1.2.3",
+        "~0.0.0",
+        "^0.0.1",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn semver_selector(range: &str) -> (TagSelector, Constraints) {
+    let spec = ImagePolicySpec {
+        policy: PolicyChoice {
+            semver: Some(SemVerPolicy {
+                range: range.to_owned(),
+            }),
+            ..Default::default()
+        },
+        filter_tags: None,
+    };
+    (
+        TagSelector::new(&spec).expect("range is valid"),
+        Constraints::parse(range).expect("range is valid"),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_selected_tag_satisfies_the_range_and_no_candidate_is_greater(
+        tags in prop::collection::vec(tag(), 0..30),
+        range in range(),
+    ) {
+        let (selector, constraints) = semver_selector(&range);
+        let satisfying: Vec<(Version, &String)> = tags
+            .iter()
+            .filter_map(|t| parse_tag_version(t).ok().map(|v| (v, t)))
+            .filter(|(v, _)| constraints.matches(v))
+            .collect();
+        match selector.select_latest(&tags) {
+            Ok(tag) => {
+                prop_assert!(tags.contains(&tag), "an original tag is returned");
+                let version = parse_tag_version(&tag).expect("selected tag parses");
+                prop_assert!(constraints.matches(&version));
+                for (other, t) in &satisfying {
+                    prop_assert!(other <= &version, "{t} is greater than {tag}");
+                }
+            }
+            Err(e) => {
+                prop_assert!(!e.is_invalid_policy());
+                prop_assert!(satisfying.is_empty(), "{e} but {satisfying:?} satisfy {range}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_result_does_not_depend_on_the_input_order(
+        tags in prop::collection::vec(tag(), 0..30),
+        range in range(),
+        order in select(vec!["asc", "desc"]),
+        seed in any::<u64>(),
+    ) {
+        let mut shuffled = tags.clone();
+        // A deterministic shuffle from the seed (Fisher-Yates with an LCG).
+        let mut state = seed;
+        for i in (1..shuffled.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let filter = Some(FilterTags { pattern: r"^v?(?P<v>[0-9].*)$".into(), extract: "$v".into() });
+        let order = Some(OrderPolicy { order: Some(order.to_owned()) });
+        let specs = [
+            PolicyChoice { semver: Some(SemVerPolicy { range: range.clone() }), ..Default::default() },
+            PolicyChoice { alphabetical: order.clone(), ..Default::default() },
+            PolicyChoice { numerical: order, ..Default::default() },
+        ];
+        for policy in specs {
+            for filter_tags in [None, filter.clone()] {
+                let spec = ImagePolicySpec { policy: policy.clone(), filter_tags };
+                let selector = TagSelector::new(&spec).expect("valid");
+                prop_assert_eq!(selector.select_latest(&tags), selector.select_latest(&shuffled));
+                let (a, b) = (selector.explain(&tags), selector.explain(&shuffled));
+                prop_assert_eq!(&a.result, &selector.select_latest(&tags));
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn parsers_never_panic(text in any::<String>(), extract in any::<String>()) {
+        let _ = Version::parse(&text);
+        let _ = parse_tag_version(&text);
+        let _ = Constraints::parse(&text);
+        let spec = ImagePolicySpec {
+            policy: PolicyChoice { alphabetical: Some(OrderPolicy::default()), ..Default::default() },
+            filter_tags: Some(FilterTags { pattern: text.clone(), extract }),
+        };
+        if let Ok(selector) = TagSelector::new(&spec) {
+            let _ = selector.explain(&[text.as_str(), "1.2.3", ""]);
+        }
+    }
+
+    #[test]
+    fn range_parser_never_panics_on_range_like_text(text in "[0-9xX*vV.,|<>=!~^ -]{0,24}") {
+        if let Ok(c) = Constraints::parse(&text) {
+            let _ = c.matches(&Version::parse("1.2.3").expect("valid"));
+        }
+    }
+}
