@@ -1,0 +1,459 @@
+//! The scan scheduler: due time, single flight, per-registry politeness, retries, timeout.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use imageautomation_registry::{
+    self as registry, ClientOptions, Credentials, ExclusionList, ImageReference, ScanResult,
+    TlsOptions,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::should_scan::should_scan;
+use crate::source::{Access, RegistryTagSource, TagSource};
+
+/// Default bound on concurrent requests to one registry host.
+pub const DEFAULT_MAX_CONCURRENT_PER_REGISTRY: usize = 4;
+
+/// The per-scan timeout used when a request sets none: the interval, at least 1 s, at most
+/// 10 min (Flux uses `spec.timeout`, else the interval).
+pub fn default_timeout(interval: Duration) -> Duration {
+    interval.clamp(Duration::from_secs(1), Duration::from_secs(600))
+}
+
+/// One ImageRepository scan: Flux's `spec` fields that decide what and when to scan.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// `spec.image`: `registry/repository` without scheme or tag (`ghcr.io/org/app`, `alpine`).
+    pub image: String,
+    /// `spec.insecure`: plain HTTP.
+    pub insecure: bool,
+    /// `spec.exclusionList`: `None` or empty = Flux's default `["^.*\\.sig$"]`.
+    pub exclusion_list: Option<Vec<String>>,
+    /// Credentials (Flux `secretRef`).
+    pub credentials: Credentials,
+    /// CA bundle and client certificate (Flux `certSecretRef`).
+    pub tls: TlsOptions,
+    /// `spec.interval`: a stored result younger than this is reused.
+    pub interval: Duration,
+    /// `spec.timeout` for the whole scan (all pages and retries); `None` =
+    /// [`default_timeout`] of the interval.
+    pub timeout: Option<Duration>,
+    /// Scan even if a fresh result is stored (Flux: reconcile requested).
+    pub force: bool,
+}
+
+impl ScanRequest {
+    /// A request for `image` with Flux's defaults: anonymous, system CAs, default exclusion
+    /// list, interval 5 min (a common `spec.interval`), no forced scan.
+    pub fn new(image: impl Into<String>) -> Self {
+        Self {
+            image: image.into(),
+            insecure: false,
+            exclusion_list: None,
+            credentials: Credentials::Anonymous,
+            tls: TlsOptions::default(),
+            interval: Duration::from_secs(300),
+            timeout: None,
+            force: false,
+        }
+    }
+}
+
+/// A digest lookup of one tag (for `digestReflectionPolicy`).
+#[derive(Debug, Clone)]
+pub struct DigestRequest {
+    /// `spec.image` of the ImageRepository.
+    pub image: String,
+    /// `spec.insecure`.
+    pub insecure: bool,
+    /// The tag whose digest to resolve.
+    pub tag: String,
+    /// Credentials.
+    pub credentials: Credentials,
+    /// CA bundle and client certificate.
+    pub tls: TlsOptions,
+    /// Overall time limit including retries; `None` = 1 min.
+    pub timeout: Option<Duration>,
+}
+
+/// Exponential backoff with jitter for transient failures (429, 5xx, connection errors,
+/// request timeouts).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first. Default 5.
+    pub max_attempts: u32,
+    /// Delay after the first failure. Default 500 ms.
+    pub initial_backoff: Duration,
+    /// Cap of the exponential delay (not of `Retry-After`). Default 30 s.
+    pub max_backoff: Duration,
+    /// Fraction of the delay that is random: the delay is `d * (1 - jitter * r)`, `r` in
+    /// `[0, 1)`. Default 0.5; 0 makes delays exact.
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            jitter: 0.5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after the `failures`-th failure (1-based): the server's `Retry-After` when it
+    /// sent one, else `initial_backoff * 2^(failures-1)` capped at `max_backoff`, with jitter.
+    pub fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d;
+        }
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1));
+        let exp = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        if jitter == 0.0 {
+            exp
+        } else {
+            exp.mul_f64(1.0 - jitter * rand::random::<f64>())
+        }
+    }
+}
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Concurrent requests per registry host. Default 4.
+    pub max_concurrent_per_registry: usize,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// HTTP settings of the real registry source (per-request timeouts).
+    pub client: ClientOptions,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_per_registry: DEFAULT_MAX_CONCURRENT_PER_REGISTRY,
+            retry: RetryPolicy::default(),
+            client: ClientOptions::default(),
+        }
+    }
+}
+
+/// What identifies a stored scan: the scan inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ScanKey {
+    canonical: String,
+    insecure: bool,
+    exclusion: Vec<String>,
+    credentials: String,
+    tls: String,
+}
+
+#[derive(Default)]
+struct SlotState {
+    stored: Option<(Arc<ScanResult>, Instant)>,
+    last_outcome: Option<Result<Arc<ScanResult>>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    state: tokio::sync::Mutex<SlotState>,
+    completed: AtomicU64,
+}
+
+/// The embedded scan scheduler; share it in an `Arc` (all methods take `&self`).
+///
+/// Follows kube-rs `kube-runtime` `scheduler.rs` in spirit (keyed, deduplicated work) and Flux
+/// IRC `shouldScan` for when to scan. Time is tokio time, so tests run on paused time.
+pub struct Scheduler<S: TagSource = RegistryTagSource> {
+    source: S,
+    config: SchedulerConfig,
+    slots: Mutex<HashMap<ScanKey, Arc<Slot>>>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl<S: TagSource> std::fmt::Debug for Scheduler<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler<RegistryTagSource> {
+    /// A scheduler that scans real registries.
+    pub fn new(config: SchedulerConfig) -> Self {
+        let source = RegistryTagSource::new(config.client.clone());
+        Self::with_source(source, config)
+    }
+}
+
+impl Default for Scheduler<RegistryTagSource> {
+    fn default() -> Self {
+        Self::new(SchedulerConfig::default())
+    }
+}
+
+fn invalid(e: registry::Error) -> Error {
+    Error::Invalid {
+        source: Arc::new(e),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Single map operations under these locks: a panic cannot leave them half-done.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<S: TagSource> Scheduler<S> {
+    /// A scheduler over any [`TagSource`].
+    pub fn with_source(source: S, config: SchedulerConfig) -> Self {
+        Self {
+            source,
+            config,
+            slots: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The tag source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Returns the stored scan result for `request`, scanning the registry first when the scan
+    /// is due ([`should_scan`]: never scanned, forced, or the interval has passed; other input
+    /// changes make a different scan). Concurrent calls for the same inputs share one scan
+    /// and its outcome. A failed scan keeps the previous result stored (and due).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad image, exclusion list or TLS options; [`Error::Scan`] when
+    /// the registry fails (after retries for transient failures); [`Error::Timeout`] when
+    /// the request's timeout passes.
+    pub async fn scan(&self, request: &ScanRequest) -> Result<Arc<ScanResult>> {
+        let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
+        let exclusion = ExclusionList::new(request.exclusion_list.as_deref()).map_err(invalid)?;
+        let canonical = image.canonical_name();
+        let mut patterns = exclusion.patterns().to_vec();
+        patterns.sort();
+        patterns.dedup();
+        let key = ScanKey {
+            canonical: canonical.clone(),
+            insecure: request.insecure,
+            exclusion: patterns,
+            credentials: request.credentials.identity(),
+            tls: request.tls.identity(),
+        };
+        let slot = lock(&self.slots).entry(key).or_default().clone();
+
+        let seen = slot.completed.load(Ordering::SeqCst);
+        let mut state = slot.state.lock().await;
+        if slot.completed.load(Ordering::SeqCst) != seen {
+            // A scan that was in flight when we arrived has finished: share its outcome.
+            if let Some(outcome) = &state.last_outcome {
+                return outcome.clone();
+            }
+        }
+        let now = Instant::now();
+        let decision = should_scan(
+            state
+                .stored
+                .as_ref()
+                .map(|(r, at)| (r.as_ref(), now.saturating_duration_since(*at))),
+            &canonical,
+            exclusion.patterns(),
+            request.interval,
+            request.force,
+        );
+        if decision.scan.is_none()
+            && let Some((stored, _)) = &state.stored
+        {
+            return Ok(stored.clone());
+        }
+
+        let access = Access {
+            credentials: request.credentials.clone(),
+            tls: request.tls.clone(),
+        };
+        let timeout = request
+            .timeout
+            .unwrap_or_else(|| default_timeout(request.interval));
+        let outcome = self
+            .run(
+                &image,
+                timeout,
+                |attempts, source| Error::Scan {
+                    image: canonical.clone(),
+                    attempts,
+                    source,
+                },
+                || self.source.list_tags(&image, &access),
+            )
+            .await
+            .map(|tags| {
+                Arc::new(ScanResult::new(
+                    canonical.clone(),
+                    tags,
+                    &exclusion,
+                    chrono::Utc::now(),
+                ))
+            });
+        if let Ok(result) = &outcome {
+            state.stored = Some((result.clone(), Instant::now()));
+        }
+        state.last_outcome = Some(outcome.clone());
+        slot.completed.fetch_add(1, Ordering::SeqCst);
+        outcome
+    }
+
+    /// How long until the stored scan for `request` is due; `None` when it is due now (never
+    /// scanned, or the interval has passed). For requeueing.
+    pub async fn due_in(&self, request: &ScanRequest) -> Option<Duration> {
+        let image = ImageReference::parse(&request.image, request.insecure).ok()?;
+        let exclusion = ExclusionList::new(request.exclusion_list.as_deref()).ok()?;
+        let mut patterns = exclusion.patterns().to_vec();
+        patterns.sort();
+        patterns.dedup();
+        let key = ScanKey {
+            canonical: image.canonical_name(),
+            insecure: request.insecure,
+            exclusion: patterns,
+            credentials: request.credentials.identity(),
+            tls: request.tls.identity(),
+        };
+        let slot = lock(&self.slots).get(&key)?.clone();
+        let state = slot.state.lock().await;
+        let (stored, at) = state.stored.as_ref()?;
+        let d = should_scan(
+            Some((
+                stored.as_ref(),
+                Instant::now().saturating_duration_since(*at),
+            )),
+            &image.canonical_name(),
+            exclusion.patterns(),
+            request.interval,
+            false,
+        );
+        match d.scan {
+            Some(_) => None,
+            None => Some(d.next),
+        }
+    }
+
+    /// Resolves the digest of one tag, with the same politeness and retries as scans (not
+    /// cached: `digestReflectionPolicy: Always` asks every time).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad image or TLS options; [`Error::Digest`] when the registry
+    /// fails; [`Error::Timeout`].
+    pub async fn digest(&self, request: &DigestRequest) -> Result<String> {
+        let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
+        let access = Access {
+            credentials: request.credentials.clone(),
+            tls: request.tls.clone(),
+        };
+        let canonical = image.canonical_name();
+        let timeout = request.timeout.unwrap_or(Duration::from_secs(60));
+        self.run(
+            &image,
+            timeout,
+            |attempts, source| match &*source {
+                registry::Error::InvalidTag { .. } | registry::Error::InvalidTlsConfig { .. } => {
+                    Error::Invalid { source }
+                }
+                _ => Error::Digest {
+                    image: canonical.clone(),
+                    tag: request.tag.clone(),
+                    attempts,
+                    source,
+                },
+            },
+            || self.source.digest(&image, &request.tag, &access),
+        )
+        .await
+    }
+
+    /// Runs `op` with a per-registry permit per attempt, retrying transient failures, all
+    /// within `timeout`.
+    async fn run<T, F, Fut>(
+        &self,
+        image: &ImageReference,
+        timeout: Duration,
+        wrap: impl Fn(u32, Arc<registry::Error>) -> Error,
+        mut op: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = registry::Result<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut last_error: Option<Arc<registry::Error>> = None;
+        let retry = self.config.retry;
+        let attempts = async {
+            let mut failures = 0u32;
+            loop {
+                let result = {
+                    let _permit = self.permit(image.registry()).await;
+                    op().await
+                };
+                let error = match result {
+                    Ok(v) => return Ok(v),
+                    Err(e) => Arc::new(e),
+                };
+                failures += 1;
+                last_error = Some(error.clone());
+                if let registry::Error::InvalidTlsConfig { .. } = &*error {
+                    return Err(Error::Invalid { source: error });
+                }
+                if !error.is_transient() || failures >= retry.max_attempts.max(1) {
+                    return Err(wrap(failures, error));
+                }
+                let delay = retry.delay(failures, error.retry_after());
+                if Instant::now() + delay >= deadline {
+                    // Waiting would outlive the timeout: report the real cause now.
+                    return Err(wrap(failures, error));
+                }
+                tokio::time::sleep(delay).await;
+            }
+        };
+        let outcome = tokio::time::timeout_at(deadline, attempts).await;
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::Timeout {
+                image: image.canonical_name(),
+                timeout,
+                last_error,
+            }),
+        }
+    }
+
+    async fn permit(&self, registry: &str) -> OwnedSemaphorePermit {
+        let semaphore = lock(&self.hosts)
+            .entry(registry.to_string())
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(
+                    self.config.max_concurrent_per_registry.max(1),
+                ))
+            })
+            .clone();
+        semaphore
+            .acquire_owned()
+            .await
+            .expect("registry semaphores are never closed")
+    }
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;
