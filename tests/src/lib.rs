@@ -4,6 +4,8 @@
 //! Nothing here is used by the product crates; it knows only how to start and
 //! stop the components described in `README.md` ("Tests").
 
+pub mod git_server;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,476 @@
+//! Credentials and server trust for Git remotes, handed to libgit2 through its
+//! callbacks only: a token or password never appears in a remote URL (so never
+//! in `.git/config`), in a log line or in an error message.
+//!
+//! Mirrors what Flux reads from a GitRepository's `spec.secretRef` (flux-spec
+//! 5.2): `username`/`password` or a bearer-style token for HTTPS, `ca.crt` for
+//! a private CA, `identity`/`identity.pub`/`known_hosts` for SSH.
+
+use std::cell::RefCell;
+
+use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::Error;
+use crate::known_hosts::{KnownHosts, Verdict, host_name, key_type};
+
+/// The user name GitHub expects with an installation or personal access token.
+pub const TOKEN_USERNAME: &str = "x-access-token";
+
+/// How to authenticate to the Git server.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No credentials (public repositories, `file://`).
+    #[default]
+    Anonymous,
+    /// HTTPS with a token, sent as HTTP Basic `x-access-token:<token>`
+    /// (GitHub App installation tokens, personal access tokens).
+    Token(SecretString),
+    /// HTTPS with HTTP Basic `username:password`.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token.
+        password: SecretString,
+    },
+    /// SSH with a private key. The server's host key must be in
+    /// [`Auth::known_hosts`].
+    SshKey {
+        /// The private key in OpenSSH or PEM format (Flux secret key
+        /// `identity`).
+        private_key: SecretString,
+        /// The key's passphrase when it is encrypted (Flux `password`).
+        passphrase: Option<SecretString>,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Token(_) => f.write_str("Token([redacted])"),
+            Credentials::Basic { username, .. } => {
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: [redacted] }}"
+                )
+            }
+            Credentials::SshKey { .. } => f.write_str("SshKey([redacted])"),
+        }
+    }
+}
+
+/// Credentials plus the trust settings for the server.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    /// The credentials.
+    pub credentials: Credentials,
+    /// PEM CA certificates trusted for HTTPS in addition to the system's
+    /// (Flux secret key `ca.crt`). The server's certificate must chain
+    /// directly to one of them. `None`: system roots only.
+    pub ca_bundle: Option<String>,
+    /// `known_hosts` text for SSH remotes (Flux secret key `known_hosts`).
+    /// Required for `ssh://` URLs: an unknown host key is refused.
+    pub known_hosts: Option<String>,
+}
+
+impl Auth {
+    /// The secrets that must never appear in a message.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        match &self.credentials {
+            Credentials::Anonymous => Vec::new(),
+            Credentials::Token(t) => vec![t.expose_secret().to_string()],
+            Credentials::Basic { password, .. } => vec![password.expose_secret().to_string()],
+            Credentials::SshKey {
+                private_key,
+                passphrase,
+            } => {
+                let mut v = vec![private_key.expose_secret().to_string()];
+                v.extend(passphrase.iter().map(|p| p.expose_secret().to_string()));
+                v
+            }
+        }
+    }
+}
+
+/// A remote URL, checked and split for the callbacks.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteUrl {
+    /// What libgit2 connects to (no password in it).
+    pub url: String,
+    /// For messages: the URL without user info.
+    pub display: String,
+    pub scheme: Scheme,
+    pub port: u16,
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+    Ssh,
+    File,
+}
+
+impl RemoteUrl {
+    /// Parses `http(s)://`, `ssh://`, scp-like `user@host:path` and `file://`
+    /// URLs.
+    pub(crate) fn parse(raw: &str) -> Result<Self, Error> {
+        let scp = regex::Regex::new(r"^(?:([^@/:]+)@)?([^@/:\[\]]+):([^/].*|/.*)$")
+            .expect("static regex is valid");
+        if !raw.contains("://")
+            && let Some(c) = scp.captures(raw)
+        {
+            let host = c[2].to_string();
+            let username = c.get(1).map(|m| m.as_str().to_string());
+            return Ok(RemoteUrl {
+                url: raw.to_string(),
+                display: format!("{host}:{}", &c[3]),
+                scheme: Scheme::Ssh,
+                port: 22,
+                username,
+            });
+        }
+        let parsed = url::Url::parse(raw).map_err(|e| Error::InvalidUrl {
+            url: strip_userinfo(raw),
+            reason: format!("{e}; use https://host/org/repo.git, ssh://user@host[:port]/org/repo.git, user@host:org/repo.git or file:///path"),
+        })?;
+        let mut display = parsed.clone();
+        let _ = display.set_username("");
+        let _ = display.set_password(None);
+        let display = display.to_string();
+        if parsed.password().is_some() {
+            return Err(Error::InvalidUrl {
+                url: display,
+                reason: "the URL carries a password; remove it and pass it as credentials instead, so it is never stored in .git/config".into(),
+            });
+        }
+        let scheme = match parsed.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            "ssh" => Scheme::Ssh,
+            "file" => Scheme::File,
+            other => {
+                return Err(Error::InvalidUrl {
+                    url: display,
+                    reason: format!("unsupported scheme {other:?}; use https, http, ssh or file"),
+                });
+            }
+        };
+        let username = Some(parsed.username())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        Ok(RemoteUrl {
+            url: raw.to_string(),
+            display,
+            scheme,
+            port: parsed.port_or_known_default().unwrap_or(22),
+            username,
+        })
+    }
+}
+
+fn strip_userinfo(raw: &str) -> String {
+    regex::Regex::new(r"://[^/@\s]*@")
+        .expect("static regex is valid")
+        .replace_all(raw, "://")
+        .into_owned()
+}
+
+/// Removes secrets and URL user info from a message.
+pub(crate) fn redact(message: &str, secrets: &[String]) -> String {
+    let mut out = strip_userinfo(message);
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s.as_str(), "[redacted]");
+    }
+    out
+}
+
+/// What the callbacks saw, read after an operation fails.
+#[derive(Debug, Default)]
+pub(crate) struct CallbackState {
+    userpass_attempts: u32,
+    key_attempts: u32,
+    pub auth_rejected: bool,
+    pub no_credentials: bool,
+    pub trust_error: Option<Error>,
+    /// `(ref, message)` for each ref the server refused.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Prepared trust material (parsed once per operation).
+pub(crate) struct Trust {
+    known_hosts: Option<KnownHosts>,
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl Trust {
+    pub(crate) fn new(auth: &Auth, remote: &RemoteUrl) -> Result<Self, Error> {
+        let known_hosts = match (&auth.known_hosts, remote.scheme) {
+            (Some(text), _) => Some(KnownHosts::parse(text)?),
+            (None, Scheme::Ssh) => {
+                return Err(Error::InvalidSpec {
+                    field: "known_hosts",
+                    reason: format!(
+                        "{} is an SSH URL but no known_hosts was given; host keys are never accepted blindly",
+                        remote.display
+                    ),
+                });
+            }
+            (None, _) => None,
+        };
+        let mut anchors = Vec::new();
+        if let Some(pem) = &auth.ca_bundle {
+            let bad = |reason: String| Error::InvalidTrust {
+                what: "CA bundle",
+                reason,
+            };
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+                let anchor = webpki::anchor_from_trusted_cert(&cert)
+                    .map_err(|e| bad(format!("unusable CA certificate: {e}")))?;
+                anchors.push(anchor.to_owned());
+            }
+            if anchors.is_empty() {
+                return Err(bad("no certificate found".into()));
+            }
+        }
+        Ok(Trust {
+            known_hosts,
+            anchors,
+        })
+    }
+}
+
+/// Builds the callbacks for one operation on `remote`.
+pub(crate) fn callbacks<'a>(
+    auth: &'a Auth,
+    remote: &'a RemoteUrl,
+    trust: &'a Trust,
+    state: &'a RefCell<CallbackState>,
+) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    cb.credentials(move |_url, username_from_url, allowed| {
+        let mut st = state.borrow_mut();
+        let fail = |st: &mut CallbackState| {
+            st.auth_rejected = true;
+            Err(git2::Error::from_str("the server rejected the credentials"))
+        };
+        match &auth.credentials {
+            Credentials::Anonymous => {
+                st.no_credentials = true;
+                Err(git2::Error::from_str(
+                    "the server asks for credentials but none are configured",
+                ))
+            }
+            Credentials::Token(token) if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+                st.userpass_attempts += 1;
+                if st.userpass_attempts > 1 {
+                    return fail(&mut st);
+                }
+                Cred::userpass_plaintext(TOKEN_USERNAME, token.expose_secret())
+            }
+            Credentials::Basic { username, password }
+                if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
+            {
+                st.userpass_attempts += 1;
+                if st.userpass_attempts > 1 {
+                    return fail(&mut st);
+                }
+                Cred::userpass_plaintext(username, password.expose_secret())
+            }
+            Credentials::SshKey {
+                private_key,
+                passphrase,
+            } => {
+                let user = username_from_url
+                    .map(str::to_string)
+                    .or_else(|| remote.username.clone())
+                    .unwrap_or_else(|| "git".to_string());
+                if allowed.contains(CredentialType::USERNAME) {
+                    return Cred::username(&user);
+                }
+                if !allowed.contains(CredentialType::SSH_KEY) {
+                    return fail(&mut st);
+                }
+                st.key_attempts += 1;
+                if st.key_attempts > 1 {
+                    return fail(&mut st);
+                }
+                Cred::ssh_key_from_memory(
+                    &user,
+                    None,
+                    private_key.expose_secret(),
+                    passphrase.as_ref().map(|p| p.expose_secret()),
+                )
+            }
+            _ => {
+                st.auth_rejected = true;
+                Err(git2::Error::from_str(
+                    "the configured credentials do not fit what the server accepts (token or username/password over HTTPS, a key over SSH)",
+                ))
+            }
+        }
+    });
+    cb.certificate_check(move |cert, host| {
+        if let Some(hostkey) = cert.as_hostkey() {
+            let Some(kh) = &trust.known_hosts else {
+                return Err(git2::Error::from_str("no known_hosts configured"));
+            };
+            let Some(key) = hostkey.hostkey() else {
+                return Err(git2::Error::from_str("the server offered no raw host key"));
+            };
+            return match kh.verify(host, remote.port, key) {
+                Verdict::Trusted => Ok(CertificateCheckStatus::CertificateOk),
+                verdict => {
+                    state.borrow_mut().trust_error = Some(Error::HostKey {
+                        host: host_name(host, remote.port),
+                        problem: if verdict == Verdict::Unknown {
+                            "not in"
+                        } else {
+                            "different from the key in"
+                        },
+                        key_type: key_type(key),
+                    });
+                    Err(git2::Error::from_str("host key verification failed"))
+                }
+            };
+        }
+        if let Some(x509) = cert.as_x509() {
+            if trust.anchors.is_empty() {
+                return Ok(CertificateCheckStatus::CertificatePassthrough);
+            }
+            return match verify_x509(&trust.anchors, x509.data(), host) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(reason) => {
+                    state.borrow_mut().trust_error = Some(Error::Certificate {
+                        host: host.to_string(),
+                        reason,
+                    });
+                    Err(git2::Error::from_str("certificate verification failed"))
+                }
+            };
+        }
+        Ok(CertificateCheckStatus::CertificatePassthrough)
+    });
+    cb.push_update_reference(move |refname, status| {
+        if let Some(msg) = status {
+            state
+                .borrow_mut()
+                .rejected
+                .push((refname.to_string(), msg.to_string()));
+        }
+        Ok(())
+    });
+    cb
+}
+
+fn verify_x509(anchors: &[TrustAnchor<'static>], der: &[u8], host: &str) -> Result<(), String> {
+    let cert = CertificateDer::from(der.to_vec());
+    let ee = webpki::EndEntityCert::try_from(&cert).map_err(|e| e.to_string())?;
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        anchors,
+        &[],
+        UnixTime::now(),
+        webpki::KeyUsage::server_auth(),
+        None,
+        None,
+    )
+    .map_err(|e| format!("{e}"))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    ee.verify_is_valid_for_subject_name(&name)
+        .map_err(|e| format!("{e}"))
+}
+
+/// Maps a failed network operation to the crate error, using what the
+/// callbacks saw.
+pub(crate) fn network_error(
+    operation: &'static str,
+    remote: &RemoteUrl,
+    auth: &Auth,
+    state: &RefCell<CallbackState>,
+    err: git2::Error,
+) -> Error {
+    let mut st = state.borrow_mut();
+    if let Some(e) = st.trust_error.take() {
+        return e;
+    }
+    let reason = redact(err.message(), &auth.secrets());
+    if err.code() == git2::ErrorCode::Certificate || err.class() == git2::ErrorClass::Ssl {
+        return Error::Certificate {
+            host: remote.display.clone(),
+            reason: format!(
+                "{reason}; if the server uses a private CA, pass its certificate as the CA bundle (ca.crt)"
+            ),
+        };
+    }
+    let lower = reason.to_ascii_lowercase();
+    if st.auth_rejected
+        || st.no_credentials
+        || err.code() == git2::ErrorCode::Auth
+        || lower.contains("401")
+        || lower.contains("403")
+        || lower.contains("authentication")
+    {
+        return Error::Authentication {
+            url: remote.display.clone(),
+            operation,
+            reason,
+        };
+    }
+    Error::Transport {
+        operation,
+        url: remote.display.clone(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_a_password_are_refused_without_echoing_it() {
+        let err = RemoteUrl::parse("https://x-access-token:ghs_secret123@github.com/o/r.git")
+            .expect_err("password in URL");
+        let text = err.to_string();
+        assert!(!text.contains("ghs_secret123"), "{text}");
+        assert!(text.contains("github.com/o/r.git"), "{text}");
+    }
+
+    #[test]
+    fn scp_like_and_ssh_urls() {
+        let u = RemoteUrl::parse("git@github.com:org/repo.git").expect("scp");
+        assert_eq!((u.scheme, u.port), (Scheme::Ssh, 22));
+        assert_eq!(u.username.as_deref(), Some("git"));
+        let u = RemoteUrl::parse("ssh://root@127.0.0.1:2222/org/repo.git").expect("ssh");
+        assert_eq!((u.scheme, u.port), (Scheme::Ssh, 2222));
+        let u = RemoteUrl::parse("file:///tmp/x.git").expect("file");
+        assert_eq!(u.scheme, Scheme::File);
+        assert!(RemoteUrl::parse("ftp://host/x").is_err());
+    }
+
+    #[test]
+    fn redact_removes_secrets_and_userinfo() {
+        let out = redact(
+            "failed https://u:tok12345@h/x with tok12345",
+            &["tok12345".to_string()],
+        );
+        assert_eq!(out, "failed https://h/x with [redacted]");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = Credentials::Basic {
+            username: "u".into(),
+            password: SecretString::from("hunter22"),
+        };
+        assert!(!format!("{c:?}").contains("hunter22"));
+        let c = Credentials::Token(SecretString::from("ghs_abc"));
+        assert!(!format!("{c:?}").contains("ghs_abc"));
+    }
+}

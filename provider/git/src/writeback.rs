@@ -1,0 +1,637 @@
+//! Clone, update, commit and push: Flux IAC's checkout / commit / push
+//! sequence (flux-spec 5.2-5.4, IAC `internal/source/source.go`) on libgit2.
+//!
+//! # Push-branch policy
+//!
+//! Every push is a fast-forward; this crate never force-pushes, neither the
+//! checkout branch nor a separate automation branch. Flux force-pushes a
+//! separate push branch (`GitForcePushBranch`, flux-spec 5.4), which silently
+//! drops commits that people added to that branch (review fixes on the
+//! automation pull request). Force is unnecessary here because the update is
+//! always computed on top of the existing remote push branch when there is one
+//! (flux-spec 5.2), so the new commit descends from the remote head. When
+//! someone else pushes between our fetch and our push, the push is rejected as
+//! non-fast-forward; we fetch the new head, redo the update on it and push
+//! again, up to [`RetryPolicy::max_attempts`] times with exponential backoff.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use git2::{
+    FetchOptions, IndexAddOption, Oid, PushOptions, Repository, ResetType, Signature,
+    build::CheckoutBuilder,
+};
+
+use crate::auth::{Auth, CallbackState, RemoteUrl, Scheme, Trust, callbacks, network_error};
+use crate::changes::{ChangeSet, NamespacedName};
+use crate::error::Error;
+use crate::template::{MessageTemplate, TemplateData};
+
+/// `git.checkout.ref`: what to check out (Flux priority: commit > tag >
+/// branch; use [`CheckoutRef::from_flux`] to apply it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutRef {
+    /// A branch name, e.g. `"main"`.
+    Branch(String),
+    /// A tag name, e.g. `"v1.2.0"`; the push branch must be set.
+    Tag(String),
+    /// A full commit SHA-1 (40 hex digits); the push branch must be set.
+    /// Fetches every branch (a commit cannot be fetched shallowly).
+    Commit(String),
+}
+
+impl Default for CheckoutRef {
+    /// Flux's default when no ref is set: branch `master`.
+    fn default() -> Self {
+        CheckoutRef::Branch("master".to_string())
+    }
+}
+
+impl CheckoutRef {
+    /// Applies Flux's priority to the `git.checkout.ref` fields:
+    /// commit > tag > branch, else branch `master` (flux-spec 5.2).
+    pub fn from_flux(branch: Option<&str>, tag: Option<&str>, commit: Option<&str>) -> Self {
+        let set = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+        if let Some(c) = set(commit) {
+            CheckoutRef::Commit(c)
+        } else if let Some(t) = set(tag) {
+            CheckoutRef::Tag(t)
+        } else if let Some(b) = set(branch) {
+            CheckoutRef::Branch(b)
+        } else {
+            CheckoutRef::default()
+        }
+    }
+}
+
+/// `git.commit.author`: author and committer of the automation's commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitAuthor {
+    /// Name, e.g. `"Flux Bot"`.
+    pub name: String,
+    /// E-mail address, e.g. `"flux@example.com"`.
+    pub email: String,
+}
+
+/// Bounded retries of a push overtaken by another push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Pushes tried in all, at least 1. Default 5.
+    pub max_attempts: u32,
+    /// Wait before the first retry, doubled each time. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// Upper bound of a wait. Default 5 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything needed to write an update back to a Git repository: the
+/// GitRepository's URL and secret, and the ImageUpdateAutomation's `git`
+/// spec.
+#[derive(Debug, Clone)]
+pub struct WriteBackSpec {
+    /// The remote: `https://host/org/repo.git`, `http://...`,
+    /// `ssh://user@host[:port]/org/repo.git`, `user@host:org/repo.git` or
+    /// `file:///path/repo.git`. Must not contain a password.
+    pub url: String,
+    /// Credentials and trust (CA bundle, known_hosts).
+    pub auth: Auth,
+    /// `git.checkout.ref`.
+    pub checkout: CheckoutRef,
+    /// `git.push.branch`; `None` pushes to the checkout branch (an error when
+    /// the checkout is a tag or commit).
+    pub push_branch: Option<String>,
+    /// `git.push.refspec`, pushed after the branch, e.g.
+    /// `"refs/heads/auto:refs/heads/other"`.
+    pub push_refspec: Option<String>,
+    /// `git.push.options`: push options sent as `key=value` (`key` alone when
+    /// the value is empty); the server must advertise push options.
+    pub push_options: BTreeMap<String, String>,
+    /// `git.commit.author`.
+    pub author: CommitAuthor,
+    /// `git.commit.messageTemplate`; `None` or empty: Flux's default message.
+    pub message_template: Option<String>,
+    /// `git.commit.messageTemplateValues` (`.Values`).
+    pub message_template_values: BTreeMap<String, String>,
+    /// The automation object (`.AutomationObject`).
+    pub automation_object: NamespacedName,
+    /// Retries of overtaken pushes.
+    pub retry: RetryPolicy,
+    /// Fetch only the tip commits (Flux's default `GitShallowClone`). Default
+    /// `true`; `file://` remotes are always fetched in full (libgit2's local
+    /// transport has no shallow support).
+    pub shallow: bool,
+}
+
+/// What a successful push did (Flux's `PushResult`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushResult {
+    /// The branch pushed to.
+    pub branch: String,
+    /// The commit pushed, 40 hex digits.
+    pub commit: String,
+    /// The commit message.
+    pub message: String,
+    /// The extra refspecs pushed (`git.push.refspec`).
+    pub refspecs: Vec<String>,
+}
+
+impl PushResult {
+    /// Flux's event text (IAC `source.go:478-492`): `pushed commit '<7 chars>'
+    /// to branch '<b>'[ and refspecs '<r1>', '<r2>']` plus `\n<message>` when
+    /// the message is not empty.
+    pub fn summary(&self) -> String {
+        let short: String = self.commit.chars().take(7).collect();
+        let mut s = format!("pushed commit '{short}' to branch '{}'", self.branch);
+        if !self.refspecs.is_empty() {
+            let quoted: Vec<String> = self.refspecs.iter().map(|r| format!("'{r}'")).collect();
+            s.push_str(&format!(" and refspecs {}", quoted.join(", ")));
+        }
+        if !self.message.is_empty() {
+            s.push('\n');
+            s.push_str(&self.message);
+        }
+        s
+    }
+}
+
+/// The result of [`commit_and_push`].
+#[derive(Debug, Clone)]
+pub struct WriteBackResult {
+    /// The commit checked out (`git.checkout.ref`), 40 hex digits: Flux's
+    /// `observedSourceRevision` when nothing was pushed.
+    pub checkout_commit: String,
+    /// The push, `None` when the update changed nothing (no commit, no push).
+    pub push: Option<PushResult>,
+    /// What the (last) update changed.
+    pub changes: ChangeSet,
+    /// Pushes tried (0 when nothing changed).
+    pub push_attempts: u32,
+}
+
+/// Clones `spec.url` into a temporary directory, checks out
+/// `spec.checkout`, switches to the push branch (on top of the remote push
+/// branch when it exists, else from the checkout commit), runs `update` on the
+/// work tree root, and when files changed commits them with the rendered
+/// message and pushes (fast-forward only, retried when overtaken, see the
+/// module doc). The temporary clone is removed on return.
+///
+/// `update` receives the work tree root (join `update.path` to it) and returns
+/// what it changed; it may run more than once (once per push attempt), each
+/// time on a fresh checkout of the current remote head.
+///
+/// Blocking (libgit2); call it from `spawn_blocking` in async code.
+///
+/// # Errors
+/// Template errors before any network access; [`Error::Authentication`],
+/// [`Error::HostKey`], [`Error::Certificate`], [`Error::Transport`],
+/// [`Error::RefNotFound`] from the clone; [`Error::Update`] from `update`
+/// (nothing is committed); [`Error::PushRejected`] and
+/// [`Error::PushRaceLost`] from the push. See [`Error::is_transient`].
+pub fn commit_and_push<F, E>(spec: &WriteBackSpec, mut update: F) -> Result<WriteBackResult, Error>
+where
+    F: FnMut(&Path) -> Result<ChangeSet, E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    let template = MessageTemplate::commit_message(spec.message_template.as_deref())?;
+    let remote = RemoteUrl::parse(&spec.url)?;
+    let push_branch = push_branch(spec)?;
+    if let Some(refspec) = &spec.push_refspec {
+        validate_refspec(refspec)?;
+    }
+    let switch_branch = !matches!(&spec.checkout, CheckoutRef::Branch(b) if *b == push_branch);
+    let trust = Trust::new(&spec.auth, &remote)?;
+    let session = Session {
+        spec,
+        remote: &remote,
+        trust: &trust,
+    };
+
+    let dir = tempfile::Builder::new()
+        .prefix("imageautomation-git-")
+        .tempdir()
+        .map_err(|source| Error::Io {
+            operation: "create temporary directory in",
+            path: std::env::temp_dir().display().to_string(),
+            source,
+        })?;
+    let repo = Repository::init(dir.path()).map_err(local("init"))?;
+    repo.remote("origin", &remote.url)
+        .map_err(local("add remote"))?;
+
+    let advertised = session.list_remote(&repo)?;
+    let push_ref = format!("refs/heads/{push_branch}");
+    let remote_push_head = advertised.get(&push_ref).copied();
+    let shallow = spec.shallow && remote.scheme != Scheme::File;
+
+    // Fetch the checkout ref (and the push branch when switching to it).
+    let (checkout_oid, mut refspecs) = match &spec.checkout {
+        CheckoutRef::Branch(b) => {
+            let name = format!("refs/heads/{b}");
+            if !advertised.contains_key(&name) {
+                return Err(Error::RefNotFound {
+                    kind: "branch",
+                    name: b.clone(),
+                    url: remote.display.clone(),
+                });
+            }
+            (None, vec![format!("+{name}:refs/remotes/origin/{b}")])
+        }
+        CheckoutRef::Tag(t) => {
+            let name = format!("refs/tags/{t}");
+            if !advertised.contains_key(&name) {
+                return Err(Error::RefNotFound {
+                    kind: "tag",
+                    name: t.clone(),
+                    url: remote.display.clone(),
+                });
+            }
+            (None, vec![format!("+{name}:{name}")])
+        }
+        CheckoutRef::Commit(c) => (
+            Some(commit_oid(c)?),
+            vec!["+refs/heads/*:refs/remotes/origin/*".to_string()],
+        ),
+    };
+    if switch_branch && remote_push_head.is_some() {
+        refspecs.push(format!("+{push_ref}:refs/remotes/origin/{push_branch}"));
+    }
+    let depth = shallow && checkout_oid.is_none();
+    session.fetch(&repo, &refspecs, depth, "clone")?;
+
+    let checkout_commit = match (&spec.checkout, checkout_oid) {
+        (_, Some(oid)) => oid,
+        (CheckoutRef::Branch(b), None) => repo
+            .refname_to_id(&format!("refs/remotes/origin/{b}"))
+            .map_err(local("resolve checkout branch"))?,
+        (CheckoutRef::Tag(t), None) => repo
+            .revparse_single(&format!("refs/tags/{t}^{{commit}}"))
+            .map_err(local("resolve checkout tag"))?
+            .id(),
+        (CheckoutRef::Commit(c), None) => commit_oid(c)?,
+    };
+    if repo.find_commit(checkout_commit).is_err() {
+        let (kind, name) = match &spec.checkout {
+            CheckoutRef::Branch(b) => ("branch", b.clone()),
+            CheckoutRef::Tag(t) => ("tag", t.clone()),
+            CheckoutRef::Commit(c) => ("commit", c.clone()),
+        };
+        return Err(Error::RefNotFound {
+            kind,
+            name,
+            url: remote.display.clone(),
+        });
+    }
+
+    let mut base = match (switch_branch, remote_push_head) {
+        (true, Some(head)) => head,
+        _ => checkout_commit,
+    };
+    let signature = || {
+        Signature::now(&spec.author.name, &spec.author.email).map_err(|e| Error::InvalidSpec {
+            field: "git.commit.author",
+            reason: e.message().to_string(),
+        })
+    };
+    signature()?;
+
+    let workdir = dir.path().to_path_buf();
+    let mut attempt = 0u32;
+    let max_attempts = spec.retry.max_attempts.max(1);
+    let mut backoff = spec.retry.initial_backoff;
+    loop {
+        reset_branch(&repo, &push_ref, base)?;
+        let changes = update(&workdir).map_err(|e| Error::Update { source: e.into() })?;
+        let Some(tree) = stage_all(&repo, base)? else {
+            return Ok(WriteBackResult {
+                checkout_commit: checkout_commit.to_string(),
+                push: None,
+                changes,
+                push_attempts: attempt,
+            });
+        };
+        let message = template.render(&TemplateData {
+            automation_object: spec.automation_object.clone(),
+            changed: changes.clone(),
+            values: spec.message_template_values.clone(),
+        })?;
+        let sig = signature()?;
+        let parent = repo.find_commit(base).map_err(local("find parent"))?;
+        let tree = repo.find_tree(tree).map_err(local("find tree"))?;
+        let commit = repo
+            .commit(Some(&push_ref), &sig, &sig, &message, &tree, &[&parent])
+            .map_err(local("commit"))?;
+        attempt += 1;
+        let branch_refspec = format!("{push_ref}:{push_ref}");
+        match session.push(&repo, &branch_refspec)? {
+            PushOutcome::Pushed => {
+                let mut pushed = Vec::new();
+                if let Some(refspec) = &spec.push_refspec {
+                    match session.push(&repo, refspec)? {
+                        PushOutcome::Pushed => pushed.push(refspec.clone()),
+                        PushOutcome::Overtaken(reason) => {
+                            return Err(Error::PushRejected {
+                                refspec: refspec.clone(),
+                                url: remote.display.clone(),
+                                reason,
+                            });
+                        }
+                    }
+                }
+                return Ok(WriteBackResult {
+                    checkout_commit: checkout_commit.to_string(),
+                    push: Some(PushResult {
+                        branch: push_branch,
+                        commit: commit.to_string(),
+                        message,
+                        refspecs: pushed,
+                    }),
+                    changes,
+                    push_attempts: attempt,
+                });
+            }
+            PushOutcome::Overtaken(_) if attempt < max_attempts => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(spec.retry.max_backoff);
+                let tracking = format!("refs/remotes/origin/{push_branch}");
+                session.fetch(
+                    &repo,
+                    &[format!("+{push_ref}:{tracking}")],
+                    shallow,
+                    "fetch",
+                )?;
+                base = repo
+                    .refname_to_id(&tracking)
+                    .map_err(local("resolve fetched push branch"))?;
+            }
+            PushOutcome::Overtaken(_) => {
+                return Err(Error::PushRaceLost {
+                    branch: push_branch,
+                    url: remote.display.clone(),
+                    attempts: attempt,
+                });
+            }
+        }
+    }
+}
+
+fn commit_oid(c: &str) -> Result<Oid, Error> {
+    Oid::from_str(c).map_err(|_| Error::InvalidSpec {
+        field: "git.checkout.ref.commit",
+        reason: format!("{c:?} is not a commit SHA-1 (40 hex digits)"),
+    })
+}
+
+fn local(operation: &'static str) -> impl Fn(git2::Error) -> Error {
+    move |source| Error::Local { operation, source }
+}
+
+fn push_branch(spec: &WriteBackSpec) -> Result<String, Error> {
+    let branch = match (&spec.push_branch, &spec.checkout) {
+        (Some(b), _) if !b.is_empty() => b.clone(),
+        (_, CheckoutRef::Branch(b)) => b.clone(),
+        _ => {
+            return Err(Error::InvalidSpec {
+                field: "git.push.branch",
+                reason: "push spec not provided, and cannot be inferred from the checkout ref (a tag or commit); set git.push.branch".into(),
+            });
+        }
+    };
+    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        return Err(Error::InvalidSpec {
+            field: "git.push.branch",
+            reason: format!("{branch:?} is not a valid branch name"),
+        });
+    }
+    Ok(branch)
+}
+
+fn validate_refspec(refspec: &str) -> Result<(), Error> {
+    let (src, dst) = refspec.split_once(':').unwrap_or((refspec, refspec));
+    let ok = !src.starts_with('+')
+        && git2::Reference::is_valid_name(src)
+        && git2::Reference::is_valid_name(dst);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSpec {
+            field: "git.push.refspec",
+            reason: format!(
+                "{refspec:?} is not a refspec of the form refs/heads/<src>:refs/heads/<dst> (force '+' is not allowed)"
+            ),
+        })
+    }
+}
+
+/// Points the push branch at `base`, checks it out and removes anything an
+/// earlier attempt left in the work tree.
+fn reset_branch(repo: &Repository, push_ref: &str, base: Oid) -> Result<(), Error> {
+    repo.reference(push_ref, base, true, "imageautomation: reset push branch")
+        .map_err(local("create push branch"))?;
+    repo.set_head(push_ref).map_err(local("set HEAD"))?;
+    let commit = repo
+        .find_object(base, None)
+        .map_err(local("find base commit"))?;
+    let mut co = CheckoutBuilder::new();
+    co.force().remove_untracked(true);
+    repo.reset(&commit, ResetType::Hard, Some(&mut co))
+        .map_err(local("checkout"))?;
+    Ok(())
+}
+
+/// Stages every change in the work tree (additions, edits, deletions: Flux
+/// stages everything `git status` reports) and returns the new tree, or
+/// `None` when it equals the base commit's tree.
+fn stage_all(repo: &Repository, base: Oid) -> Result<Option<Oid>, Error> {
+    let mut index = repo.index().map_err(local("open index"))?;
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .map_err(local("stage"))?;
+    index
+        .update_all(["*"], None)
+        .map_err(local("stage deletions"))?;
+    index.write().map_err(local("write index"))?;
+    let tree = index.write_tree().map_err(local("write tree"))?;
+    let base_tree = repo
+        .find_commit(base)
+        .and_then(|c| c.tree())
+        .map_err(local("read base tree"))?;
+    Ok((tree != base_tree.id()).then_some(tree))
+}
+
+enum PushOutcome {
+    Pushed,
+    /// The remote ref moved (non-fast-forward); the reason is redacted.
+    Overtaken(String),
+}
+
+struct Session<'a> {
+    spec: &'a WriteBackSpec,
+    remote: &'a RemoteUrl,
+    trust: &'a Trust,
+}
+
+impl Session<'_> {
+    fn error(&self, op: &'static str, state: &RefCell<CallbackState>, e: git2::Error) -> Error {
+        network_error(op, self.remote, &self.spec.auth, state, e)
+    }
+
+    /// `git ls-remote`: the advertised refs (peeled tags as `<tag>^{}`).
+    fn list_remote(&self, repo: &Repository) -> Result<BTreeMap<String, Oid>, Error> {
+        let state = RefCell::new(CallbackState::default());
+        let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
+        let cb = callbacks(&self.spec.auth, self.remote, self.trust, &state);
+        let conn = remote
+            .connect_auth(git2::Direction::Fetch, Some(cb), None)
+            .map_err(|e| self.error("clone", &state, e))?;
+        let heads = conn
+            .list()
+            .map_err(|e| self.error("clone", &state, e))?
+            .iter()
+            .map(|h| (h.name().to_string(), h.oid()))
+            .collect();
+        Ok(heads)
+    }
+
+    fn fetch(
+        &self,
+        repo: &Repository,
+        refspecs: &[String],
+        shallow: bool,
+        op: &'static str,
+    ) -> Result<(), Error> {
+        let state = RefCell::new(CallbackState::default());
+        let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
+        opts.download_tags(git2::AutotagOption::None);
+        if shallow {
+            opts.depth(1);
+        }
+        let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+        remote
+            .fetch(&specs, Some(&mut opts), None)
+            .map_err(|e| self.error(op, &state, e))
+    }
+
+    fn push(&self, repo: &Repository, refspec: &str) -> Result<PushOutcome, Error> {
+        let state = RefCell::new(CallbackState::default());
+        let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
+        let options: Vec<String> = self
+            .spec
+            .push_options
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
+        let mut opts = PushOptions::new();
+        opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
+        if !option_refs.is_empty() {
+            opts.remote_push_options(&option_refs);
+        }
+        let secrets = self.spec.auth.secrets();
+        match remote.push(&[refspec], Some(&mut opts)) {
+            Ok(()) => {}
+            Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
+                return Ok(PushOutcome::Overtaken(crate::auth::redact(
+                    e.message(),
+                    &secrets,
+                )));
+            }
+            Err(e) => return Err(self.error("push", &state, e)),
+        }
+        let rejected = std::mem::take(&mut state.borrow_mut().rejected);
+        if let Some((_, msg)) = rejected.first() {
+            let msg = crate::auth::redact(msg, &secrets);
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("non-fast-forward")
+                || lower.contains("fetch first")
+                || lower.contains("stale info")
+                || lower.contains("failed to lock")
+            {
+                return Ok(PushOutcome::Overtaken(msg));
+            }
+            return Err(Error::PushRejected {
+                refspec: refspec.to_string(),
+                url: self.remote.display.clone(),
+                reason: msg,
+            });
+        }
+        Ok(PushOutcome::Pushed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flux_push_result_summaries() {
+        // controller_cases.json iacPushResultSummary (IAC source_test.go
+        // TestPushResult_Summary).
+        let mut r = PushResult {
+            branch: "test-branch".into(),
+            commit: "a47b32f4814810acac804df5054ec37cbfdbfb53".into(),
+            message: "test commit message".into(),
+            refspecs: vec![],
+        };
+        assert_eq!(
+            r.summary(),
+            "pushed commit 'a47b32f' to branch 'test-branch'\ntest commit message"
+        );
+        r.message.clear();
+        assert_eq!(
+            r.summary(),
+            "pushed commit 'a47b32f' to branch 'test-branch'"
+        );
+        r.message = "Update from image update automation".into();
+        r.refspecs = vec![
+            "refs/heads/auto:refs/heads/smth/else".into(),
+            "refs/heads/auto:refs/heads/foo".into(),
+        ];
+        assert_eq!(
+            r.summary(),
+            "pushed commit 'a47b32f' to branch 'test-branch' and refspecs 'refs/heads/auto:refs/heads/smth/else', 'refs/heads/auto:refs/heads/foo'\nUpdate from image update automation"
+        );
+    }
+
+    #[test]
+    fn checkout_ref_priority_is_fluxs() {
+        assert_eq!(
+            CheckoutRef::from_flux(Some("main"), Some("v1"), Some("abc")),
+            CheckoutRef::Commit("abc".into())
+        );
+        assert_eq!(
+            CheckoutRef::from_flux(Some("main"), Some("v1"), None),
+            CheckoutRef::Tag("v1".into())
+        );
+        assert_eq!(
+            CheckoutRef::from_flux(None, None, None),
+            CheckoutRef::Branch("master".into())
+        );
+    }
+
+    #[test]
+    fn refspecs_with_force_are_refused() {
+        assert!(validate_refspec("refs/heads/a:refs/heads/b").is_ok());
+        assert!(validate_refspec("+refs/heads/a:refs/heads/b").is_err());
+        assert!(validate_refspec("refs/heads/a b:refs/heads/b").is_err());
+    }
+}

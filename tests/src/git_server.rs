@@ -1,0 +1,365 @@
+//! Real Git servers on loopback for the write-back tests, started on a free
+//! port and stopped on drop:
+//!
+//! - [`GitHttpServer`]: lighttpd + `git http-backend` (smart HTTP, or HTTPS
+//!   with a test CA), HTTP Basic auth from a bcrypt htpasswd file, as
+//!   `shared/test-env/git_http_fixture.sh` configures it (GitHub-like
+//!   `x-access-token:<TOKEN>` users).
+//! - [`GitSshServer`]: a private `sshd` with a generated ed25519 host key and
+//!   client key, `known_hosts`, and a forced command that allows only the git
+//!   transport (`tests/fixtures/git/git_ssh_shell.sh`), as
+//!   `shared/test-env/git_sshd_fixture.sh` does.
+//! - [`bare_repo`], [`seed_repo`], [`git`]: bare repositories (also served as
+//!   `file://`) and the `git` CLI to prepare and inspect them.
+//!
+//! Debian packages: lighttpd, lighttpd-mod-openssl, apache2-utils,
+//! openssh-server, openssh-client, openssl, git.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::{free_port, wait_for_port};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/git")
+}
+
+/// Runs `git` with `args` in `dir` and returns its stdout; the environment is
+/// cleaned of variables that would redirect git (`GIT_DIR`, CA overrides...).
+///
+/// # Panics
+/// When git cannot run or exits non-zero (a broken test setup).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_SSL_CAINFO")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Seeder")
+        .env("GIT_AUTHOR_EMAIL", "seeder@example.com")
+        .env("GIT_COMMITTER_NAME", "Seeder")
+        .env("GIT_COMMITTER_EMAIL", "seeder@example.com")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates a bare repository at `path` (default branch `main`, pushes over
+/// HTTP allowed).
+pub fn bare_repo(path: &Path) {
+    std::fs::create_dir_all(path).expect("create repo dir");
+    git(path, &["init", "-q", "--bare", "-b", "main"]);
+    git(path, &["config", "http.receivepack", "true"]);
+    git(path, &["config", "receive.advertisePushOptions", "true"]);
+}
+
+/// Pushes one commit with `files` (path, content) to `branch` of the bare
+/// repository at `bare` (through `file://`), on top of the branch when it
+/// exists. Returns the new commit id.
+pub fn seed_repo(bare: &Path, branch: &str, files: &[(&str, &str)], message: &str) -> String {
+    let work = TempDir::new().expect("tempdir");
+    let url = format!("file://{}", bare.display());
+    let heads = git(work.path(), &["ls-remote", "--heads", &url, branch]);
+    if heads.trim().is_empty() {
+        git(work.path(), &["init", "-q", "-b", branch]);
+    } else {
+        git(work.path(), &["clone", "-q", "-b", branch, &url, "."]);
+    }
+    for (path, content) in files {
+        let p = work.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+    git(work.path(), &["add", "-A"]);
+    git(
+        work.path(),
+        &["commit", "-q", "--allow-empty", "-m", message],
+    );
+    git(
+        work.path(),
+        &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")],
+    );
+    git(work.path(), &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+/// Kills and reaps a child process we spawned.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// lighttpd + `git http-backend` with HTTP Basic auth on a free loopback port.
+pub struct GitHttpServer {
+    dir: TempDir,
+    child: Child,
+    /// `http://127.0.0.1:<port>` or `https://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// The test CA (PEM) when serving HTTPS.
+    pub ca_pem: Option<String>,
+}
+
+impl GitHttpServer {
+    /// Starts the server; `users` are `(user, password)` pairs accepted by
+    /// Basic auth (GitHub style: `("x-access-token", "<token>")`).
+    ///
+    /// # Panics
+    /// When lighttpd, htpasswd or git are missing or the server does not
+    /// come up within 10 s.
+    pub fn start(users: &[(&str, &str)]) -> Self {
+        Self::start_with(users, false)
+    }
+
+    /// As [`GitHttpServer::start`], over HTTPS with a fresh test CA
+    /// (`tests/fixtures/git/gen_certs.sh`).
+    ///
+    /// # Panics
+    /// As [`GitHttpServer::start`], or when openssl is missing.
+    pub fn start_tls(users: &[(&str, &str)]) -> Self {
+        Self::start_with(users, true)
+    }
+
+    fn start_with(users: &[(&str, &str)], tls: bool) -> Self {
+        let dir = TempDir::new().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("repos")).expect("repos dir");
+        std::fs::create_dir_all(d.join("www")).expect("www dir");
+        let mut htpasswd = String::new();
+        for (user, password) in users {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", "-C", "4", user, password])
+                .output()
+                .expect("run htpasswd (Debian apache2-utils)");
+            assert!(out.status.success(), "htpasswd failed");
+            htpasswd.push_str(String::from_utf8_lossy(&out.stdout).trim());
+            htpasswd.push('\n');
+        }
+        std::fs::write(d.join("htpasswd"), htpasswd).expect("write htpasswd");
+        let exec_path = String::from_utf8(
+            Command::new("git")
+                .arg("--exec-path")
+                .output()
+                .expect("git --exec-path")
+                .stdout,
+        )
+        .expect("utf-8");
+        let backend = format!("{}/git-http-backend", exec_path.trim());
+        let port = free_port();
+        let mut modules = String::from(
+            r#""mod_alias", "mod_auth", "mod_authn_file", "mod_setenv", "mod_cgi", "mod_accesslog""#,
+        );
+        let mut ssl = String::new();
+        let mut ca_pem = None;
+        if tls {
+            let certs = d.join("certs");
+            let status = Command::new(fixtures().join("gen_certs.sh"))
+                .arg(&certs)
+                .stdout(Stdio::null())
+                .status()
+                .expect("run gen_certs.sh (needs openssl)");
+            assert!(status.success(), "gen_certs.sh failed");
+            modules.push_str(r#", "mod_openssl""#);
+            ssl = format!(
+                "ssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
+                certs.join("server.crt").display(),
+                certs.join("server.key").display()
+            );
+            ca_pem = Some(std::fs::read_to_string(certs.join("ca.crt")).expect("read ca.crt"));
+        }
+        // Same directives as shared/test-env/git_http_fixture.sh.
+        let conf = format!(
+            r#"server.bind = "127.0.0.1"
+server.port = {port}
+server.document-root = "{www}"
+server.errorlog = "{d}/lighttpd-error.log"
+accesslog.filename = "{d}/access.log"
+server.modules = ( {modules} )
+alias.url = ( "/" => "{backend}/" )
+cgi.assign = ( "" => "" )
+setenv.set-environment = ( "GIT_PROJECT_ROOT" => "{d}/repos", "GIT_HTTP_EXPORT_ALL" => "1" )
+auth.backend = "htpasswd"
+auth.backend.htpasswd.userfile = "{d}/htpasswd"
+auth.require = ( "/" => ( "method" => "basic", "realm" => "GitHub", "require" => "valid-user" ) )
+{ssl}"#,
+            www = d.join("www").display(),
+            d = d.display(),
+        );
+        let conf_path = d.join("lighttpd.conf");
+        std::fs::write(&conf_path, conf).expect("write lighttpd.conf");
+        let log = std::fs::File::create(d.join("lighttpd.out")).expect("log file");
+        let mut child = Command::new("lighttpd")
+            .arg("-D")
+            .arg("-f")
+            .arg(&conf_path)
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .expect("start lighttpd (Debian lighttpd)");
+        if !wait_for_port(port, Duration::from_secs(10)) {
+            stop(&mut child);
+            panic!(
+                "lighttpd did not start: {}",
+                std::fs::read_to_string(d.join("lighttpd.out")).unwrap_or_default()
+            );
+        }
+        let scheme = if tls { "https" } else { "http" };
+        GitHttpServer {
+            dir,
+            child,
+            base_url: format!("{scheme}://127.0.0.1:{port}"),
+            ca_pem,
+        }
+    }
+
+    /// Creates the bare repository `org/name` (branch `main`) and returns its
+    /// path on disk.
+    pub fn create_repo(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join("repos").join(format!("{name}.git"));
+        bare_repo(&path);
+        path
+    }
+
+    /// The clone URL of `org/name` (no credentials in it).
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}.git", self.base_url)
+    }
+
+    /// lighttpd's access log (one line per request).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// A private sshd on a free loopback port serving the git transport only.
+pub struct GitSshServer {
+    dir: TempDir,
+    child: Child,
+    /// The port sshd listens on.
+    pub port: u16,
+    /// The user to connect as (the local user running sshd).
+    pub user: String,
+    /// The client's private key (OpenSSH format), authorised by the server.
+    pub client_key: String,
+    /// A `known_hosts` line for `[127.0.0.1]:<port>` with the host key.
+    pub known_hosts: String,
+}
+
+impl GitSshServer {
+    /// Starts sshd with a generated ed25519 host key and client key; the
+    /// forced command serves repositories under [`GitSshServer::repos`].
+    ///
+    /// # Panics
+    /// When sshd or ssh-keygen are missing or sshd does not come up in 10 s.
+    pub fn start() -> Self {
+        let dir = TempDir::new().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("repos")).expect("repos dir");
+        for (file, comment) in [("host_ed25519", "test-host"), ("client_key", "test-client")] {
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                .arg(d.join(file))
+                .status()
+                .expect("run ssh-keygen (Debian openssh-client)");
+            assert!(status.success(), "ssh-keygen failed");
+        }
+        let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string();
+        let port = free_port();
+        let client_pub = std::fs::read_to_string(d.join("client_key.pub")).expect("client pub");
+        let shell = fixtures().join("git_ssh_shell.sh");
+        std::fs::write(
+            d.join("authorized_keys"),
+            format!(
+                "command=\"{} {}\",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty {}",
+                shell.display(),
+                d.join("repos").display(),
+                client_pub.trim()
+            ),
+        )
+        .expect("authorized_keys");
+        let host_pub = std::fs::read_to_string(d.join("host_ed25519.pub")).expect("host pub");
+        let host_key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        let known_hosts = format!("[127.0.0.1]:{port} {}\n", host_key.join(" "));
+        // Same directives as shared/test-env/git_sshd_fixture.sh.
+        let conf = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
+             AllowUsers {user}\nLogLevel VERBOSE\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), conf).expect("sshd_config");
+        // sshd exits without its privilege separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let log = std::fs::File::create(d.join("sshd.log")).expect("log file");
+        let mut child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .expect("start /usr/sbin/sshd (Debian openssh-server)");
+        if !wait_for_port(port, Duration::from_secs(10)) {
+            stop(&mut child);
+            panic!(
+                "sshd did not start: {}",
+                std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+            );
+        }
+        let client_key = std::fs::read_to_string(d.join("client_key")).expect("client key");
+        GitSshServer {
+            dir,
+            child,
+            port,
+            user,
+            client_key,
+            known_hosts,
+        }
+    }
+
+    /// The directory under which `org/name.git` repositories are served.
+    pub fn repos(&self) -> PathBuf {
+        self.dir.path().join("repos")
+    }
+
+    /// Creates the bare repository `org/name` and returns its path.
+    pub fn create_repo(&self, name: &str) -> PathBuf {
+        let path = self.repos().join(format!("{name}.git"));
+        bare_repo(&path);
+        path
+    }
+
+    /// `ssh://<user>@127.0.0.1:<port>/org/name.git`.
+    pub fn url(&self, name: &str) -> String {
+        format!("ssh://{}@127.0.0.1:{}/{name}.git", self.user, self.port)
+    }
+
+    /// sshd's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for GitSshServer {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}

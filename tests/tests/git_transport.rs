@@ -1,0 +1,203 @@
+//! Clone, commit and push against real servers: smart HTTP with Basic auth
+//! (lighttpd + git http-backend), HTTPS with a private CA, SSH with a key and
+//! known_hosts (private sshd), and a `file://` bare repository.
+
+mod git_common;
+
+use git_common::{DEPLOY, NEW, bump, expected_message, spec};
+use imageautomation_git::{Auth, Credentials, Error, commit_and_push};
+use imageautomation_tests::git_server::{GitHttpServer, GitSshServer, bare_repo, git, seed_repo};
+use secrecy::SecretString;
+
+const TOKEN: &str = "ghs_rightToken0123456789";
+
+fn token(t: &str) -> Auth {
+    Auth {
+        credentials: Credentials::Token(SecretString::from(t)),
+        ..Auth::default()
+    }
+}
+
+/// Asserts that `main` of `bare` is one commit on top of `before`, by Flux
+/// Bot, with the expected message and the bumped image.
+fn assert_bumped(bare: &std::path::Path, branch: &str, parent: &str, commit: &str) {
+    let head = git(bare, &["rev-parse", branch]).trim().to_string();
+    assert_eq!(head, commit);
+    assert_eq!(
+        git(bare, &["rev-parse", &format!("{branch}^")]).trim(),
+        parent
+    );
+    assert_eq!(
+        git(bare, &["log", "-1", "--format=%an <%ae>|%cn <%ce>", branch]).trim(),
+        "Flux Bot <fluxbot@example.com>|Flux Bot <fluxbot@example.com>"
+    );
+    assert_eq!(
+        git(bare, &["log", "-1", "--format=%B", branch]).trim_end(),
+        expected_message().trim_end()
+    );
+    let file = git(bare, &["show", &format!("{branch}:deploy.yaml")]);
+    assert!(file.contains(NEW), "{file}");
+}
+
+#[test]
+fn smart_http_with_the_right_token_clones_commits_and_pushes() {
+    let server = GitHttpServer::start(&[("x-access-token", TOKEN)]);
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+
+    let result = commit_and_push(&spec(&server.url("fleet/apps"), token(TOKEN), None), bump)
+        .expect("write-back over smart HTTP");
+
+    let push = result.push.expect("a push");
+    assert_eq!(push.branch, "main");
+    assert_eq!(result.checkout_commit, before);
+    assert_eq!(push.message, expected_message());
+    assert_bumped(&bare, "main", &before, &push.commit);
+    assert!(push.summary().starts_with(&format!(
+        "pushed commit '{}' to branch 'main'\n",
+        &push.commit[..7]
+    )));
+    // The shallow clone asked for depth 1.
+    let log = server.access_log();
+    assert!(log.contains("git-upload-pack"), "{log}");
+}
+
+#[test]
+fn smart_http_with_username_and_password() {
+    let server = GitHttpServer::start(&[("alice", "s3cret-pw")]);
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let auth = Auth {
+        credentials: Credentials::Basic {
+            username: "alice".into(),
+            password: SecretString::from("s3cret-pw"),
+        },
+        ..Auth::default()
+    };
+    let result = commit_and_push(&spec(&server.url("fleet/apps"), auth, None), bump).expect("push");
+    assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
+}
+
+#[test]
+fn smart_http_with_a_wrong_token_fails_clearly_without_the_token() {
+    let server = GitHttpServer::start(&[("x-access-token", TOKEN)]);
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let wrong = "ghs_wrongToken9876543210";
+
+    let err = commit_and_push(&spec(&server.url("fleet/apps"), token(wrong), None), bump)
+        .expect_err("wrong token");
+
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(text.contains(&server.url("fleet/apps")), "{text}");
+    assert!(text.contains("credentials"), "{text}");
+    assert!(
+        !text.contains(wrong) && !format!("{err:?}").contains(wrong),
+        "{text}"
+    );
+    assert_eq!(git(&bare, &["rev-parse", "main"]).trim(), before);
+
+    // No credentials at all: the same clear error.
+    let err = commit_and_push(
+        &spec(&server.url("fleet/apps"), Auth::default(), None),
+        bump,
+    )
+    .expect_err("anonymous");
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+}
+
+#[test]
+fn a_password_in_the_url_is_refused_and_not_echoed() {
+    let url = format!("http://x-access-token:{TOKEN}@127.0.0.1:1/fleet/apps.git");
+    let err = commit_and_push(&spec(&url, Auth::default(), None), bump).expect_err("refused");
+    assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    assert!(!err.to_string().contains(TOKEN));
+}
+
+#[test]
+fn https_with_a_private_ca_bundle() {
+    let server = GitHttpServer::start_tls(&[("x-access-token", TOKEN)]);
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let url = server.url("fleet/apps");
+
+    // Without the CA the certificate is not trusted.
+    let err = commit_and_push(&spec(&url, token(TOKEN), None), bump).expect_err("untrusted");
+    assert!(matches!(err, Error::Certificate { .. }), "{err:?}");
+    assert!(err.to_string().contains("CA bundle"), "{err}");
+    assert!(!err.is_transient());
+
+    let mut auth = token(TOKEN);
+    auth.ca_bundle = server.ca_pem.clone();
+    let result = commit_and_push(&spec(&url, auth, None), bump).expect("push over HTTPS");
+    assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
+}
+
+#[test]
+fn ssh_with_a_key_and_known_hosts() {
+    let server = GitSshServer::start();
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let auth = Auth {
+        credentials: Credentials::SshKey {
+            private_key: SecretString::from(server.client_key.clone()),
+            passphrase: None,
+        },
+        known_hosts: Some(server.known_hosts.clone()),
+        ..Auth::default()
+    };
+    let result = commit_and_push(&spec(&server.url("fleet/apps"), auth.clone(), None), bump)
+        .unwrap_or_else(|e| panic!("push over SSH: {e}\n{}", server.log()));
+    assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
+
+    // An unknown host key is refused, never accepted blindly.
+    let mut unknown = auth.clone();
+    unknown.known_hosts = Some(
+        "[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n".into(),
+    );
+    let err = commit_and_push(&spec(&server.url("fleet/apps"), unknown, None), bump)
+        .expect_err("unknown host");
+    assert!(
+        matches!(
+            err,
+            Error::HostKey {
+                problem: "not in",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+
+    // A different key for the same host is a mismatch.
+    let mut changed = auth;
+    changed.known_hosts = Some(format!(
+        "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+        server.port
+    ));
+    let err = commit_and_push(&spec(&server.url("fleet/apps"), changed, None), bump)
+        .expect_err("changed host key");
+    assert!(
+        matches!(
+            err,
+            Error::HostKey {
+                problem: "different from the key in",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn file_url_bare_repository() {
+    let dir = tempfile::TempDir::new().expect("tempdir");
+    let bare = dir.path().join("apps.git");
+    bare_repo(&bare);
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let url = format!("file://{}", bare.display());
+    let result = commit_and_push(&spec(&url, Auth::default(), None), bump).expect("push");
+    assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
+}
