@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod select;
+mod update;
 
 /// Flux-style container image update automation, without a cluster.
 #[derive(Debug, Parser)]
@@ -21,11 +22,14 @@ struct Cli {
 enum Command {
     /// Select the latest tag from a tag list with an ImagePolicy spec.
     Select(select::Args),
+    /// Apply the $imagepolicy setters to the YAML files under a directory.
+    Update(update::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Select(args) => select::run(args),
+        Command::Update(args) => update::run(args),
     }
 }
