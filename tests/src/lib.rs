@@ -5,6 +5,7 @@
 //! stop the components described in `README.md` ("Tests").
 
 pub mod git_server;
+pub mod github_fake;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

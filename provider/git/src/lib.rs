@@ -18,6 +18,7 @@ mod auth;
 mod changes;
 mod error;
 mod known_hosts;
+mod pull_request;
 mod sprig;
 mod template;
 mod writeback;
@@ -26,6 +27,10 @@ pub use auth::{Auth, Credentials, TOKEN_USERNAME};
 pub use changes::{Change, ChangeSet, NamespacedName, ObjectChanges, ObjectIdentifier};
 pub use error::Error;
 pub use known_hosts::KnownHosts;
+pub use pull_request::{
+    DEFAULT_BODY_TEMPLATE, DEFAULT_TITLE_TEMPLATE, GITHUB_API_URL, PullRequest, PullRequestClient,
+    PullRequestContent, PullRequestSpec, pull_request_branches, repository_from_url,
+};
 pub use template::{
     COMMIT_MESSAGE_TEMPLATE_NAME, DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
 };

@@ -555,6 +555,15 @@ impl Session<'_> {
                     &secrets,
                 )));
             }
+            Err(e) if e.message().contains("push-options not supported") => {
+                return Err(Error::InvalidSpec {
+                    field: "git.push.options",
+                    reason: format!(
+                        "{} does not accept push options (git: receive.advertisePushOptions); remove git.push.options or enable them on the server",
+                        self.remote.display
+                    ),
+                });
+            }
             Err(e) => return Err(self.error("push", &state, e)),
         }
         let rejected = std::mem::take(&mut state.borrow_mut().rejected);

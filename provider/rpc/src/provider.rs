@@ -1,0 +1,321 @@
+//! The `ResourceProvider` gRPC service: protocol glue only. Resource behaviour
+//! lives in `resources`; configuration in `config`; the wire codec in `codec`.
+//! RPCs not listed here answer `Unimplemented` (generated default stubs).
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use imageautomation_proto::pulumirpc::{
+    CheckFailure, CheckRequest, CheckResponse, ConfigureRequest, ConfigureResponse, CreateRequest,
+    CreateResponse, DeleteRequest, DiffRequest, DiffResponse, GetSchemaRequest, GetSchemaResponse,
+    PluginInfo, ProviderHandshakeRequest, ProviderHandshakeResponse, ReadRequest, ReadResponse,
+    UpdateRequest, UpdateResponse, diff_response::DiffChanges,
+    resource_provider_server::ResourceProvider,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::codec::{from_struct, to_struct};
+use crate::config::{self, Failure, ProviderConfig};
+use crate::engine_log::EngineLog;
+use crate::resources::{self, Ctx, OpError, Resource};
+use crate::schema;
+
+/// The provider: configuration, the engine logger, and the cancellation token.
+pub struct Provider {
+    config: RwLock<Arc<ProviderConfig>>,
+    log: Arc<EngineLog>,
+    cancel: CancellationToken,
+}
+
+impl Provider {
+    /// A provider that logs to the engine at `engine_address`.
+    pub fn new(engine_address: Option<String>) -> Provider {
+        Provider {
+            config: RwLock::new(Arc::new(ProviderConfig {
+                flux_namespace: config::DEFAULT_FLUX_NAMESPACE.to_owned(),
+                ..ProviderConfig::default()
+            })),
+            log: Arc::new(EngineLog::new(engine_address)),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Cancelled by `Cancel` and on shutdown.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    fn ctx(&self, urn: &str, name: &str) -> Ctx {
+        let config = self
+            .config
+            .read()
+            .map(|c| Arc::clone(&c))
+            .unwrap_or_default();
+        Ctx {
+            urn: urn.to_owned(),
+            name: name.to_owned(),
+            config,
+            log: Arc::clone(&self.log),
+            cancel: self.cancel.clone(),
+        }
+    }
+}
+
+fn resource(token: &str) -> Result<&'static dyn Resource, Status> {
+    resources::for_token(token).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "unknown resource type {token:?}; this provider has {}, {} and {}",
+            schema::IMAGE_REPOSITORY,
+            schema::IMAGE_POLICY,
+            schema::UPDATE_AUTOMATION
+        ))
+    })
+}
+
+fn failures(list: Vec<Failure>) -> Vec<CheckFailure> {
+    list.into_iter()
+        .map(|f| CheckFailure {
+            property: f.property,
+            reason: f.reason,
+        })
+        .collect()
+}
+
+/// Runs `op` under the request's timeout (seconds; 0 = none) and the
+/// cancellation token.
+async fn bounded<T>(
+    ctx: &Ctx,
+    timeout_seconds: f64,
+    op: impl Future<Output = Result<T, OpError>>,
+) -> Result<T, OpError> {
+    let op = async {
+        tokio::select! {
+            result = op => result,
+            () = ctx.cancel.cancelled() => Err(OpError::Cancelled),
+        }
+    };
+    if timeout_seconds > 0.0 && timeout_seconds.is_finite() {
+        tokio::time::timeout(Duration::from_secs_f64(timeout_seconds), op)
+            .await
+            .unwrap_or_else(|_| {
+                Err(OpError::DeadlineExceeded(format!(
+                    "timed out after {timeout_seconds}s (customTimeouts)"
+                )))
+            })
+    } else {
+        op.await
+    }
+}
+
+fn diff_response(
+    entries: &[(
+        String,
+        imageautomation_proto::pulumirpc::property_diff::Kind,
+    )],
+) -> DiffResponse {
+    let mut diffs: Vec<String> = entries
+        .iter()
+        .map(|(p, _)| resources::top_level(p))
+        .collect();
+    diffs.sort();
+    diffs.dedup();
+    DiffResponse {
+        changes: if entries.is_empty() {
+            DiffChanges::DiffNone
+        } else {
+            DiffChanges::DiffSome
+        } as i32,
+        diffs,
+        detailed_diff: resources::detailed_diff(entries),
+        has_detailed_diff: true,
+        ..DiffResponse::default()
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceProvider for Provider {
+    async fn handshake(
+        &self,
+        request: Request<ProviderHandshakeRequest>,
+    ) -> Result<Response<ProviderHandshakeResponse>, Status> {
+        self.log.set_address(&request.get_ref().engine_address);
+        Ok(Response::new(ProviderHandshakeResponse {
+            accept_secrets: true,
+            accept_resources: true,
+            accept_outputs: false,
+            supports_autonaming_configuration: false,
+            ..ProviderHandshakeResponse::default()
+        }))
+    }
+
+    async fn get_plugin_info(&self, _: Request<()>) -> Result<Response<PluginInfo>, Status> {
+        Ok(Response::new(PluginInfo {
+            version: schema::VERSION.to_owned(),
+        }))
+    }
+
+    async fn get_schema(
+        &self,
+        _: Request<GetSchemaRequest>,
+    ) -> Result<Response<GetSchemaResponse>, Status> {
+        Ok(Response::new(GetSchemaResponse {
+            schema: schema::schema_text(),
+        }))
+    }
+
+    async fn check_config(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        let news = from_struct(request.get_ref().news.as_ref());
+        let (inputs, problems) = config::check_config(&news);
+        Ok(Response::new(CheckResponse {
+            inputs: Some(to_struct(&inputs)),
+            failures: failures(problems),
+        }))
+    }
+
+    async fn diff_config(
+        &self,
+        request: Request<DiffRequest>,
+    ) -> Result<Response<DiffResponse>, Status> {
+        let r = request.get_ref();
+        let olds = from_struct(r.old_inputs.as_ref().or(r.olds.as_ref()));
+        let news = from_struct(r.news.as_ref());
+        let entries: Vec<_> = config::changed_keys(&olds, &news)
+            .into_iter()
+            .map(|k| {
+                (
+                    k,
+                    imageautomation_proto::pulumirpc::property_diff::Kind::Update,
+                )
+            })
+            .collect();
+        Ok(Response::new(diff_response(&entries)))
+    }
+
+    async fn configure(
+        &self,
+        request: Request<ConfigureRequest>,
+    ) -> Result<Response<ConfigureResponse>, Status> {
+        let args = from_struct(request.get_ref().args.as_ref());
+        let configured = config::configure(&args, std::env::var("GITHUB_TOKEN").ok())
+            .map_err(Status::invalid_argument)?;
+        if let Ok(mut c) = self.config.write() {
+            *c = Arc::new(configured);
+        }
+        Ok(Response::new(ConfigureResponse {
+            accept_secrets: true,
+            supports_preview: true,
+            accept_resources: true,
+            accept_outputs: false,
+            supports_autonaming_configuration: false,
+        }))
+    }
+
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
+        let (inputs, problems) = resource.check(
+            &ctx,
+            &from_struct(r.olds.as_ref()),
+            &from_struct(r.news.as_ref()),
+        );
+        Ok(Response::new(CheckResponse {
+            inputs: Some(to_struct(&inputs)),
+            failures: failures(problems),
+        }))
+    }
+
+    async fn diff(&self, request: Request<DiffRequest>) -> Result<Response<DiffResponse>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let old_inputs = from_struct(r.old_inputs.as_ref());
+        let news = from_struct(r.news.as_ref());
+        Ok(Response::new(diff_response(
+            &resource.diff(&old_inputs, &news),
+        )))
+    }
+
+    async fn create(
+        &self,
+        request: Request<CreateRequest>,
+    ) -> Result<Response<CreateResponse>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
+        let inputs = from_struct(r.properties.as_ref());
+        let (id, outputs) =
+            bounded(&ctx, r.timeout, resource.create(&ctx, &inputs, r.preview)).await?;
+        let refresh_before_update = resource.refresh_before_update(&inputs);
+        Ok(Response::new(CreateResponse {
+            id,
+            properties: Some(to_struct(&outputs)),
+            refresh_before_update,
+        }))
+    }
+
+    async fn update(
+        &self,
+        request: Request<UpdateRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
+        let olds = from_struct(r.olds.as_ref());
+        let news = from_struct(r.news.as_ref());
+        let outputs = bounded(
+            &ctx,
+            r.timeout,
+            resource.update(&ctx, &r.id, &olds, &news, r.preview),
+        )
+        .await?;
+        Ok(Response::new(UpdateResponse {
+            properties: Some(to_struct(&outputs)),
+            refresh_before_update: resource.refresh_before_update(&news),
+        }))
+    }
+
+    async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadResponse>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
+        let outputs = r.properties.as_ref().map(|s| from_struct(Some(s)));
+        let inputs = r.inputs.as_ref().map(|s| from_struct(Some(s)));
+        let read = bounded(
+            &ctx,
+            r.timeout,
+            resource.read(&ctx, &r.id, outputs.as_ref(), inputs.as_ref()),
+        )
+        .await?;
+        let refresh_before_update =
+            !read.id.is_empty() && resource.refresh_before_update(&read.inputs);
+        let gone = read.id.is_empty();
+        Ok(Response::new(ReadResponse {
+            id: read.id,
+            properties: (!gone).then(|| to_struct(&read.outputs)),
+            inputs: (!gone).then(|| to_struct(&read.inputs)),
+            refresh_before_update,
+        }))
+    }
+
+    async fn delete(&self, request: Request<DeleteRequest>) -> Result<Response<()>, Status> {
+        let r = request.get_ref();
+        let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
+        let outputs = from_struct(r.properties.as_ref());
+        bounded(&ctx, r.timeout, resource.delete(&ctx, &r.id, &outputs)).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn cancel(&self, _: Request<()>) -> Result<Response<()>, Status> {
+        self.cancel.cancel();
+        Ok(Response::new(()))
+    }
+}

@@ -1,0 +1,489 @@
+//! The Pulumi package schema, generated from this code: `GetSchema` returns it
+//! and `schema.json` at the repository root is a checked-in copy (a test fails
+//! when they drift). Resource descriptions are the Markdown files beside the
+//! resource modules, so SDK docs come from one place.
+//!
+//! Property names are Flux's field names in lowerCamelCase (HOUSE_STYLE
+//! "Names"); `secret: true` marks the fields whose values are secrets, which is
+//! also the list the provider uses to wrap outputs (see `SECRET_PATHS` in each
+//! resource module).
+
+use serde_json::{Value, json};
+
+/// The package name and the first part of every token.
+pub const PACKAGE: &str = "imageautomation";
+/// `imageautomation:index:ImageRepository`.
+pub const IMAGE_REPOSITORY: &str = "imageautomation:index:ImageRepository";
+/// `imageautomation:index:ImagePolicy`.
+pub const IMAGE_POLICY: &str = "imageautomation:index:ImagePolicy";
+/// `imageautomation:index:UpdateAutomation`.
+pub const UPDATE_AUTOMATION: &str = "imageautomation:index:UpdateAutomation";
+
+/// The plugin version, from Cargo (`GetPluginInfo` and the schema agree).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn t(token: &str) -> String {
+    format!("#/types/{PACKAGE}:index:{token}")
+}
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn secret_string(description: &str) -> Value {
+    json!({"type": "string", "secret": true, "description": description})
+}
+
+fn boolean(description: &str) -> Value {
+    json!({"type": "boolean", "description": description})
+}
+
+fn strings(description: &str) -> Value {
+    json!({"type": "array", "items": {"type": "string"}, "description": description})
+}
+
+fn string_map(description: &str) -> Value {
+    json!({"type": "object", "additionalProperties": {"type": "string"}, "description": description})
+}
+
+fn reference(token: &str, description: &str) -> Value {
+    json!({"$ref": t(token), "description": description})
+}
+
+fn object(description: &str, properties: Value, required: &[&str]) -> Value {
+    let mut v = json!({"type": "object", "description": description, "properties": properties});
+    if !required.is_empty() {
+        v["required"] = json!(required);
+    }
+    v
+}
+
+/// Merges `extra` into a copy of `base` (both objects).
+fn merged(base: &Value, extra: Value) -> Value {
+    let mut out = base.clone();
+    if let (Some(out), Value::Object(extra)) = (out.as_object_mut(), extra) {
+        out.extend(extra);
+    }
+    out
+}
+
+fn config_variables() -> Value {
+    json!({
+        "githubToken": {
+            "type": "string", "secret": true,
+            "description": "GitHub token for Git remotes on github.com and the GitHub API (pull requests), unless a resource gives its own credentials. Set it with `pulumi config set --secret imageautomation:githubToken ...` or from a Pulumi ESC environment (`pulumiConfig` with `fn::secret`). Falls back to the `GITHUB_TOKEN` environment variable.",
+            "defaultInfo": {"environment": ["GITHUB_TOKEN"]}
+        },
+        "registryAuth": {
+            "type": "array", "items": {"$ref": t("RegistryAuth")},
+            "description": "Registry credentials by address, used by ImageRepositories that give none of their own. Falls back to the Docker config file (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`)."
+        },
+        "fluxNamespace": {
+            "type": "string", "default": "flux-system",
+            "description": "The default `namespace` of ImageRepositories, ImagePolicies and UpdateAutomations (the namespace of their Flux identities, `namespace:name`)."
+        }
+    })
+}
+
+fn types() -> Value {
+    json!({
+        "imageautomation:index:RegistryAuth": object(
+            "Credentials for one registry.",
+            json!({
+                "address": string("Registry host, with port if any, e.g. `ghcr.io` or `registry.example.com:5000`."),
+                "username": string("User name."),
+                "password": secret_string("Password or token."),
+            }),
+            &["address"],
+        ),
+        "imageautomation:index:RegistryCredentials": object(
+            "Basic credentials for the registry of `image`.",
+            json!({
+                "username": string("User name."),
+                "password": secret_string("Password or token."),
+            }),
+            &["username", "password"],
+        ),
+        "imageautomation:index:Certificate": object(
+            "TLS settings for the registry, as Flux's `certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`).",
+            json!({
+                "caPem": string("PEM CA bundle added to the system roots."),
+                "certPem": string("PEM client certificate."),
+                "keyPem": secret_string("PEM client private key."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:ScanResult": object(
+            "Flux `status.lastScanResult`.",
+            json!({
+                "revision": string("Stable hash of the stored tag list: decimal adler32 of its JSON array, as Flux's default storage."),
+                "tagCount": {"type": "integer", "description": "Number of tags stored (after the exclusion list)."},
+                "scanTime": string("RFC 3339 time of the scan."),
+                "latestTags": strings("The first 10 stored tags (descending byte order)."),
+            }),
+            &["revision", "tagCount", "scanTime", "latestTags"],
+        ),
+        "imageautomation:index:ImageRepositoryRef": object(
+            "Everything an ImagePolicy needs from an ImageRepository: pass `ImageRepository.imageRepositoryRef` as is.",
+            json!({
+                "namespace": string("Namespace of the ImageRepository."),
+                "name": string("Name of the ImageRepository."),
+                "image": string("`spec.image` as written, e.g. `ghcr.io/stefanprodan/podinfo`."),
+                "canonicalImageName": string("The canonical image name."),
+                "insecure": boolean("Plain HTTP."),
+                "timeout": string("Go duration of one registry call sequence."),
+                "credentials": reference("RegistryCredentials", "Credentials (secret)."),
+                "dockerConfigJson": secret_string("Docker config JSON (secret)."),
+                "certificate": reference("Certificate", "TLS settings."),
+                "revision": string("`lastScanResult.revision` of the scan the tags come from."),
+                "tags": strings("The stored tags."),
+            }),
+            &["namespace", "name", "image", "tags"],
+        ),
+        "imageautomation:index:SemVerPolicy": object(
+            "`policy.semver`: the greatest version in a range.",
+            json!({"range": string("A Masterminds v3 range, e.g. `5.0.x`, `>=1.0.0 <2.0.0`, `^1.2 || ~2.0`.")}),
+            &["range"],
+        ),
+        "imageautomation:index:OrderPolicy": object(
+            "`policy.alphabetical` or `policy.numerical`.",
+            json!({"order": {"type": "string", "default": "asc", "description": "`asc` (the greatest wins) or `desc` (the smallest wins)."}}),
+            &[],
+        ),
+        "imageautomation:index:PolicyChoice": object(
+            "Flux `spec.policy`: set exactly one member.",
+            json!({
+                "semver": reference("SemVerPolicy", "Semantic versions in a range."),
+                "alphabetical": reference("OrderPolicy", "Plain byte order of the tags."),
+                "numerical": reference("OrderPolicy", "Tags as numbers (Go `ParseFloat`); every tag must be a number."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:FilterTags": object(
+            "Flux `spec.filterTags`.",
+            json!({
+                "pattern": string("RE2 regular expression the tag must match (unanchored)."),
+                "extract": string("Go `ExpandString` template (`$1`, `${name}`) giving the value the policy compares."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:ImageRef": object(
+            "Flux `latestRef`: `name:tag[@digest]`.",
+            json!({
+                "name": string("The ImageRepository's `image` as written."),
+                "tag": string("The selected original tag."),
+                "digest": string("`sha256:<hex>` under `digestReflectionPolicy`, else empty."),
+            }),
+            &["name", "tag"],
+        ),
+        "imageautomation:index:ImagePolicyRef": object(
+            "What an UpdateAutomation takes: pass `ImagePolicy.imagePolicyRef` as is.",
+            json!({
+                "namespace": string("Namespace of the policy: the first part of `$imagepolicy` markers."),
+                "name": string("Name of the policy: the second part of `$imagepolicy` markers."),
+                "latestRef": reference("ImageRef", "The selected image."),
+            }),
+            &["namespace", "name", "latestRef"],
+        ),
+        "imageautomation:index:GitAuth": object(
+            "Credentials for the Git remote: a token, a username and password, or an SSH key. Without any, `githubToken` is used for `github.com`.",
+            json!({
+                "token": secret_string("HTTPS token (sent as `x-access-token:<token>`)."),
+                "username": string("HTTPS user name."),
+                "password": secret_string("HTTPS password."),
+                "sshPrivateKey": secret_string("PEM/OpenSSH private key for an `ssh://` URL."),
+                "knownHosts": string("`known_hosts` lines for the SSH server; an unknown host key is an error."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:GitRef": object(
+            "Flux `git.checkout.ref`: one of branch, tag or commit.",
+            json!({
+                "branch": string("Branch to check out."),
+                "tag": string("Tag to check out."),
+                "commit": string("Commit SHA to check out."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:GitCheckout": object(
+            "Flux `git.checkout`.",
+            json!({"ref": reference("GitRef", "What to check out; default branch `main`.")}),
+            &[],
+        ),
+        "imageautomation:index:CommitAuthor": object(
+            "Flux `git.commit.author`, also the committer.",
+            json!({"name": string("Author name."), "email": string("Author email.")}),
+            &["email"],
+        ),
+        "imageautomation:index:GitCommit": object(
+            "Flux `git.commit`.",
+            json!({
+                "author": reference("CommitAuthor", "Author and committer."),
+                "messageTemplate": string("Go text/template of the commit message, with Flux's data (`.AutomationObject`, `.Changed`, `.Values`)."),
+                "messageTemplateValues": string_map("Values exposed as `.Values`."),
+            }),
+            &["author"],
+        ),
+        "imageautomation:index:GitPush": object(
+            "Flux `git.push`.",
+            json!({
+                "branch": string("Branch to push to; default: the checkout branch."),
+                "refspec": string("An extra refspec pushed after the branch."),
+                "options": string_map("Git push options (`-o key=value`)."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:GitSpec": object(
+            "The Git repository and how to write to it (Flux `spec.git` plus the GitRepository URL and credentials).",
+            json!({
+                "url": string("Clone URL: `https://...`, `ssh://...` or `file://...`."),
+                "auth": reference("GitAuth", "Credentials."),
+                "caPem": string("PEM CA bundle for HTTPS."),
+                "checkout": reference("GitCheckout", "What to check out."),
+                "commit": reference("GitCommit", "How to commit."),
+                "push": reference("GitPush", "Where to push."),
+            }),
+            &["url", "commit"],
+        ),
+        "imageautomation:index:UpdateStrategy": object(
+            "Flux `spec.update`.",
+            json!({
+                "path": string("Folder of the repository to update, relative to its root; default the root."),
+                "strategy": {"type": "string", "default": "Setters", "description": "Only `Setters`."},
+            }),
+            &[],
+        ),
+        "imageautomation:index:PullRequest": object(
+            "Open (or update) a GitHub pull request from the push branch to the checkout branch.",
+            json!({
+                "title": string("Go text/template of the title, with the commit message data."),
+                "body": string("Go text/template of the body."),
+                "labels": strings("Labels to add."),
+                "apiBaseUrl": string("GitHub REST API base URL; default `https://api.github.com` (set it for GitHub Enterprise)."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:Change": object(
+            "One rewritten value.",
+            json!({"oldValue": string("Value before."), "newValue": string("Value after."), "setter": string("The marker's setter, e.g. `flux-system:podinfo:tag`.")}),
+            &["oldValue", "newValue", "setter"],
+        ),
+        "imageautomation:index:ObjectChanges": object(
+            "The changes in one YAML document.",
+            json!({
+                "apiVersion": string("`apiVersion` of the document, empty when it has none."),
+                "kind": string("`kind`."),
+                "name": string("`metadata.name`."),
+                "namespace": string("`metadata.namespace`."),
+                "changes": {"type": "array", "items": {"$ref": t("Change")}, "description": "The changes, in document order."},
+            }),
+            &["apiVersion", "kind", "name", "namespace", "changes"],
+        ),
+        "imageautomation:index:FileChanges": object(
+            "The changes in one file.",
+            json!({
+                "path": string("Path relative to the repository root."),
+                "objects": {"type": "array", "items": {"$ref": t("ObjectChanges")}, "description": "The changed documents."},
+            }),
+            &["path", "objects"],
+        ),
+        "imageautomation:index:SkippedFile": object(
+            "A file the setters could not read (malformed YAML), left untouched.",
+            json!({"path": string("Path relative to the repository root."), "reason": string("Why.")}),
+            &["path", "reason"],
+        ),
+        "imageautomation:index:UpdateResult": object(
+            "The setters result: what `imageautomation update --output json` prints.",
+            json!({
+                "files": {"type": "array", "items": {"$ref": t("FileChanges")}, "description": "Changed files, sorted by path."},
+                "skipped": {"type": "array", "items": {"$ref": t("SkippedFile")}, "description": "Files left untouched."},
+            }),
+            &["files", "skipped"],
+        ),
+    })
+}
+
+fn image_repository() -> Value {
+    let inputs = json!({
+        "image": string("Repository to scan, without tag or URL scheme: `ghcr.io/org/app`, `alpine`, `host:5000/x`."),
+        "interval": {"type": "string", "default": "5m", "description": "Go duration: a scan is reused until this much time has passed."},
+        "timeout": string("Go duration of one scan; default the interval, at least 1s, at most 10m."),
+        "exclusionList": strings("Regexes of tags not to store; default `[\"^.*\\\\.sig$\"]`; a list replaces the default."),
+        "insecure": boolean("Plain HTTP."),
+        "credentials": reference("RegistryCredentials", "Basic credentials; default: `registryAuth`, then the Docker config file."),
+        "dockerConfigJson": secret_string("Docker config JSON (the `.dockerconfigjson` of a pull secret)."),
+        "certificate": reference("Certificate", "TLS settings."),
+        "namespace": string("Namespace of the Flux identity; default `fluxNamespace`."),
+        "name": string("Name of the Flux identity; default the resource name."),
+        "suspend": boolean("Stop scanning: the stored result is kept."),
+    });
+    let outputs = merged(
+        &inputs,
+        json!({
+            "canonicalImageName": string("Flux `status.canonicalImageName`, e.g. `index.docker.io/library/alpine`."),
+            "tags": strings("The stored tags, in Flux's stored order (descending byte order)."),
+            "lastScanResult": reference("ScanResult", "Flux `status.lastScanResult`."),
+            "observedExclusionList": strings("The exclusion list of the last scan."),
+            "imageRepositoryRef": reference("ImageRepositoryRef", "Pass to `ImagePolicy.imageRepositoryRef`."),
+        }),
+    );
+    json!({
+        "description": include_str!("resources/image_repository.md"),
+        "inputProperties": inputs,
+        "requiredInputs": ["image"],
+        "properties": outputs,
+        "required": ["image", "interval", "namespace", "name", "canonicalImageName", "tags", "lastScanResult", "observedExclusionList", "imageRepositoryRef"],
+    })
+}
+
+fn image_policy() -> Value {
+    let inputs = json!({
+        "imageRepositoryRef": reference("ImageRepositoryRef", "The repository: `ImageRepository.imageRepositoryRef`."),
+        "policy": reference("PolicyChoice", "Which tag wins."),
+        "filterTags": reference("FilterTags", "Filter (and extract) before the policy."),
+        "digestReflectionPolicy": {"type": "string", "default": "Never", "description": "`Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set."},
+        "interval": string("Go duration between digest checks under `Always`."),
+        "namespace": string("Namespace of the Flux identity; default `fluxNamespace`."),
+        "name": string("Name of the Flux identity; default the resource name."),
+    });
+    let outputs = merged(
+        &inputs,
+        json!({
+            "latestRef": reference("ImageRef", "Flux `status.latestRef`."),
+            "latestImage": string("`name:tag[@digest]`."),
+            "observedPreviousRef": reference("ImageRef", "The `latestRef` before the last change."),
+            "imagePolicyRef": reference("ImagePolicyRef", "Pass to `UpdateAutomation.policies`."),
+        }),
+    );
+    json!({
+        "description": include_str!("resources/image_policy.md"),
+        "inputProperties": inputs,
+        "requiredInputs": ["imageRepositoryRef", "policy"],
+        "properties": outputs,
+        "required": ["imageRepositoryRef", "policy", "digestReflectionPolicy", "namespace", "name", "latestRef", "latestImage", "imagePolicyRef"],
+    })
+}
+
+fn update_automation() -> Value {
+    let inputs = json!({
+        "git": reference("GitSpec", "The repository and how to write to it."),
+        "update": reference("UpdateStrategy", "What to update."),
+        "policies": {"type": "array", "items": {"$ref": t("ImagePolicyRef")}, "description": "The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values."},
+        "pullRequest": reference("PullRequest", "Open a pull request after pushing to a branch other than the checkout branch."),
+        "suspend": boolean("Do nothing."),
+    });
+    let outputs = merged(
+        &inputs,
+        json!({
+            "lastPushCommit": string("SHA-1 of the last pushed commit."),
+            "lastPushTime": string("RFC 3339 time of the last push."),
+            "observedPolicies": {"type": "object", "additionalProperties": {"$ref": t("ImageRef")}, "description": "`namespace:name` -> the policy's `latestRef` at the last run."},
+            "changes": reference("UpdateResult", "The setters result of the last run."),
+            "pullRequestUrl": string("URL of the pull request, when one was opened."),
+        }),
+    );
+    json!({
+        "description": include_str!("resources/update_automation.md"),
+        "inputProperties": inputs,
+        "requiredInputs": ["git", "policies"],
+        "properties": outputs,
+        "required": ["git", "policies", "observedPolicies", "changes"],
+    })
+}
+
+/// The package schema as a JSON value.
+pub fn schema() -> Value {
+    let config = config_variables();
+    json!({
+        "name": PACKAGE,
+        "displayName": "Image Automation",
+        "version": VERSION,
+        "description": "Flux-style container image update automation: scan registries, select tags by policy, and commit `$imagepolicy` marker updates to Git.",
+        "keywords": ["pulumi", "flux", "gitops", "containers", "category/utility"],
+        "license": "Apache-2.0",
+        "repository": "https://github.com/imageautomation/pulumi-imageautomation",
+        "publisher": "imageautomation",
+        "config": {"variables": config},
+        "provider": {
+            "description": "The imageautomation provider. Its inputs are the `imageautomation:*` stack configuration.",
+            "inputProperties": config,
+        },
+        "resources": {
+            IMAGE_REPOSITORY: image_repository(),
+            IMAGE_POLICY: image_policy(),
+            UPDATE_AUTOMATION: update_automation(),
+        },
+        "types": types(),
+        "language": {
+            "nodejs": {"packageName": "@imageautomation/pulumi", "dependencies": {"@pulumi/pulumi": "^3.0.0"}},
+            "python": {"packageName": "pulumi_imageautomation", "requires": {"pulumi": ">=3.0.0,<4.0.0"}},
+            "go": {"importBasePath": "github.com/imageautomation/pulumi-imageautomation/sdk/go/imageautomation"},
+            "csharp": {"rootNamespace": "ImageAutomation", "packageReferences": {"Pulumi": "3.*"}},
+        },
+    })
+}
+
+/// The schema text as `GetSchema` returns it and `schema.json` stores it:
+/// pretty-printed JSON with a final newline.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&schema()).expect("the schema is plain JSON");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn repo_root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// `schema.json` is what the code generates; `UPDATE_GOLDEN=1` rewrites it.
+    #[test]
+    fn schema_json_matches_the_code() {
+        let path = repo_root().join("schema.json");
+        let generated = super::schema_text();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &generated).expect("schema.json is writable");
+        }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            stored == generated,
+            "schema.json differs from the code; run UPDATE_GOLDEN=1 cargo test -p pulumi-resource-imageautomation schema and review the diff"
+        );
+    }
+
+    #[test]
+    fn every_resource_token_is_in_the_schema() {
+        let schema = super::schema();
+        for token in [
+            super::IMAGE_REPOSITORY,
+            super::IMAGE_POLICY,
+            super::UPDATE_AUTOMATION,
+        ] {
+            assert!(schema["resources"][token].is_object(), "{token}");
+        }
+    }
+
+    /// Pulumi's metaschema and binding rules, through the offline checker
+    /// (`tests/fixtures/pulumi/`, provenance in its README).
+    #[test]
+    fn schema_passes_the_pulumi_schema_checker() {
+        let root = repo_root();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("schema.json");
+        std::fs::write(&file, super::schema_text()).expect("write");
+        let out = std::process::Command::new("/usr/bin/python3")
+            .arg(root.join("tests/fixtures/pulumi/schema_check.py"))
+            .arg(&file)
+            .output()
+            .expect("/usr/bin/python3 runs (.ci/run installs python3 and python3-jsonschema)");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "schema_check.py failed:\n{report}");
+    }
+}
