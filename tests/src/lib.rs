@@ -6,6 +6,7 @@
 
 pub mod git_server;
 pub mod github_fake;
+pub mod registry;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -414,19 +414,33 @@ impl RegistryClient {
             .await;
         let scheme = match probe {
             Ok(_) => Some("https"),
-            // A certificate problem means the registry does speak TLS: keep HTTPS so that
-            // the real request reports it.
+            // The server answered the TLS ClientHello in plain text: it speaks HTTP.
+            Err(e) if speaks_plain_http(&e) => Some("http"),
+            // A certificate problem is reported by the real request over HTTPS.
             Err(e) if mentions_certificate(&e) => Some("https"),
-            Err(e) if e.is_connect() && !is_refused(&e) => Some("http"),
-            Err(e) if e.is_request() || e.is_body() || e.is_decode() => Some("http"),
-            Err(_) => None,
+            // Otherwise HTTP wins only if the registry API answers there (`/v2/` is 200 or
+            // 401 on a registry; a TLS port answers plain HTTP with 400). Anything else (a
+            // refused client certificate, the registry being down) is reported by the real
+            // request over HTTPS, and nothing is remembered.
+            Err(_) => {
+                let http = self
+                    .http
+                    .get(format!("http://{registry}/v2/"))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                match http {
+                    Ok(r) if matches!(r.status().as_u16(), 200 | 401) => Some("http"),
+                    _ => None,
+                }
+            }
         };
         match scheme {
             Some(s) => {
                 lock(&self.schemes).insert(registry, s);
                 s
             }
-            None => "http",
+            None => "https",
         }
     }
 
@@ -805,9 +819,10 @@ fn mentions_certificate(e: &reqwest::Error) -> bool {
     chain.contains("certificate") || chain.contains("unknownissuer")
 }
 
-fn is_refused(e: &reqwest::Error) -> bool {
+/// rustls' complaint when a plain-HTTP server answers the ClientHello.
+fn speaks_plain_http(e: &reqwest::Error) -> bool {
     let chain = error_chain(e).to_ascii_lowercase();
-    chain.contains("refused") || chain.contains("dns") || chain.contains("resolve")
+    chain.contains("invalidcontenttype") || chain.contains("corrupt message")
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 10.2.3).
