@@ -4,6 +4,7 @@
 //! Nothing here is used by the product crates; it knows only how to start and
 //! stop the components described in `README.md` ("Tests").
 
+pub mod engine;
 pub mod git_server;
 pub mod github_fake;
 pub mod registry;

@@ -10,7 +10,7 @@
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use crate::codec;
+use imageautomation_proto::codec;
 
 /// Default `fluxNamespace`.
 pub const DEFAULT_FLUX_NAMESPACE: &str = "flux-system";

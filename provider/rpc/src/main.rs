@@ -20,7 +20,6 @@ use imageautomation_proto::pulumirpc::resource_provider_server::ResourceProvider
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-mod codec;
 mod config;
 mod engine_log;
 mod provider;

@@ -16,7 +16,7 @@ use imageautomation_proto::pulumirpc::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::codec::{from_struct, to_struct};
+use imageautomation_proto::codec::{from_struct, to_struct};
 use crate::config::{self, Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
 use crate::resources::{self, Ctx, OpError, Resource};

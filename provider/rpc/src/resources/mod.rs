@@ -11,7 +11,7 @@ use imageautomation_proto::pulumirpc::{PropertyDiff, property_diff::Kind};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::codec;
+use imageautomation_proto::codec;
 use crate::config::{Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
 
