@@ -17,6 +17,8 @@
 
 mod error;
 mod files;
+#[cfg(test)]
+mod proptests;
 mod quote;
 mod reference;
 mod result;
