@@ -45,8 +45,18 @@ fn smart_http_with_the_right_token_clones_commits_and_pushes() {
     let bare = server.create_repo("fleet/apps");
     let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
 
-    let result = commit_and_push(&spec(&server.url("fleet/apps"), token(TOKEN), None), bump)
-        .expect("write-back over smart HTTP");
+    let result = commit_and_push(
+        &spec(&server.url("fleet/apps"), token(TOKEN), None),
+        |root| {
+            // The clone is shallow, and the token is nowhere in .git/config.
+            assert!(root.join(".git/shallow").exists(), "shallow clone");
+            let config = std::fs::read_to_string(root.join(".git/config")).expect("config");
+            assert!(!config.contains(TOKEN), "{config}");
+            assert!(config.contains(&server.url("fleet/apps")), "{config}");
+            bump(root)
+        },
+    )
+    .expect("write-back over smart HTTP");
 
     let push = result.push.expect("a push");
     assert_eq!(push.branch, "main");
@@ -57,9 +67,6 @@ fn smart_http_with_the_right_token_clones_commits_and_pushes() {
         "pushed commit '{}' to branch 'main'\n",
         &push.commit[..7]
     )));
-    // The shallow clone asked for depth 1.
-    let log = server.access_log();
-    assert!(log.contains("git-upload-pack"), "{log}");
 }
 
 #[test]
