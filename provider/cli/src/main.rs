@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod select;
+mod tags;
 mod update;
 
 /// Flux-style container image update automation, without a cluster.
@@ -24,6 +25,8 @@ enum Command {
     Select(select::Args),
     /// Apply the $imagepolicy setters to the YAML files under a directory.
     Update(update::Args),
+    /// List the tags of an image in a registry, as a Flux ImageRepository stores them.
+    Tags(tags::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +34,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Select(args) => select::run(args),
         Command::Update(args) => update::run(args),
+        Command::Tags(args) => tags::run(args),
     }
 }

@@ -802,7 +802,11 @@ fn error_chain(e: &reqwest::Error) -> String {
         } else {
             err.to_string()
         };
-        if !out.contains(&text) {
+        // reqwest's and hyper's generic wrappers say nothing the user can act on.
+        let generic = text.starts_with("error sending request")
+            || text.starts_with("client error (")
+            || text.is_empty();
+        if !generic && !out.contains(&text) {
             if !out.is_empty() {
                 out.push_str(": ");
             }

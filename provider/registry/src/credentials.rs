@@ -137,9 +137,9 @@ impl DockerConfig {
     /// ns/name").
     ///
     /// # Errors
-    /// [`Error::InvalidDockerConfig`] when the JSON does not decode, an `auth` value is not
-    /// base64 of `username:password`, or an entry has no usable credentials. The message names
-    /// the registry key, never the secret.
+    /// [`Error::InvalidDockerConfig`] when the JSON does not decode or an `auth` value is not
+    /// base64 of `username:password`. The message names the registry key, never the secret.
+    /// Entries without credentials (`{}`, written beside a `credsStore`) are skipped.
     pub fn from_json(json: &[u8], origin: &str) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidDockerConfig {
             origin: origin.to_string(),
@@ -178,10 +178,9 @@ impl DockerConfig {
             } else if let (Some(u), Some(p)) = (entry.username, entry.password) {
                 Credentials::basic(u, p)
             } else {
-                return Err(invalid(format!(
-                    "`auths.{key}` has none of `auth`, `username`/`password`, `identitytoken`, \
-                     `registrytoken`"
-                )));
+                // `{}`: what Docker writes next to `credsStore`; the secret lives in a
+                // credential helper, which is not run. Treated as no entry.
+                continue;
             };
             auths.insert(key, creds);
         }
@@ -273,8 +272,10 @@ mod tests {
         assert!(msg.contains("auths.r.io.auth"), "{msg}");
         assert!(!msg.contains("secretvalue"), "{msg}");
 
-        let err = DockerConfig::from_json(br#"{"auths": {"r.io": {}}}"#, "x").expect_err("empty");
-        assert!(err.to_string().contains("has none of"), "{err}");
+        let helper =
+            DockerConfig::from_json(br#"{"auths": {"r.io": {}}, "credsStore": "desktop"}"#, "x")
+                .expect("credential helper entries are skipped");
+        assert!(helper.credentials_for("r.io").is_anonymous());
         let err = DockerConfig::from_json(b"{nope", "x").expect_err("not json");
         assert!(
             err.to_string().contains("not a Docker config JSON"),
