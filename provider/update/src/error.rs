@@ -76,6 +76,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// `true` when retrying with backoff may help (I/O: a file system error, a directory that
+    /// vanished during the walk); `false` when the run will fail again until the input changes
+    /// (a bad `update.path` or `latestRef`): Flux's Ready=False versus Stalled.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Walk { .. } | Error::Io { .. } => true,
+            Error::PathEscapesRoot { .. }
+            | Error::NotADirectory { .. }
+            | Error::InvalidReference { .. }
+            | Error::InvalidLatestRef { .. } => false,
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

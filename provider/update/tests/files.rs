@@ -151,6 +151,10 @@ fn update_path_scopes_the_walk_and_the_result_paths() {
     for bad in ["../", "clusters/../../x", "/etc"] {
         let e = apply_setters(repo.path(), bad, &policies(), Mode::Write).expect_err(bad);
         assert!(matches!(e, Error::PathEscapesRoot { .. }), "{bad}: {e}");
+        assert!(
+            !e.is_transient(),
+            "a bad update.path stalls until it changes"
+        );
         assert!(e.to_string().contains("escapes the repository root"), "{e}");
     }
 }
