@@ -219,3 +219,30 @@ fn result_helpers_deduplicate_like_flux() {
         "Objects() merges the object's changes across files"
     );
 }
+
+#[test]
+fn many_files_are_all_written() {
+    // More files than the sequential threshold: the writes run on several threads.
+    let repo = tempfile::tempdir().expect("tempdir");
+    for i in 0..37 {
+        write(repo.path(), &format!("d{}/f{i:02}.yaml", i % 3), MARKED);
+    }
+    let r = apply_setters(repo.path(), ".", &policies(), Mode::Write).expect("run");
+    assert_eq!(r.files.len(), 37);
+    let mut paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    let sorted = {
+        let mut s = paths.clone();
+        s.sort_unstable();
+        s
+    };
+    assert_eq!(paths, sorted, "files are sorted by path");
+    paths.dedup();
+    assert_eq!(paths.len(), 37);
+    for (rel, contents) in read_tree(repo.path()) {
+        assert_eq!(
+            String::from_utf8(contents).expect("utf-8"),
+            UPDATED,
+            "{rel}"
+        );
+    }
+}
