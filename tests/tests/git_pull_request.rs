@@ -56,18 +56,13 @@ async fn opens_then_updates_one_pull_request_for_the_automation_branch() {
             .expect("join")
             .expect("push")
     };
+    let opened = pr
+        .ensure_after_push(&client, &s, &run)
+        .await
+        .expect("open pull request")
+        .expect("a pull request is due");
     let (head, base) = pull_request_branches(&s, &run).expect("push branch differs");
     assert_eq!((head.as_str(), base.as_str()), ("image-updates", "main"));
-    let data = TemplateData {
-        automation_object: s.automation_object.clone(),
-        changed: run.changes.clone(),
-        values: s.message_template_values.clone(),
-    };
-    let content = pr.render(&data).expect("render");
-    let opened = client
-        .ensure(&repository, &head, &base, &content, &pr.labels)
-        .await
-        .expect("open pull request");
     assert!(opened.created);
     assert_eq!(opened.number, 1);
     assert!(

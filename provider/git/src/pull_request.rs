@@ -84,6 +84,45 @@ impl PullRequestSpec {
     }
 }
 
+impl PullRequestSpec {
+    /// The whole step after [`crate::commit_and_push`]: when `result` pushed
+    /// to a branch other than the checkout branch ([`pull_request_branches`]),
+    /// renders the title and body over the run's data and opens or updates
+    /// the pull request in [`PullRequestSpec::repository`] (default: derived
+    /// from `spec.url`). `Ok(None)` when no pull request is due.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSpec`] when `owner/repo` cannot be derived from the
+    /// URL; template errors; the errors of [`PullRequestClient::ensure`].
+    pub async fn ensure_after_push(
+        &self,
+        client: &PullRequestClient,
+        spec: &WriteBackSpec,
+        result: &WriteBackResult,
+    ) -> Result<Option<PullRequest>, Error> {
+        let Some((head, base)) = pull_request_branches(spec, result) else {
+            return Ok(None);
+        };
+        let repository = self
+            .repository
+            .clone()
+            .or_else(|| repository_from_url(&spec.url))
+            .ok_or_else(|| Error::InvalidSpec {
+                field: "pullRequest.repository",
+                reason: "cannot derive owner/repo from the Git URL; set it".into(),
+            })?;
+        let content = self.render(&TemplateData {
+            automation_object: spec.automation_object.clone(),
+            changed: result.changes.clone(),
+            values: spec.message_template_values.clone(),
+        })?;
+        client
+            .ensure(&repository, &head, &base, &content, &self.labels)
+            .await
+            .map(Some)
+    }
+}
+
 /// `(head, base)` when `result` pushed to a branch other than the checkout
 /// branch, i.e. when a pull request should be opened; `None` when nothing was
 /// pushed, the push went to the checkout branch, or the checkout is a tag or
