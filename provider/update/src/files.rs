@@ -100,8 +100,9 @@ pub(crate) fn run(
             continue;
         }
         let p = entry.path();
-        let rel = rel_string(p.strip_prefix(&scan_root).unwrap_or(p));
-        let mut target = p.to_path_buf();
+        // Paths are built only for the few files that carry the token.
+        let rel_of = |p: &Path| rel_string(p.strip_prefix(&scan_root).unwrap_or(p));
+        let mut resolved = None;
         if ft.is_symlink() {
             // Dangling: skipped silently (Flux). To a directory: not followed.
             let Ok(md) = fs::metadata(p) else { continue };
@@ -109,10 +110,10 @@ pub(crate) fn run(
                 continue;
             }
             match fs::canonicalize(p) {
-                Ok(t) if t.starts_with(&canon_root) => target = t,
+                Ok(t) if t.starts_with(&canon_root) => resolved = Some(t),
                 _ => {
                     result.skipped.push(SkippedFile {
-                        path: rel,
+                        path: rel_of(p),
                         reason: "symbolic link to a file outside the repository root: not followed"
                             .into(),
                     });
@@ -122,13 +123,15 @@ pub(crate) fn run(
         } else if !ft.is_file() {
             continue;
         }
-        let bytes = fs::read(&target).map_err(|e| Error::io("reading", &target, e))?;
+        let target = resolved.as_deref().unwrap_or(p);
+        let bytes = fs::read(target).map_err(|e| Error::io("reading", target, e))?;
         if token.find(&bytes).is_none() {
             continue;
         }
-        if !seen.insert(target.clone()) {
+        if !seen.insert(target.to_path_buf()) {
             continue; // already handled through another path (a symlink)
         }
+        let rel = rel_of(p);
         let Ok(text) = String::from_utf8(bytes) else {
             result.skipped.push(SkippedFile {
                 path: rel,
@@ -169,7 +172,10 @@ pub(crate) fn run(
             objects: found.objects,
             diff,
         });
-        pending.push(Pending { target, new_text });
+        pending.push(Pending {
+            target: target.to_path_buf(),
+            new_text,
+        });
     }
 
     if mode == Mode::Write {
