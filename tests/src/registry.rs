@@ -31,6 +31,11 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index media type.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
+/// Docker schema 2 manifest media type.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list media type.
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
 /// A test user of the htpasswd and token modes.
 pub const USER: &str = "alice";
 /// Its password.
@@ -593,6 +598,53 @@ impl Storage {
         let bytes = serde_json::to_vec(&manifest).expect("json");
         let digest = self.manifest(repository, &bytes);
         (bytes, digest)
+    }
+
+    /// Stores a Docker schema 2 image (`application/vnd.docker.distribution.manifest.v2+json`)
+    /// for `arch` and returns the manifest bytes and digest. `label` makes the digest unique.
+    pub fn docker_image(&self, repository: &str, arch: &str, label: &str) -> (Vec<u8>, String) {
+        let layer = format!("imageautomation docker layer {arch}\n").into_bytes();
+        let layer_digest = self.blob(&layer);
+        self.layer_link(repository, &layer_digest);
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Labels": {"test": label}},
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]}
+        }))
+        .expect("json");
+        let config_digest = self.blob(&config);
+        self.layer_link(repository, &config_digest);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                       "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "digest": layer_digest, "size": layer.len()}]
+        }))
+        .expect("json");
+        let digest = self.manifest(repository, &manifest);
+        (manifest, digest)
+    }
+
+    /// Tags a Docker manifest list (linux/amd64 and linux/arm64 schema 2 images) with `tag`;
+    /// returns the list's digest.
+    pub fn seed_docker_list(&self, repository: &str, tag: &str) -> String {
+        let mut entries = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let (bytes, digest) = self.docker_image(repository, arch, tag);
+            entries.push(serde_json::json!({
+                "mediaType": DOCKER_MANIFEST, "digest": digest, "size": bytes.len(),
+                "platform": {"architecture": arch, "os": "linux"}
+            }));
+        }
+        let list = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": entries
+        }))
+        .expect("json");
+        let digest = self.manifest(repository, &list);
+        self.tag(repository, tag, &digest);
+        digest
     }
 
     /// Tags one shared image with every tag in `tags`; returns its digest.

@@ -8,7 +8,7 @@ use imageautomation_engine::{ScanRequest, Scheduler};
 use imageautomation_registry::{
     ClientOptions, Credentials, Error, ExclusionList, ImageReference, RegistryClient, scan,
 };
-use imageautomation_tests::registry::{Proxy, Registry, semver_tags};
+use imageautomation_tests::registry::{Proxy, Registry, semver_tags, sha256_digest};
 use serde_json::Value;
 
 fn client() -> RegistryClient {
@@ -229,6 +229,59 @@ async fn digest_of_a_multi_arch_index_and_of_an_image() {
             .expect("GET"),
         single
     );
+}
+
+/// The Docker media types of the `Accept` header: without them distribution would convert a
+/// schema 2 manifest to schema 1, whose digest differs.
+#[tokio::test]
+async fn digest_of_docker_manifests_and_lists() {
+    let registry = Registry::anonymous();
+    let storage = registry.storage();
+    let list = storage.seed_docker_list("team/docker", "v2");
+    let (bytes, single) = storage.docker_image("team/docker", "amd64", "v1");
+    storage.tag("team/docker", "v1", &single);
+    assert_eq!(sha256_digest(&bytes), single);
+    let img = image(&registry.image("team/docker"));
+    let c = client();
+    assert_eq!(
+        c.digest(&img, "v2", &Credentials::Anonymous)
+            .await
+            .expect("list"),
+        list
+    );
+    assert_eq!(
+        c.digest(&img, "v1", &Credentials::Anonymous)
+            .await
+            .expect("image"),
+        single
+    );
+    let proxy = Proxy::start(&registry.host(), &["--strip-digest"]);
+    let via = image(&proxy.image("team/docker"));
+    assert_eq!(
+        c.digest(&via, "v1", &Credentials::Anonymous)
+            .await
+            .expect("GET"),
+        single
+    );
+}
+
+#[tokio::test]
+async fn a_link_to_another_server_is_refused() {
+    let registry = Registry::anonymous();
+    registry.storage().seed_tags("team/app", &semver_tags(30));
+    let proxy = Proxy::start(
+        &registry.host(),
+        &["--max-page", "10", "--link-prefix", "http://127.0.0.2:9"],
+    );
+    let err = client()
+        .list_tags(
+            &image(&proxy.image("team/app")),
+            &Credentials::basic("u", "p"),
+        )
+        .await
+        .expect_err("foreign link");
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    assert!(err.to_string().contains("another server"), "{err}");
 }
 
 #[tokio::test]

@@ -317,21 +317,36 @@ impl<S: TagSource> Scheduler<S> {
         outcome
     }
 
-    /// How long until the stored scan for `request` is due; `None` when it is due now (never
-    /// scanned, or the interval has passed). For requeueing.
-    pub async fn due_in(&self, request: &ScanRequest) -> Option<Duration> {
+    /// Drops the stored result for `request` (e.g. when its ImageRepository is deleted). A scan
+    /// in flight for it finishes and is stored again.
+    pub fn forget(&self, request: &ScanRequest) {
+        if let Some(key) = Self::key(request) {
+            lock(&self.slots).remove(&key);
+        }
+    }
+
+    /// The cache key of `request`, or `None` when the request is invalid.
+    fn key(request: &ScanRequest) -> Option<ScanKey> {
         let image = ImageReference::parse(&request.image, request.insecure).ok()?;
         let exclusion = ExclusionList::new(request.exclusion_list.as_deref()).ok()?;
         let mut patterns = exclusion.patterns().to_vec();
         patterns.sort();
         patterns.dedup();
-        let key = ScanKey {
+        Some(ScanKey {
             canonical: image.canonical_name(),
             insecure: request.insecure,
             exclusion: patterns,
             credentials: request.credentials.identity(),
             tls: request.tls.identity(),
-        };
+        })
+    }
+
+    /// How long until the stored scan for `request` is due; `None` when it is due now (never
+    /// scanned, or the interval has passed). For requeueing.
+    pub async fn due_in(&self, request: &ScanRequest) -> Option<Duration> {
+        let image = ImageReference::parse(&request.image, request.insecure).ok()?;
+        let exclusion = ExclusionList::new(request.exclusion_list.as_deref()).ok()?;
+        let key = Self::key(request)?;
         let slot = lock(&self.slots).get(&key)?.clone();
         let state = slot.state.lock().await;
         let (stored, at) = state.stored.as_ref()?;

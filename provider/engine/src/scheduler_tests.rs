@@ -174,6 +174,19 @@ async fn reuses_the_stored_result_until_the_interval_passes() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn forgotten_scans_run_again() {
+    let s = scheduler(10, &[]);
+    let req = request("r.io/team/app");
+    s.scan(&req).await.expect("scan");
+    s.scan(&req).await.expect("stored");
+    assert_eq!(s.source().calls(), 1);
+    s.forget(&req);
+    assert_eq!(s.due_in(&req).await, None);
+    s.scan(&req).await.expect("scan again");
+    assert_eq!(s.source().calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn changed_inputs_are_new_scans() {
     let s = scheduler(10, &[]);
     let req = request("r.io/team/app");

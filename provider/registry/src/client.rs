@@ -179,7 +179,8 @@ enum Purpose<'a> {
 }
 
 impl RegistryClient {
-    /// Builds a client.
+    /// Builds a client. Proxies from the environment (`HTTPS_PROXY`, ...) are not used: the
+    /// registry is contacted directly.
     ///
     /// # Errors
     /// [`Error::InvalidTlsConfig`] when the CA bundle, client certificate or key is not PEM, or
@@ -241,7 +242,8 @@ impl RegistryClient {
     /// `GET /v2/<repository>/tags/list?n=1000`, then each `Link: <url>; rel="next"` (relative
     /// URLs resolved against the request URL) until there is none, as GGCR `remote.List` does
     /// for Flux (flux-spec 3.3). A registry that ignores `n` and answers everything at once
-    /// (distribution 2.8) is one page.
+    /// (distribution 2.8) is one page. A `Link` to another origin is refused, so credentials
+    /// never leave the registry.
     ///
     /// # Errors
     /// Authentication, not-found, transport, TLS, rate-limit and server errors as
@@ -296,6 +298,13 @@ impl RegistryClient {
             let next_url = url.join(&next).map_err(|e| {
                 self.protocol(image, format!("invalid Link header target {next:?}: {e}"))
             })?;
+            // Credentials must not follow a Link to another server.
+            if next_url.origin() != url.origin() {
+                return Err(self.protocol(
+                    image,
+                    format!("its Link header points to another server ({next_url}); stopping"),
+                ));
+            }
             if !seen.insert(next_url.clone()) {
                 return Err(self.protocol(
                     image,
