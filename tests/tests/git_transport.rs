@@ -116,6 +116,22 @@ fn smart_http_with_a_wrong_token_fails_clearly_without_the_token() {
 }
 
 #[test]
+fn a_missing_repository_or_a_server_that_is_down() {
+    let server = GitHttpServer::start(&[("x-access-token", TOKEN)]);
+    let err = commit_and_push(&spec(&server.url("fleet/nope"), token(TOKEN), None), bump)
+        .expect_err("no such repository");
+    assert!(matches!(err, Error::RepositoryNotFound { .. }), "{err:?}");
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("fleet/nope.git"), "{err}");
+
+    let port = imageautomation_tests::free_port();
+    let url = format!("http://127.0.0.1:{port}/fleet/apps.git");
+    let err = commit_and_push(&spec(&url, token(TOKEN), None), bump).expect_err("nothing listens");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.is_transient(), "a server that is down is retried");
+}
+
+#[test]
 fn a_password_in_the_url_is_refused_and_not_echoed() {
     let url = format!("http://x-access-token:{TOKEN}@127.0.0.1:1/fleet/apps.git");
     let err = commit_and_push(&spec(&url, Auth::default(), None), bump).expect_err("refused");
@@ -177,6 +193,26 @@ fn ssh_with_a_key_and_known_hosts() {
         "{err:?}"
     );
     assert!(!err.is_transient());
+
+    // A key the server does not know is refused as an authentication error.
+    let other_key_dir = tempfile::TempDir::new().expect("tempdir");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(other_key_dir.path().join("k"))
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let other_key = std::fs::read_to_string(other_key_dir.path().join("k")).expect("key");
+    let mut stranger = auth.clone();
+    stranger.credentials = Credentials::SshKey {
+        private_key: SecretString::from(other_key.clone()),
+        passphrase: None,
+    };
+    let err = commit_and_push(&spec(&server.url("fleet/apps"), stranger, None), bump)
+        .expect_err("unknown client key");
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    let key_body = other_key.lines().nth(1).expect("key line");
+    assert!(!err.to_string().contains(key_body) && !format!("{err:?}").contains(key_body));
 
     // A different key for the same host is a mismatch.
     let mut changed = auth;

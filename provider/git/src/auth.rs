@@ -422,6 +422,15 @@ pub(crate) fn network_error(
             reason,
         };
     }
+    if lower.contains("status code: 404")
+        || lower.contains("does not appear to be a git repository")
+        || lower.contains("repository not found")
+    {
+        return Error::RepositoryNotFound {
+            url: remote.display.clone(),
+            operation,
+        };
+    }
     Error::Transport {
         operation,
         url: remote.display.clone(),

@@ -115,6 +115,19 @@ pub enum Error {
         url: String,
     },
 
+    /// The server says the repository does not exist (HTTP 404, "does not
+    /// appear to be a git repository"); hosts like GitHub also answer so when
+    /// the credentials may not read it.
+    #[error(
+        "repository {url} not found during {operation}, or the credentials have no access to it; check the URL and the repository's access settings"
+    )]
+    RepositoryNotFound {
+        /// The remote URL, without user info.
+        url: String,
+        /// `"clone"`, `"fetch"` or `"push"`.
+        operation: &'static str,
+    },
+
     /// A network or server error talking to the remote (connection refused,
     /// HTTP 5xx, timeout, protocol error).
     #[error("git {operation} with {url} failed: {reason}")]
@@ -229,6 +242,7 @@ impl Error {
             | Error::Certificate { .. }
             | Error::InvalidTrust { .. }
             | Error::RefNotFound { .. }
+            | Error::RepositoryNotFound { .. }
             | Error::PushRejected { .. }
             | Error::Update { .. } => false,
         }
