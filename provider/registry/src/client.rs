@@ -523,10 +523,10 @@ impl RegistryClient {
         }
         match (auth, credentials) {
             (Some(CachedAuth::Bearer { token, .. }), _) => {
-                req = req.header(header::AUTHORIZATION, bearer(token)?);
+                req = req.header(header::AUTHORIZATION, bearer(image, token)?);
             }
             (Some(CachedAuth::Basic), Credentials::Basic { username, password }) => {
-                req = req.header(header::AUTHORIZATION, basic(username, password)?);
+                req = req.header(header::AUTHORIZATION, basic(image, username, password)?);
             }
             _ => {}
         }
@@ -623,7 +623,7 @@ impl RegistryClient {
                 }
                 self.http
                     .get(realm_url)
-                    .header(header::AUTHORIZATION, basic(username, password)?)
+                    .header(header::AUTHORIZATION, basic(image, username, password)?)
             }
             Credentials::Anonymous => {
                 {
@@ -772,11 +772,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn bearer(token: &SecretString) -> Result<HeaderValue> {
+fn bearer(image: &ImageReference, token: &SecretString) -> Result<HeaderValue> {
     let mut v =
         HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
             Error::Protocol {
-                registry: String::new(),
+                registry: image.registry().to_string(),
                 reason: "the Bearer token has characters not allowed in a header".into(),
             }
         })?;
@@ -784,11 +784,12 @@ fn bearer(token: &SecretString) -> Result<HeaderValue> {
     Ok(v)
 }
 
-fn basic(username: &str, password: &SecretString) -> Result<HeaderValue> {
+fn basic(image: &ImageReference, username: &str, password: &SecretString) -> Result<HeaderValue> {
     let raw = format!("{username}:{}", password.expose_secret());
     let enc = base64::engine::general_purpose::STANDARD.encode(raw.as_bytes());
+    // Base64 is always a valid header value.
     let mut v = HeaderValue::from_str(&format!("Basic {enc}")).map_err(|_| Error::Protocol {
-        registry: String::new(),
+        registry: image.registry().to_string(),
         reason: "credentials cannot be encoded".into(),
     })?;
     v.set_sensitive(true);
