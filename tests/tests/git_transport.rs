@@ -194,6 +194,30 @@ fn ssh_with_a_key_and_known_hosts() {
     );
     assert!(!err.is_transient());
 
+    // A passphrase-protected copy of the authorised key works with its passphrase.
+    let enc_dir = tempfile::TempDir::new().expect("tempdir");
+    let enc = enc_dir.path().join("k");
+    std::fs::write(&enc, &server.client_key).expect("write key");
+    std::fs::set_permissions(&enc, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", "pass phrase 42", "-f"])
+        .arg(&enc)
+        .status()
+        .expect("ssh-keygen -p");
+    assert!(status.success());
+    let mut with_passphrase = auth.clone();
+    with_passphrase.credentials = Credentials::SshKey {
+        private_key: SecretString::from(std::fs::read_to_string(&enc).expect("key")),
+        passphrase: Some(SecretString::from("pass phrase 42")),
+    };
+    let result = commit_and_push(
+        &spec(&server.url("fleet/apps"), with_passphrase, None),
+        bump,
+    )
+    .unwrap_or_else(|e| panic!("encrypted key: {e}"));
+    assert!(result.push.is_none(), "already bumped by the first run");
+
     // A key the server does not know is refused as an authentication error.
     let other_key_dir = tempfile::TempDir::new().expect("tempdir");
     let status = std::process::Command::new("ssh-keygen")
