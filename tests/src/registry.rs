@@ -7,8 +7,10 @@
 //! Repositories are seeded by writing distribution's filesystem storage layout directly
 //! ([`Storage`]): the registry reads tags and manifests from disk on every request, so seeding
 //! works before or after start and 10,000 tags take a second or two instead of minutes of
-//! pushes. The commands and pitfalls follow the project's test environment notes
-//! (`README.md`, "Tests").
+//! pushes. Configs, readiness checks and pitfalls follow the shared test environment that
+//! the fixture scripts were copied from (`fixtures/registry/README.md`): bcrypt cost 4 for
+//! htpasswd (the registry hashes on every request), a real CA plus CA:FALSE leaves for rustls,
+//! explicit `Accept` headers on manifest requests.
 //!
 //! Every process started here is killed and reaped on drop.
 

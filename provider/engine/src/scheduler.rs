@@ -318,7 +318,7 @@ impl<S: TagSource> Scheduler<S> {
     }
 
     /// Drops the stored result for `request` (e.g. when its ImageRepository is deleted). A scan
-    /// in flight for it finishes and is stored again.
+    /// in flight for it still completes for its callers, but its result is not kept.
     pub fn forget(&self, request: &ScanRequest) {
         if let Some(key) = Self::key(request) {
             lock(&self.slots).remove(&key);
