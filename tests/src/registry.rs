@@ -219,7 +219,7 @@ pub enum Auth {
 pub struct RegistryOptions {
     /// Authentication mode.
     pub auth: Auth,
-    /// Serve HTTPS with the test CA's server certificate.
+    /// Serve HTTPS with the test CA's server certificate (the token server too).
     pub tls: bool,
     /// Require client certificates signed by the test CA (implies `tls`).
     pub client_certs: bool,
@@ -317,6 +317,13 @@ impl Registry {
                 if *anonymous_pull {
                     cmd.arg("--anonymous-pull");
                 }
+                if tls {
+                    // The realm is served over HTTPS under the same test CA.
+                    cmd.arg("--tls-cert")
+                        .arg(&c.server_cert)
+                        .arg("--tls-key")
+                        .arg(&c.server_key);
+                }
                 for r in deny {
                     cmd.args(["--deny", r]);
                 }
@@ -335,7 +342,7 @@ impl Registry {
                 // "token_server: listening on http://127.0.0.1:PORT/token (...)"
                 let realm = line
                     .split_whitespace()
-                    .find(|w| w.starts_with("http://"))
+                    .find(|w| w.starts_with("http://") || w.starts_with("https://"))
                     .unwrap_or_else(|| panic!("token server banner: {line:?}"))
                     .to_string();
                 token_server = Some(child);

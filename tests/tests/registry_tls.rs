@@ -103,3 +103,34 @@ async fn client_certificates() {
         .expect("client certificate");
     assert_eq!(tags, ["1.0.0"]);
 }
+
+/// Token auth with the registry and its token realm both on HTTPS under the private CA: the CA
+/// bundle applies to the realm too.
+#[tokio::test]
+async fn https_token_auth_with_the_ca_bundle() {
+    let registry = Registry::start(RegistryOptions {
+        auth: Auth::Token {
+            anonymous_pull: false,
+            deny: Vec::new(),
+            refresh_tokens: Vec::new(),
+        },
+        tls: true,
+        ..RegistryOptions::default()
+    });
+    registry.storage().seed_tags("team/app", &["1.0.0"]);
+    let img = image(&registry.image("team/app"));
+    let tags = client(with_ca())
+        .list_tags(&img, &Credentials::basic(USER, PASSWORD))
+        .await
+        .expect("https token flow");
+    assert_eq!(tags, ["1.0.0"]);
+    assert!(registry.token_log().contains(r#""user": "alice""#));
+    let err = client(with_ca())
+        .list_tags(&img, &Credentials::Anonymous)
+        .await
+        .expect_err("no credentials");
+    assert!(
+        matches!(err, Error::AuthenticationRequired { .. }),
+        "{err:?}"
+    );
+}
