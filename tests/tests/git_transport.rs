@@ -5,7 +5,7 @@
 mod git_common;
 
 use git_common::{DEPLOY, NEW, bump, expected_message, spec};
-use imageautomation_git::{Auth, Credentials, Error, commit_and_push};
+use imageautomation_git::{Auth, Credentials, Error, commit_and_push, list_remote_refs};
 use imageautomation_tests::git_server::{GitHttpServer, GitSshServer, bare_repo, git, seed_repo};
 use secrecy::SecretString;
 
@@ -60,6 +60,11 @@ fn smart_http_with_the_right_token_clones_commits_and_pushes() {
 
     let push = result.push.expect("a push");
     assert_eq!(push.branch, "main");
+    // ls-remote sees the pushed head without a clone; a wrong token is refused.
+    let refs = list_remote_refs(&server.url("fleet/apps"), &token(TOKEN)).expect("ls-remote");
+    assert_eq!(refs.get("refs/heads/main"), Some(&push.commit));
+    let err = list_remote_refs(&server.url("fleet/apps"), &token("ghs_nope0000")).expect_err("401");
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
     assert_eq!(result.checkout_commit, before);
     assert_eq!(push.message, expected_message());
     assert_bumped(&bare, "main", &before, &push.commit);

@@ -36,5 +36,5 @@ pub use template::{
 };
 pub use writeback::{
     CheckoutRef, CommitAuthor, PushResult, RetryPolicy, WriteBackResult, WriteBackSpec,
-    commit_and_push,
+    commit_and_push, list_remote_refs,
 };

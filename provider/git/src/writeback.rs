@@ -386,6 +386,35 @@ where
     }
 }
 
+/// `git ls-remote`: every ref the remote advertises (`refs/heads/main`,
+/// `refs/tags/v1`, peeled tags as `refs/tags/v1^{}`, `HEAD`) -> commit id (40
+/// hex digits), without cloning. Lets a caller skip a clone when the checkout
+/// branch has not moved since the last run (Flux passes the last observed
+/// commit for the same purpose, flux-spec 5.1 step 6).
+///
+/// # Errors
+/// [`Error::InvalidUrl`], [`Error::Authentication`], [`Error::HostKey`],
+/// [`Error::Certificate`], [`Error::RepositoryNotFound`],
+/// [`Error::Transport`].
+pub fn list_remote_refs(url: &str, auth: &Auth) -> Result<BTreeMap<String, String>, Error> {
+    let remote = RemoteUrl::parse(url)?;
+    let trust = Trust::new(auth, &remote)?;
+    let state = RefCell::new(CallbackState::default());
+    let mut detached =
+        git2::Remote::create_detached(remote.url.as_str()).map_err(local("remote"))?;
+    let cb = callbacks(auth, &remote, &trust, &state);
+    let conn = detached
+        .connect_auth(git2::Direction::Fetch, Some(cb), None)
+        .map_err(|e| network_error("fetch", &remote, auth, &state, e))?;
+    let refs = conn
+        .list()
+        .map_err(|e| network_error("fetch", &remote, auth, &state, e))?
+        .iter()
+        .map(|h| (h.name().to_string(), h.oid().to_string()))
+        .collect();
+    Ok(refs)
+}
+
 fn commit_oid(c: &str) -> Result<Oid, Error> {
     Oid::from_str(c).map_err(|_| Error::InvalidSpec {
         field: "git.checkout.ref.commit",
