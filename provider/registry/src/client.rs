@@ -936,6 +936,21 @@ mod tests {
         assert_eq!(next_link(&HeaderMap::new()), None);
     }
 
+    proptest::proptest! {
+        /// Any `Link` target without `>` comes back, whatever other links surround it.
+        #[test]
+        fn next_link_finds_the_next_target(
+            target in "/v2/[a-z/]{1,10}/tags/list\\?last=[A-Za-z0-9.,;=_-]{0,12}&n=[0-9]{1,4}",
+            before in proptest::option::of("</prev[a-z]{0,3}>; rel=\"prev\""),
+        ) {
+            let value = match &before {
+                Some(b) => format!("{b}, <{target}>; rel=\"next\""),
+                None => format!("<{target}>; rel=\"next\""),
+            };
+            proptest::prop_assert_eq!(next_link(&headers(&[("link", &value)])), Some(target));
+        }
+    }
+
     #[test]
     fn retry_after_seconds_and_dates() {
         assert_eq!(

@@ -259,6 +259,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Parsing a canonical name gives it back; with a tag appended it is refused.
+        #[test]
+        fn canonical_names_are_fixed_points(
+            registry in proptest::sample::select(vec!["", "docker.io/", "ghcr.io/", "r.example:5000/", "127.0.0.1:5000/"]),
+            repository in "[a-z0-9]{2,8}(/[a-z0-9][a-z0-9._-]{0,6}[a-z0-9]){0,2}",
+            tag in "[A-Za-z0-9_][A-Za-z0-9._-]{0,10}",
+        ) {
+            let r = ImageReference::parse(&format!("{registry}{repository}"), false).expect("valid");
+            let again = ImageReference::parse(&r.canonical_name(), false).expect("canonical");
+            proptest::prop_assert_eq!(again.canonical_name(), r.canonical_name());
+            proptest::prop_assert!(!r.canonical_name().starts_with("docker.io/"));
+            let tagged = format!("{registry}{repository}:{tag}");
+            proptest::prop_assert!(ImageReference::parse(&tagged, false).is_err());
+        }
+    }
+
     /// Flux `controller_cases.json#parseImageReference`, case for case.
     #[test]
     fn flux_parse_image_reference_cases() {

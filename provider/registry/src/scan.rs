@@ -314,6 +314,43 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The stored list is the input minus excluded tags, in descending byte order, and the
+        /// summary is consistent with it.
+        #[test]
+        fn stored_tags_are_a_sorted_filtered_permutation(
+            tags in proptest::collection::vec("[a-z0-9._-]{1,12}", 0..60),
+            pattern in "[a-z0-9]{1,2}",
+        ) {
+            let list = ExclusionList::new(Some(std::slice::from_ref(&pattern))).expect("valid");
+            let r = ScanResult::new("r/x".into(), tags.clone(), &list, Utc::now());
+            proptest::prop_assert!(r.tags.windows(2).all(|w| w[0].as_bytes() >= w[1].as_bytes()));
+            proptest::prop_assert!(r.tags.iter().all(|t| !t.contains(&pattern)));
+            let mut kept: Vec<_> = tags.into_iter().filter(|t| !t.contains(&pattern)).collect();
+            kept.sort();
+            let mut stored = r.tags.clone();
+            stored.sort();
+            proptest::prop_assert_eq!(kept, stored);
+            proptest::prop_assert_eq!(r.last_scan_result.tag_count, r.tags.len());
+            proptest::prop_assert_eq!(
+                &r.last_scan_result.latest_tags[..],
+                &r.tags[..r.tags.len().min(LATEST_TAGS_COUNT)]
+            );
+        }
+
+        /// For tags without the characters Go escapes differently, the revision is the
+        /// Adler-32 of serde_json's encoding of the list (an independent encoder).
+        #[test]
+        fn revision_is_adler32_of_the_json_array(
+            tags in proptest::collection::vec("[a-zA-Z0-9._\\-\"\\\\]{0,16}", 0..40),
+        ) {
+            let json = serde_json::to_vec(&tags).expect("json");
+            let mut a = adler2::Adler32::new();
+            a.write_slice(&json);
+            proptest::prop_assert_eq!(revision(&tags), a.checksum().to_string());
+        }
+    }
+
     #[test]
     fn go_json_escaping() {
         let mut out = Vec::new();
