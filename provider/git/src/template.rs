@@ -15,6 +15,9 @@
 //!   order), and every two-variable `range` of the parsed template is rewritten
 //!   to range over a helper that yields `{Key, Value}` entries with the key
 //!   decoded back to an object. Single-variable ranges need no rewrite.
+//! - **`.AutomationObject`** prints as `namespace/name` (Go's `Stringer`) and
+//!   still has `.Name` and `.Namespace`: those field accesses are rewritten to
+//!   a map beside it.
 //! - **Removed fields.** `.Updated` and `.Changed.ImageResult` were removed by
 //!   Flux; a template using them is refused with Flux's own message
 //!   ([`crate::Error::RemovedTemplateField`]) before anything is committed.
@@ -42,6 +45,10 @@ pub const COMMIT_MESSAGE_TEMPLATE_NAME: &str = "commit message";
 const RANGE_ENTRIES_FUNC: &str = "_imageautomation_range_entries";
 const RANGE_ENTRY_VAR: &str = "$_imageautomation_entry";
 const OBJECT_KEY_PREFIX: &str = "\u{0}ObjectIdentifier\u{0}";
+/// Where `.AutomationObject.Name`/`.Namespace` are read from: Go's
+/// `NamespacedName` prints as `ns/name` yet has fields, a `gotmpl` value is
+/// either a string or a map, so field accesses are rewritten to this map.
+const AUTOMATION_OBJECT_FIELDS: &str = "_imageautomation_AutomationObject";
 
 const REMOVED_UPDATED: &str = "template uses removed '.Updated' field. Please use '.Changed' instead. See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
 const REMOVED_IMAGE_RESULT: &str = "template uses removed '.Changed.ImageResult' field. Please use '.Changed.FileChanges' or '.Changed.Objects' instead. See: https://fluxcd.io/flux/components/image/imageupdateautomations/#message-template";
@@ -254,6 +261,16 @@ fn data_value(data: &TemplateData) -> Value {
             "AutomationObject".into(),
             string(&data.automation_object.to_string()),
         ),
+        (
+            AUTOMATION_OBJECT_FIELDS.into(),
+            map(vec![
+                (
+                    "Namespace".into(),
+                    string(&data.automation_object.namespace),
+                ),
+                ("Name".into(), string(&data.automation_object.name)),
+            ]),
+        ),
         ("Changed".into(), changed),
         ("Values".into(), values),
     ])
@@ -290,9 +307,59 @@ fn range_entries(args: &[Value]) -> gotmpl::Result<Value> {
 }
 
 fn rewrite_list(list: ListNode) -> ListNode {
-    ListNode {
+    let mut list = ListNode {
         pos: list.pos,
         nodes: list.nodes.into_iter().map(rewrite_node).collect(),
+    };
+    visit_exprs_list_mut(&mut list, &mut rewrite_automation_object_fields);
+    list
+}
+
+/// `.AutomationObject.Name` -> `._imageautomation_AutomationObject.Name`
+/// (also through `$`).
+fn rewrite_automation_object_fields(expr: &mut Expr) {
+    let fields = match expr {
+        Expr::Field(_, fields) => fields,
+        Expr::Variable(_, var, fields) if var == "$" => fields,
+        _ => return,
+    };
+    if fields.len() >= 2
+        && fields[0] == "AutomationObject"
+        && (fields[1] == "Name" || fields[1] == "Namespace")
+    {
+        fields[0] = SmolStr::new(AUTOMATION_OBJECT_FIELDS);
+    }
+}
+
+fn visit_exprs_list_mut(list: &mut ListNode, f: &mut dyn FnMut(&mut Expr)) {
+    for node in &mut list.nodes {
+        match node {
+            Node::List(l) => visit_exprs_list_mut(l, f),
+            Node::Action(a) => visit_exprs_pipe_mut(&mut a.pipe, f),
+            // Bodies were rewritten (and visited) by rewrite_list already.
+            Node::If(b) | Node::With(b) | Node::Range(b) => visit_exprs_pipe_mut(&mut b.pipe, f),
+            Node::Template(t) => {
+                if let Some(p) = &mut t.pipe {
+                    visit_exprs_pipe_mut(p, f);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn visit_exprs_pipe_mut(pipe: &mut PipeNode, f: &mut dyn FnMut(&mut Expr)) {
+    for expr in pipe.commands.iter_mut().flat_map(|c| c.args.iter_mut()) {
+        visit_expr_mut(expr, f);
+    }
+}
+
+fn visit_expr_mut(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    f(expr);
+    match expr {
+        Expr::Pipe(_, p) => visit_exprs_pipe_mut(p, f),
+        Expr::Chain(_, inner, _) => visit_expr_mut(inner, f),
+        _ => {}
     }
 }
 
@@ -571,6 +638,20 @@ mod tests {
         assert_eq!(
             t.render(&data()).expect("render"),
             "deploy.yaml:Deployment:1[0]0=a:2apps/v1"
+        );
+    }
+
+    #[test]
+    fn automation_object_prints_as_namespaced_name_and_has_fields() {
+        let t = MessageTemplate::commit_message(Some(
+            "{{ .AutomationObject }} {{ .AutomationObject.Name }} {{ $.AutomationObject.Namespace }} \
+             {{ range .Changed.Changes }}{{ $.AutomationObject.Name | upper }}{{ end }} \
+             {{ if eq .AutomationObject.Name \"auto\" }}yes{{ end }}",
+        ))
+        .expect("parse");
+        assert_eq!(
+            t.render(&data()).expect("render"),
+            "ns/auto auto ns AUTO yes"
         );
     }
 
