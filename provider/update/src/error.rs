@@ -23,7 +23,9 @@ pub enum Error {
     },
 
     /// The repository root or `update.path` does not exist or is not a directory.
-    #[error("{path}: not a directory (the repository root and update.path must be directories)")]
+    #[error(
+        "{path}: does not exist or is not a directory (the repository root and update.path must be existing directories)"
+    )]
     NotADirectory {
         /// The offending directory.
         path: PathBuf,
