@@ -23,8 +23,10 @@
 //!   ([`crate::Error::RemovedTemplateField`]) before anything is committed.
 //!
 //! Known differences from Go: printing a whole object identifier (`{{ $obj }}`)
-//! shows a map rather than Go's `{apps/v1 Deployment name ns}`, and a misspelt
-//! field of the data prints `<no value>` where Go reports an error.
+//! shows a map rather than Go's `{apps/v1 Deployment name ns}`; a misspelt
+//! field is reported when the template is parsed where its root is known (`$`,
+//! and dot outside `range`/`with`), elsewhere it prints `<no value>` where Go
+//! reports an error.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -113,6 +115,8 @@ impl MessageTemplate {
             if let Some(tree) = template.lookup(tree_name) {
                 check_removed_fields_list(tree)?;
                 check_functions_list(name, &known, tree)?;
+                // The body runs with dot = the data; a {{define}} may not.
+                check_fields_list(name, tree, tree_name == name)?;
                 rewritten.push((tree_name.clone(), rewrite_list(tree.clone())));
             }
         }
@@ -507,6 +511,85 @@ fn visit_expr(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
     }
 }
 
+/// Go reports a field the data does not have (`.Changed.Change`) as an
+/// execution error; `gotmpl` maps print `<no value>` instead. Check the
+/// field chains whose root is known statically: `$...` anywhere, and `. ...`
+/// where dot is still the data (outside `range` and `with` bodies).
+fn check_fields_list(name: &str, list: &ListNode, dot_is_root: bool) -> Result<(), Error> {
+    for node in &list.nodes {
+        match node {
+            Node::List(l) => check_fields_list(name, l, dot_is_root)?,
+            Node::Action(a) => check_fields_pipe(name, &a.pipe, dot_is_root)?,
+            Node::If(b) => {
+                check_fields_pipe(name, &b.pipe, dot_is_root)?;
+                check_fields_list(name, &b.body, dot_is_root)?;
+                if let Some(e) = &b.else_body {
+                    check_fields_list(name, e, dot_is_root)?;
+                }
+            }
+            Node::With(b) | Node::Range(b) => {
+                check_fields_pipe(name, &b.pipe, dot_is_root)?;
+                check_fields_list(name, &b.body, false)?;
+                if let Some(e) = &b.else_body {
+                    check_fields_list(name, e, dot_is_root)?;
+                }
+            }
+            Node::Template(t) => {
+                if let Some(p) = &t.pipe {
+                    check_fields_pipe(name, p, dot_is_root)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_fields_pipe(name: &str, pipe: &PipeNode, dot_is_root: bool) -> Result<(), Error> {
+    let mut result = Ok(());
+    visit_exprs_pipe(pipe, &mut |e| {
+        if result.is_err() {
+            return;
+        }
+        let fields = match e {
+            Expr::Field(_, fields) if dot_is_root => fields,
+            Expr::Variable(_, var, fields) if var == "$" => fields,
+            _ => return,
+        };
+        if let Some(message) = unknown_field(fields) {
+            result = Err(Error::TemplateExecute {
+                template: name.to_string(),
+                message,
+            });
+        }
+    });
+    result
+}
+
+/// Go's message for a field chain the data model does not have, if any.
+fn unknown_field(fields: &[SmolStr]) -> Option<String> {
+    let cant =
+        |field: &SmolStr, ty: &str| Some(format!("can't evaluate field {field} in type {ty}"));
+    let (first, rest) = fields.split_first()?;
+    match first.as_str() {
+        "AutomationObject" => match rest.first() {
+            Some(f) if f != "Name" && f != "Namespace" => cant(f, "types.NamespacedName"),
+            Some(_) => rest.get(1).and_then(|f| cant(f, "string")),
+            None => None,
+        },
+        "Changed" => match rest.first() {
+            Some(f) if f == "Changes" => rest.get(1).and_then(|f| cant(f, "[]update.Change")),
+            Some(f) if f == "Objects" => rest
+                .get(1)
+                .and_then(|f| cant(f, "map[update.ObjectIdentifier][]update.Change")),
+            Some(f) if f != "FileChanges" => cant(f, "update.Result"),
+            _ => None,
+        },
+        "Values" => rest.get(1).and_then(|f| cant(f, "string")),
+        _ => cant(first, "source.TemplateData"),
+    }
+}
+
 fn check_removed_fields_list(list: &ListNode) -> Result<(), Error> {
     list.nodes.iter().try_for_each(check_removed_fields_node)
 }
@@ -653,6 +736,33 @@ mod tests {
             t.render(&data()).expect("render"),
             "ns/auto auto ns AUTO yes"
         );
+    }
+
+    #[test]
+    fn misspelt_fields_of_the_data_are_errors_as_in_go() {
+        for (src, field) in [
+            ("{{ .Changd }}", "Changd"),
+            ("{{ .Changed.Change }}", "Change"),
+            ("{{ if true }}{{ $.AutomationObject.Nme }}{{ end }}", "Nme"),
+            ("{{ range .Changed.Changes }}{{ $.Foo }}{{ end }}", "Foo"),
+            ("{{ .Values.cluster.x }}", "x"),
+        ] {
+            let err = MessageTemplate::commit_message(Some(src)).expect_err(src);
+            assert!(
+                matches!(err, Error::TemplateExecute { .. }),
+                "{src}: {err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("can't evaluate field {field}")),
+                "{err}"
+            );
+        }
+        // Inside range and with, dot is something else: not checked statically.
+        MessageTemplate::commit_message(Some(
+            "{{ range .Changed.Changes }}{{ .NewValue }}{{ end }}{{ with .Values }}{{ .any }}{{ end }}",
+        ))
+        .expect("valid");
     }
 
     #[test]
