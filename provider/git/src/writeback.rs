@@ -80,7 +80,9 @@ pub struct CommitAuthor {
 pub struct RetryPolicy {
     /// Pushes tried in all, at least 1. Default 5.
     pub max_attempts: u32,
-    /// Wait before the first retry, doubled each time. Default 200 ms.
+    /// Wait before the first retry, doubled each time, plus up to 50% random
+    /// jitter so that automations racing for one branch spread out.
+    /// Default 200 ms.
     pub initial_backoff: Duration,
     /// Upper bound of a wait. Default 5 s.
     pub max_backoff: Duration,
@@ -362,7 +364,7 @@ where
                 });
             }
             PushOutcome::Overtaken(_) if attempt < max_attempts => {
-                std::thread::sleep(backoff);
+                std::thread::sleep(with_jitter(backoff));
                 backoff = (backoff * 2).min(spec.retry.max_backoff);
                 let tracking = format!("refs/remotes/origin/{push_branch}");
                 session.fetch(
@@ -413,6 +415,16 @@ pub fn list_remote_refs(url: &str, auth: &Auth) -> Result<BTreeMap<String, Strin
         .map(|h| (h.name().to_string(), h.oid().to_string()))
         .collect();
     Ok(refs)
+}
+
+/// `d` plus a pseudo-random 0-50% (the clock's nanoseconds are random enough
+/// to de-synchronise competing writers).
+fn with_jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 fn commit_oid(c: &str) -> Result<Oid, Error> {
@@ -664,6 +676,15 @@ mod tests {
             CheckoutRef::from_flux(None, None, None),
             CheckoutRef::Branch("master".into())
         );
+    }
+
+    #[test]
+    fn jitter_stays_within_half_the_backoff() {
+        let d = Duration::from_millis(200);
+        for _ in 0..100 {
+            let j = with_jitter(d);
+            assert!(j >= d && j <= d + d / 2, "{j:?}");
+        }
     }
 
     #[test]
