@@ -9,8 +9,27 @@
 //! jitter (honouring `Retry-After`) inside an overall per-scan timeout.
 //!
 //! It knows nothing of HTTP or OCI (that is `imageautomation-registry`, reached through the
-//! [`TagSource`] trait), nor of Pulumi, Kubernetes or git. Results live in memory only: one
-//! process, one cache.
+//! [`TagSource`] trait), nor of Pulumi, Kubernetes or git. Results live in memory, one cache
+//! per process; [`Scheduler::restore`] hands back a result kept elsewhere (Pulumi state).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use imageautomation_engine::{Credentials, ScanRequest, Scheduler};
+//!
+//! # async fn example() -> Result<(), imageautomation_engine::Error> {
+//! let scheduler = Scheduler::default();
+//! let request = ScanRequest {
+//!     interval: Duration::from_secs(600),
+//!     credentials: Credentials::basic("bot", "token"),
+//!     ..ScanRequest::new("ghcr.io/org/app")
+//! };
+//! let result = scheduler.scan(&request).await?; // scans the registry
+//! let again = scheduler.scan(&request).await?; // reuses the stored result for 10 minutes
+//! assert_eq!(result.last_scan_result.revision, again.last_scan_result.revision);
+//! println!("{} tags, latest {:?}", result.tags.len(), result.last_scan_result.latest_tags);
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
 mod scheduler;
@@ -25,4 +44,6 @@ pub use scheduler::{
 pub use should_scan::{ScanDecision, ScanReason, same_patterns, should_scan};
 pub use source::{Access, RegistryTagSource, TagSource};
 
-pub use imageautomation_registry::{Credentials, DockerConfig, ScanResult, TlsOptions};
+pub use imageautomation_registry::{
+    Credentials, DockerConfig, LastScanResult, ScanResult, TlsOptions,
+};

@@ -317,6 +317,35 @@ impl<S: TagSource> Scheduler<S> {
         outcome
     }
 
+    /// Stores `result`, kept elsewhere, as the result of `request`, aged by its `scanTime`
+    /// (wall clock): `scan` then reuses it until `interval` has passed since that time. For the
+    /// Pulumi provider, whose every operation is a fresh process: hand back the result from
+    /// the resource's state instead of rescanning. A result for another image is ignored.
+    pub async fn restore(&self, request: &ScanRequest, result: ScanResult) {
+        let Some(key) = Self::key(request) else {
+            return;
+        };
+        if key.canonical != result.canonical_image_name {
+            return;
+        }
+        let age = (chrono::Utc::now() - result.last_scan_result.scan_time)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        // An age beyond what the monotonic clock can express is due anyway: store nothing.
+        let Some(at) = Instant::now().checked_sub(age) else {
+            return;
+        };
+        let slot = lock(&self.slots).entry(key).or_default().clone();
+        let mut state = slot.state.lock().await;
+        let newer = state
+            .stored
+            .as_ref()
+            .is_none_or(|(r, _)| r.last_scan_result.scan_time < result.last_scan_result.scan_time);
+        if newer {
+            state.stored = Some((Arc::new(result), at));
+        }
+    }
+
     /// Drops the stored result for `request` (e.g. when its ImageRepository is deleted). A scan
     /// in flight for it still completes for its callers, but its result is not kept.
     pub fn forget(&self, request: &ScanRequest) {

@@ -186,6 +186,48 @@ async fn forgotten_scans_run_again() {
     assert_eq!(s.source().calls(), 2);
 }
 
+/// A result kept in Pulumi state is reused by a fresh process until its interval passes.
+#[tokio::test(start_paused = true)]
+async fn restored_results_are_reused_until_due() {
+    let s = scheduler(10, &[]);
+    let req = request("r.io/team/app");
+    let fresh = ScanResult::new(
+        "r.io/team/app".into(),
+        vec!["9.9.9".into()],
+        &ExclusionList::new(None).expect("default"),
+        chrono::Utc::now() - chrono::Duration::seconds(30),
+    );
+    s.restore(&req, fresh.clone()).await;
+    assert_eq!(s.scan(&req).await.expect("restored").tags, ["9.9.9"]);
+    assert_eq!(s.source().calls(), 0);
+    let left = s.due_in(&req).await.expect("not due");
+    assert!(
+        left > Duration::from_secs(28) && left <= Duration::from_secs(30),
+        "{left:?}"
+    );
+
+    let stale = ScanResult {
+        last_scan_result: registry::LastScanResult {
+            scan_time: chrono::Utc::now() - chrono::Duration::seconds(120),
+            ..fresh.last_scan_result.clone()
+        },
+        ..fresh.clone()
+    };
+    let s2 = scheduler(10, &[]);
+    s2.restore(&req, stale).await;
+    assert_eq!(
+        s2.scan(&req).await.expect("rescan").tags,
+        ["2.0.0", "1.0.0"]
+    );
+    assert_eq!(s2.source().calls(), 1);
+
+    // A result for another image is not taken.
+    let s3 = scheduler(10, &[]);
+    s3.restore(&request("r.io/team/other"), fresh).await;
+    s3.scan(&request("r.io/team/other")).await.expect("scan");
+    assert_eq!(s3.source().calls(), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn changed_inputs_are_new_scans() {
     let s = scheduler(10, &[]);

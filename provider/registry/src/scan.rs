@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use regex::Regex;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
@@ -65,7 +65,7 @@ impl ExclusionList {
 }
 
 /// Flux `status.lastScanResult`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastScanResult {
     /// [`revision`] of the stored tag list.
@@ -76,7 +76,7 @@ pub struct LastScanResult {
     #[serde(serialize_with = "rfc3339_seconds")]
     pub scan_time: DateTime<Utc>,
     /// The first [`LATEST_TAGS_COUNT`] stored tags; omitted when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latest_tags: Vec<String>,
 }
 
@@ -84,8 +84,9 @@ pub struct LastScanResult {
 ///
 /// JSON shape (the `imageautomation tags --output json` contract): `{"canonicalImageName",
 /// "tags", "lastScanResult": {"revision", "tagCount", "scanTime", "latestTags"},
-/// "observedExclusionList"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// "observedExclusionList"}`. It deserializes from the same shape, so a result kept in
+/// Pulumi state can be handed back to the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanResult {
     /// `registry/repository` (Flux `status.canonicalImageName`).
@@ -349,6 +350,33 @@ mod tests {
             a.write_slice(&json);
             proptest::prop_assert_eq!(revision(&tags), a.checksum().to_string());
         }
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let t = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let r = ScanResult::new(
+            "r.io/a/b".into(),
+            vec!["1".into(), "2".into()],
+            &ExclusionList::new(None).expect("default"),
+            t,
+        );
+        let json = serde_json::to_string(&r).expect("json");
+        assert_eq!(serde_json::from_str::<ScanResult>(&json).expect("back"), r);
+        let empty = ScanResult::new(
+            "r.io/a/b".into(),
+            vec![],
+            &ExclusionList::new(None).expect("default"),
+            t,
+        );
+        let json = serde_json::to_string(&empty).expect("json");
+        assert!(!json.contains("latestTags"));
+        assert_eq!(
+            serde_json::from_str::<ScanResult>(&json).expect("back"),
+            empty
+        );
     }
 
     #[test]
