@@ -217,11 +217,33 @@ fn ssh_with_a_key_and_known_hosts() {
         passphrase: Some(SecretString::from("pass phrase 42")),
     };
     let result = commit_and_push(
-        &spec(&server.url("fleet/apps"), with_passphrase, None),
+        &spec(&server.url("fleet/apps"), with_passphrase.clone(), None),
         bump,
     )
     .unwrap_or_else(|e| panic!("encrypted key: {e}"));
     assert!(result.push.is_none(), "already bumped by the first run");
+    // A wrong passphrase says so, without the passphrase.
+    with_passphrase.credentials = Credentials::SshKey {
+        private_key: SecretString::from(std::fs::read_to_string(&enc).expect("key")),
+        passphrase: Some(SecretString::from("wrong phrase 43")),
+    };
+    let err = commit_and_push(
+        &spec(&server.url("fleet/apps"), with_passphrase, None),
+        bump,
+    )
+    .expect_err("wrong passphrase");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidTrust {
+                what: "SSH private key",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("wrong phrase 43"), "{err}");
+    assert!(!err.is_transient());
 
     // A key the server does not know is refused as an authentication error.
     let other_key_dir = tempfile::TempDir::new().expect("tempdir");

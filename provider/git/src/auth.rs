@@ -197,6 +197,8 @@ pub(crate) struct CallbackState {
     pub auth_rejected: bool,
     pub no_credentials: bool,
     pub trust_error: Option<Error>,
+    /// libssh2 could not load the private key (format, passphrase).
+    pub key_error: Option<String>,
     /// `(ref, message)` for each ref the server refused.
     pub rejected: Vec<(String, String)>,
 }
@@ -306,6 +308,7 @@ pub(crate) fn callbacks<'a>(
                     private_key.expose_secret(),
                     passphrase.as_ref().map(|p| p.expose_secret()),
                 )
+                .inspect_err(|e| st.key_error = Some(e.message().to_string()))
             }
             _ => {
                 st.auth_rejected = true;
@@ -398,6 +401,18 @@ pub(crate) fn network_error(
     let mut st = state.borrow_mut();
     if let Some(e) = st.trust_error.take() {
         return e;
+    }
+    let key_failure = (remote.scheme == Scheme::Ssh
+        && err.message().to_ascii_lowercase().contains("private key"))
+    .then(|| err.message().to_string());
+    if let Some(reason) = st.key_error.take().or(key_failure) {
+        return Error::InvalidTrust {
+            what: "SSH private key",
+            reason: format!(
+                "{}; check that it is an OpenSSH or PEM private key and that the passphrase is right",
+                redact(&reason, &auth.secrets())
+            ),
+        };
     }
     let reason = redact(err.message(), &auth.secrets());
     if err.code() == git2::ErrorCode::Certificate || err.class() == git2::ErrorClass::Ssl {
