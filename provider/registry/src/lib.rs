@@ -5,8 +5,10 @@
 //! result. [`ImageReference::parse`] validates the image like Flux (GGCR defaults, no scheme, no
 //! tag); [`RegistryClient::list_tags`] lists every tag (authentication: anonymous, Basic, the
 //! Bearer token flow; `Link` paging); [`ScanResult::new`] applies the [`ExclusionList`], sorts
-//! in Flux's stored order and computes the revision; [`RegistryClient::digest`] resolves a
-//! tag's digest for `digestReflectionPolicy`. [`scan`] does all of it in one call.
+//! in Flux's stored order (descending byte order) and computes the [`revision`] (decimal
+//! Adler-32 of the JSON array, exactly what Flux's default Badger database reports, so
+//! `lastScanResult.revision` matches a cluster's for the same tags); [`RegistryClient::digest`]
+//! resolves a tag's digest for `digestReflectionPolicy`. [`scan`] does all of it in one call.
 //!
 //! It deliberately knows nothing of scheduling, retries, intervals or caches (that is
 //! `imageautomation-engine`), nor of tag selection policies, Kubernetes or Pulumi. Its one
