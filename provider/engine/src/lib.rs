@@ -32,6 +32,7 @@
 //! ```
 
 mod error;
+pub mod reconcile;
 mod scheduler;
 mod should_scan;
 mod source;

@@ -1,0 +1,154 @@
+//! One UpdateAutomation run: clone, apply the setters, commit and push, open
+//! or update the pull request (Flux IAC `imageupdateautomation_controller.go`,
+//! flux-spec 5.1); or, for a preview, the same clone with the setters in
+//! dry-run mode, which leaves the work tree unchanged so that nothing is
+//! committed or pushed.
+
+use std::sync::{Arc, Mutex};
+
+use imageautomation_git::{
+    Change, ChangeSet, ObjectChanges, ObjectIdentifier, PullRequest, PullRequestClient,
+    PullRequestSpec, PushResult, WriteBackSpec, commit_and_push,
+};
+use imageautomation_update::{Mode, Policies, UpdateResult, apply_setters};
+
+use super::ReconcileError;
+
+/// Preview (read-only) or apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Clone read-only and compute the changes (with unified diffs); write,
+    /// commit and push nothing.
+    Preview,
+    /// Rewrite, commit, push, and open or update the pull request.
+    Apply,
+}
+
+/// The pull request to open after a push to a branch other than the checkout branch.
+#[derive(Debug, Clone)]
+pub struct PullRequestSettings {
+    /// Title, body, labels, repository.
+    pub spec: PullRequestSpec,
+    /// The GitHub API client (with its token).
+    pub client: PullRequestClient,
+}
+
+/// The inputs of one run.
+#[derive(Debug, Clone)]
+pub struct AutomationRequest {
+    /// Repository, credentials, checkout, commit and push settings.
+    pub write_back: WriteBackSpec,
+    /// `update.path`, relative to the repository root.
+    pub update_path: String,
+    /// `"namespace:name"` -> the policy's `latestRef`.
+    pub policies: Policies,
+    /// Optional pull request.
+    pub pull_request: Option<PullRequestSettings>,
+}
+
+/// What a run did (or, in preview, would do).
+#[derive(Debug, Clone)]
+pub struct AutomationOutcome {
+    /// The setters result: files -> objects -> changes (with diffs in preview).
+    pub changes: UpdateResult,
+    /// The commit checked out, 40 hex digits.
+    pub checkout_commit: String,
+    /// The push, when something was pushed.
+    pub push: Option<PushResult>,
+    /// The pull request opened or updated.
+    pub pull_request: Option<PullRequest>,
+}
+
+/// Runs the automation once. Nothing is written anywhere in
+/// [`RunMode::Preview`]: the setters run in dry-run mode on a temporary clone,
+/// the work tree stays clean, and `commit_and_push` commits only a changed
+/// tree.
+///
+/// # Errors
+/// [`ReconcileError::Git`] (clone, authentication, push rejected, pull
+/// request), [`ReconcileError::Update`] (setters).
+pub async fn run_update_automation(
+    request: AutomationRequest,
+    mode: RunMode,
+) -> Result<AutomationOutcome, ReconcileError> {
+    let AutomationRequest {
+        write_back,
+        update_path,
+        policies,
+        pull_request,
+    } = request;
+    let setters_mode = match mode {
+        RunMode::Preview => Mode::DryRun,
+        RunMode::Apply => Mode::Write,
+    };
+    let spec = write_back.clone();
+    let captured: Arc<Mutex<Option<UpdateResult>>> = Arc::default();
+    let sink = Arc::clone(&captured);
+    let result = tokio::task::spawn_blocking(move || {
+        commit_and_push(&spec, |root| {
+            let result = apply_setters(root, &update_path, &policies, setters_mode)?;
+            let change_set = match setters_mode {
+                // Nothing was written: report no change, so nothing is committed.
+                Mode::DryRun => ChangeSet::default(),
+                Mode::Write => to_change_set(&result),
+            };
+            if let Ok(mut slot) = sink.lock() {
+                *slot = Some(result);
+            }
+            Ok::<_, imageautomation_update::Error>(change_set)
+        })
+    })
+    .await
+    .map_err(|e| ReconcileError::Interrupted(e.to_string()))??;
+    let changes = captured
+        .lock()
+        .ok()
+        .and_then(|mut slot| slot.take())
+        .unwrap_or_default();
+    let mut outcome = AutomationOutcome {
+        changes,
+        checkout_commit: result.checkout_commit.clone(),
+        push: result.push.clone(),
+        pull_request: None,
+    };
+    if mode == RunMode::Apply
+        && let Some(settings) = pull_request
+    {
+        outcome.pull_request = settings
+            .spec
+            .ensure_after_push(&settings.client, &write_back, &result)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// The setters result in the shape Flux's commit message templates see
+/// (`.Changed`): file -> objects -> changes.
+pub fn to_change_set(result: &UpdateResult) -> ChangeSet {
+    let mut set = ChangeSet::default();
+    for file in &result.files {
+        let objects = file
+            .objects
+            .iter()
+            .map(|o| ObjectChanges {
+                object: ObjectIdentifier {
+                    api_version: o.object.api_version.clone(),
+                    kind: o.object.kind.clone(),
+                    name: o.object.name.clone(),
+                    namespace: o.object.namespace.clone(),
+                },
+                changes: o
+                    .changes
+                    .iter()
+                    .map(|c| Change {
+                        old_value: c.old_value.clone(),
+                        new_value: c.new_value.clone(),
+                        setter: c.setter.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        set.file_changes.insert(file.path.clone(), objects);
+    }
+    set
+}
