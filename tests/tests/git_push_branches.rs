@@ -123,6 +123,33 @@ fn a_push_overtaken_by_another_commit_is_redone_on_the_new_head() {
 }
 
 #[test]
+fn a_race_with_someone_who_pushed_the_same_bump_ends_with_nothing_to_do() {
+    let (_dir, bare, url) = file_repo();
+    seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let theirs = Cell::new(String::new());
+    let result = commit_and_push(&spec(&url, Auth::default(), None), |root| {
+        if theirs.take().is_empty() {
+            let bumped = DEPLOY.replace(OLD, NEW);
+            theirs.set(seed_repo(
+                &bare,
+                "main",
+                &[("deploy.yaml", &bumped)],
+                "their bump",
+            ));
+        }
+        bump(root)
+    })
+    .expect("nothing left to do");
+    assert!(result.push.is_none());
+    assert_eq!(result.push_attempts, 1);
+    assert_eq!(
+        result.checkout_commit,
+        rev(&bare, "main"),
+        "the refetched head"
+    );
+}
+
+#[test]
 fn a_race_lost_every_time_gives_up_with_a_transient_error() {
     let (_dir, bare, url) = file_repo();
     seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");

@@ -172,13 +172,16 @@ impl PushResult {
 #[derive(Debug, Clone)]
 pub struct WriteBackResult {
     /// The commit checked out (`git.checkout.ref`), 40 hex digits: Flux's
-    /// `observedSourceRevision` when nothing was pushed.
+    /// `observedSourceRevision` when nothing was pushed. When the push branch
+    /// is the checkout branch and a push race made us refetch, the refetched
+    /// head.
     pub checkout_commit: String,
     /// The push, `None` when the update changed nothing (no commit, no push).
     pub push: Option<PushResult>,
     /// What the (last) update changed.
     pub changes: ChangeSet,
-    /// Pushes tried (0 when nothing changed).
+    /// Pushes tried: 0 when nothing changed at the first attempt; after a
+    /// lost race the update is redone, and may then find nothing to change.
     pub push_attempts: u32,
 }
 
@@ -272,7 +275,7 @@ where
     let depth = shallow && checkout_oid.is_none();
     session.fetch(&repo, &refspecs, depth, "clone")?;
 
-    let checkout_commit = match (&spec.checkout, checkout_oid) {
+    let mut checkout_commit = match (&spec.checkout, checkout_oid) {
         (_, Some(oid)) => oid,
         (CheckoutRef::Branch(b), None) => repo
             .refname_to_id(&format!("refs/remotes/origin/{b}"))
@@ -376,6 +379,11 @@ where
                 base = repo
                     .refname_to_id(&tracking)
                     .map_err(local("resolve fetched push branch"))?;
+                if !switch_branch {
+                    // The checkout branch itself moved: that is what we now
+                    // build on, and what a no-change result reports.
+                    checkout_commit = base;
+                }
             }
             PushOutcome::Overtaken(_) => {
                 return Err(Error::PushRaceLost {
