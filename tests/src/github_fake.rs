@@ -48,6 +48,8 @@ pub struct FakePull {
 
 #[derive(Default)]
 struct Inner {
+    /// The next list answers `[]` (GitHub's search-backed list can lag).
+    lag_next_list: bool,
     pulls: Vec<FakePull>,
     violations: Vec<String>,
     requests: Vec<String>,
@@ -125,6 +127,11 @@ impl FakeGitHub {
     /// The pull requests, in creation order.
     pub fn pulls(&self) -> Vec<FakePull> {
         self.shared.inner.lock().expect("lock").pulls.clone()
+    }
+
+    /// Makes the next `GET pulls` answer `[]`, as a lagging GitHub would.
+    pub fn lag_next_list(&self) {
+        self.shared.inner.lock().expect("lock").lag_next_list = true;
     }
 
     /// Every request that broke the API contract (should be empty).
@@ -271,7 +278,10 @@ async fn list_pulls(
     if query.get("state").map(String::as_str) != Some("open") {
         return s.violation("GET pulls: state=open not asked".into());
     }
-    let inner = s.inner.lock().expect("lock");
+    let mut inner = s.inner.lock().expect("lock");
+    if std::mem::take(&mut inner.lag_next_list) {
+        return axum::Json(Value::Array(Vec::new())).into_response();
+    }
     let list: Vec<Value> = inner
         .pulls
         .iter()

@@ -114,6 +114,16 @@ async fn opens_then_updates_one_pull_request_for_the_automation_branch() {
     assert!(!updated.created);
     assert_eq!(updated.number, 1);
 
+    // A list that lags behind: the create is refused as a duplicate (422)
+    // and the open pull request is updated instead.
+    fake.lag_next_list();
+    let again = client
+        .ensure(&repository, &head, &base, &content2, &[])
+        .await
+        .expect("update after a 422");
+    assert!(!again.created);
+    assert_eq!(again.number, 1);
+
     let pulls = fake.pulls();
     assert_eq!(pulls.len(), 1, "never a duplicate: {pulls:?}");
     assert_eq!(pulls[0].head, "image-updates");
@@ -136,7 +146,11 @@ async fn opens_then_updates_one_pull_request_for_the_automation_branch() {
             "POST labels",
             "GET pulls",
             "PATCH pull",
-            "POST labels"
+            "POST labels",
+            "GET pulls",
+            "POST pulls",
+            "GET pulls",
+            "PATCH pull",
         ]
     );
     assert_eq!(

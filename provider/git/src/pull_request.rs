@@ -260,46 +260,71 @@ impl PullRequestClient {
                 reason: format!("{repository:?} is not of the form owner/repo"),
             })?;
         let pulls_url = format!("{}/repos/{repository}/pulls", self.base);
-        let open: Vec<PullJson> = self
-            .send(
-                "list pull requests",
-                self.http.get(&pulls_url).query(&[
-                    ("state", "open"),
-                    ("head", &format!("{owner}:{head}")),
-                    ("base", base),
-                ]),
-            )
-            .await?;
-        let pull = if let Some(existing) = open.into_iter().next() {
-            let updated: PullJson = self
+        let list = || async {
+            let open: Vec<PullJson> = self
                 .send(
-                    "update pull request",
-                    self.http
-                        .patch(format!("{pulls_url}/{}", existing.number))
-                        .json(&json!({"title": content.title, "body": content.body})),
+                    "list pull requests",
+                    self.http.get(&pulls_url).query(&[
+                        ("state", "open"),
+                        ("head", &format!("{owner}:{head}")),
+                        ("base", base),
+                    ]),
                 )
                 .await?;
-            PullRequest {
-                number: updated.number,
-                html_url: updated.html_url,
-                created: false,
+            Ok::<_, Error>(open.into_iter().next())
+        };
+        let update = |number: u64| {
+            let request = self
+                .http
+                .patch(format!("{pulls_url}/{number}"))
+                .json(&json!({"title": content.title, "body": content.body}));
+            async move {
+                let updated: PullJson = self.send("update pull request", request).await?;
+                Ok::<_, Error>(PullRequest {
+                    number: updated.number,
+                    html_url: updated.html_url,
+                    created: false,
+                })
             }
-        } else {
-            let created: PullJson = self
-                .send(
-                    "create pull request",
-                    self.http.post(&pulls_url).json(&json!({
-                        "title": content.title,
-                        "head": head,
-                        "base": base,
-                        "body": content.body,
-                    })),
-                )
-                .await?;
-            PullRequest {
-                number: created.number,
-                html_url: created.html_url,
-                created: true,
+        };
+        let pull = match list().await? {
+            Some(existing) => update(existing.number).await?,
+            None => {
+                let created: Result<PullJson, Error> = self
+                    .send(
+                        "create pull request",
+                        self.http.post(&pulls_url).json(&json!({
+                            "title": content.title,
+                            "head": head,
+                            "base": base,
+                            "body": content.body,
+                        })),
+                    )
+                    .await;
+                match created {
+                    Ok(created) => PullRequest {
+                        number: created.number,
+                        html_url: created.html_url,
+                        created: true,
+                    },
+                    // Opened meanwhile by another run (or not yet listed):
+                    // GitHub refuses a duplicate with 422; update that one.
+                    Err(Error::PullRequestApi {
+                        status: 422,
+                        message,
+                        ..
+                    }) if message.contains("already exists") => match list().await? {
+                        Some(existing) => update(existing.number).await?,
+                        None => {
+                            return Err(Error::PullRequestApi {
+                                operation: "create pull request",
+                                status: 422,
+                                message,
+                            });
+                        }
+                    },
+                    Err(e) => return Err(e),
+                }
             }
         };
         if !labels.is_empty() {
