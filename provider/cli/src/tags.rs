@@ -209,7 +209,7 @@ fn credentials(args: &Args, registry: &str) -> Result<Credentials, String> {
         let config = DockerConfig::from_file(path).map_err(|e| format!("--docker-config: {e}"))?;
         return Ok(config.credentials_for(registry));
     }
-    match default_docker_config() {
+    match DockerConfig::default_path() {
         Some(path) if path.is_file() => {
             let config = DockerConfig::from_file(&path).map_err(|e| {
                 format!("{e} (pass --docker-config FILE or --username to use other credentials)")
@@ -218,15 +218,6 @@ fn credentials(args: &Args, registry: &str) -> Result<Credentials, String> {
         }
         _ => Ok(Credentials::Anonymous),
     }
-}
-
-/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
-fn default_docker_config() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-        return Some(Path::new(&dir).join("config.json"));
-    }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-    Some(Path::new(&home).join(".docker").join("config.json"))
 }
 
 fn tls(args: &Args) -> Result<TlsOptions, String> {

@@ -31,12 +31,14 @@
 //! # }
 //! ```
 
+mod duration;
 mod error;
 pub mod reconcile;
 mod scheduler;
 mod should_scan;
 mod source;
 
+pub use duration::parse_go_duration;
 pub use error::{Error, Result};
 pub use scheduler::{
     DEFAULT_MAX_CONCURRENT_PER_REGISTRY, DigestRequest, RetryPolicy, ScanRequest, Scheduler,

@@ -200,6 +200,27 @@ impl DockerConfig {
         Self::from_json(&bytes, &origin)
     }
 
+    /// Where Docker keeps its config: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json` (`None` without `HOME`).
+    pub fn default_path() -> Option<std::path::PathBuf> {
+        if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+            return Some(Path::new(&dir).join("config.json"));
+        }
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+        Some(Path::new(&home).join(".docker").join("config.json"))
+    }
+
+    /// Reads the config at [`DockerConfig::default_path`]; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDockerConfig`] when the file exists but cannot be read or decoded.
+    pub fn load_default() -> Result<Option<Self>> {
+        match Self::default_path() {
+            Some(path) if path.is_file() => Self::from_file(&path).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The registries this config has entries for, as written.
     pub fn registries(&self) -> impl Iterator<Item = &str> {
         self.auths.keys().map(String::as_str)

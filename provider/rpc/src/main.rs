@@ -8,10 +8,6 @@
 //! SIGTERM. User-facing text goes to the engine through `Engine.Log`: the
 //! engine hides what the plugin writes on stdout or stderr.
 
-// The resource modules that use the logger and the configuration are being
-// wired in (issue 5); until then parts of them are unused.
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use imageautomation_engine::{Scheduler, SchedulerConfig};
 use imageautomation_proto::pulumirpc::{
     CheckFailure, CheckRequest, CheckResponse, ConfigureRequest, ConfigureResponse, CreateRequest,
     CreateResponse, DeleteRequest, DiffRequest, DiffResponse, GetSchemaRequest, GetSchemaResponse,
@@ -16,17 +17,18 @@ use imageautomation_proto::pulumirpc::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use imageautomation_proto::codec::{from_struct, to_struct};
 use crate::config::{self, Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
 use crate::resources::{self, Ctx, OpError, Resource};
 use crate::schema;
+use imageautomation_proto::codec::{from_struct, to_struct};
 
 /// The provider: configuration, the engine logger, and the cancellation token.
 pub struct Provider {
     config: RwLock<Arc<ProviderConfig>>,
     log: Arc<EngineLog>,
     cancel: CancellationToken,
+    scheduler: Arc<Scheduler>,
 }
 
 impl Provider {
@@ -39,6 +41,7 @@ impl Provider {
             })),
             log: Arc::new(EngineLog::new(engine_address)),
             cancel: CancellationToken::new(),
+            scheduler: Arc::new(Scheduler::new(SchedulerConfig::default())),
         }
     }
 
@@ -59,6 +62,7 @@ impl Provider {
             config,
             log: Arc::clone(&self.log),
             cancel: self.cancel.clone(),
+            scheduler: Arc::clone(&self.scheduler),
         }
     }
 }

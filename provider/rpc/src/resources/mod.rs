@@ -4,16 +4,23 @@
 //! Each resource module owns its property shapes, its Markdown doc (embedded
 //! into the schema) and the list of its secret output paths.
 
+mod common;
+mod image_policy;
+mod image_repository;
+mod update_automation;
+
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use imageautomation_engine::Scheduler;
 
 use imageautomation_proto::pulumirpc::{PropertyDiff, property_diff::Kind};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use imageautomation_proto::codec;
 use crate::config::{Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
+use imageautomation_proto::codec;
 
 /// What a resource operation knows about its call.
 pub struct Ctx {
@@ -27,6 +34,8 @@ pub struct Ctx {
     pub log: Arc<EngineLog>,
     /// Set by `Cancel` and on shutdown.
     pub cancel: CancellationToken,
+    /// The process's scan scheduler (single flight, per-registry bound, retries).
+    pub scheduler: Arc<Scheduler>,
 }
 
 /// A resource operation that failed, classified once for the gRPC mapping
@@ -43,9 +52,12 @@ pub enum OpError {
     /// Credentials missing or refused.
     #[error("{0}")]
     Unauthenticated(String),
-    /// Credentials valid but not allowed.
+    /// Credentials valid but not allowed, or a host key or certificate refused.
     #[error("{0}")]
     PermissionDenied(String),
+    /// Someone else changed the target first (a push overtaken too often).
+    #[error("{0}")]
+    Aborted(String),
     /// A registry, Git server or API is down or rate limiting: retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -68,6 +80,7 @@ impl From<OpError> for tonic::Status {
             OpError::FailedPrecondition(_) => tonic::Status::failed_precondition(message),
             OpError::Unauthenticated(_) => tonic::Status::unauthenticated(message),
             OpError::PermissionDenied(_) => tonic::Status::permission_denied(message),
+            OpError::Aborted(_) => tonic::Status::aborted(message),
             OpError::Unavailable(_) => tonic::Status::unavailable(message),
             OpError::DeadlineExceeded(_) => tonic::Status::deadline_exceeded(message),
             OpError::Cancelled => tonic::Status::cancelled(message),
@@ -129,8 +142,12 @@ pub trait Resource: Send + Sync {
 
 /// The resource implementing `token`, if any.
 pub fn for_token(token: &str) -> Option<&'static dyn Resource> {
-    let _ = token;
-    None
+    match token {
+        crate::schema::IMAGE_REPOSITORY => Some(&image_repository::ImageRepository),
+        crate::schema::IMAGE_POLICY => Some(&image_policy::ImagePolicy),
+        crate::schema::UPDATE_AUTOMATION => Some(&update_automation::UpdateAutomation),
+        _ => None,
+    }
 }
 
 /// The detailed diff of two input values: one entry per changed leaf, with

@@ -1,0 +1,277 @@
+//! `imageautomation:index:ImagePolicy` (doc: `image_policy.md`).
+//!
+//! The id is the marker identity `namespace:name`. `latestRef` is computed
+//! from public tags and stays plain even when `imageRepositoryRef` arrives as
+//! one secret object (SDKs do that when any nested value is secret), so a
+//! preview shows `"5.0.0" => "5.0.3"`.
+
+use imageautomation_engine::DigestRequest;
+use imageautomation_engine::reconcile::{DigestReflectionPolicy, PolicyRequest, select_image};
+use imageautomation_policy::{Error as PolicyError, ImagePolicySpec, TagSelector};
+use imageautomation_proto::codec;
+use imageautomation_proto::pulumirpc::property_diff::Kind;
+use imageautomation_update::LatestRef;
+use serde_json::{Value, json};
+
+use super::common::{
+    bool_at, check_duration, check_identity, default_str, failure, op_error, registry_access,
+    str_at, unknown_at, with_plain,
+};
+use super::{Ctx, OpError, ReadResult, Resource, diff_inputs};
+use crate::config::Failure;
+
+const SECRET_INPUTS: &[&str] = &[
+    "imageRepositoryRef.credentials.password",
+    "imageRepositoryRef.dockerConfigJson",
+    "imageRepositoryRef.certificate.keyPem",
+];
+const COMPUTED: &[&str] = &["latestRef", "latestImage", "imagePolicyRef"];
+
+/// The ImagePolicy resource.
+pub struct ImagePolicy;
+
+/// The property path of a policy validation error.
+fn property_of(e: &PolicyError) -> String {
+    match e {
+        PolicyError::InvalidRange { .. } => "policy.semver.range".into(),
+        PolicyError::InvalidOrder { policy, .. } => format!("policy.{policy}.order"),
+        PolicyError::InvalidPattern { .. } => "filterTags.pattern".into(),
+        _ => "policy".into(),
+    }
+}
+
+fn spec_of(plain: &Value) -> Result<ImagePolicySpec, String> {
+    let spec = json!({
+        "policy": plain.get("policy").cloned().unwrap_or(json!({})),
+        "filterTags": plain.get("filterTags").cloned().filter(|f| !f.is_null()),
+    });
+    serde_json::from_value(spec).map_err(|e| e.to_string())
+}
+
+fn latest_ref_of(v: Option<&Value>) -> Option<LatestRef> {
+    v.filter(|v| v.is_object())
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+fn ref_json(r: &LatestRef) -> Value {
+    json!({"name": r.name, "tag": r.tag, "digest": r.digest})
+}
+
+#[tonic::async_trait]
+impl Resource for ImagePolicy {
+    fn check(&self, ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
+        let mut failures = Vec::new();
+        let checked = with_plain(news, SECRET_INPUTS, |map| {
+            default_str(map, "digestReflectionPolicy", "Never");
+            default_str(map, "namespace", &ctx.config.flux_namespace);
+            default_str(map, "name", &ctx.name);
+        });
+        let (plain, _) = codec::reveal(&checked);
+        if plain.get("imageRepositoryRef").is_none_or(Value::is_null) {
+            failures.push(failure(
+                "imageRepositoryRef",
+                "imageRepositoryRef is required: pass an ImageRepository's imageRepositoryRef output",
+            ));
+        }
+        if !unknown_at(&plain, "policy") && !unknown_at(&plain, "filterTags") {
+            match spec_of(&plain) {
+                Err(reason) => failures.push(failure(
+                    "policy",
+                    format!("not an ImagePolicy policy: {reason}"),
+                )),
+                Ok(spec) => {
+                    if let Err(e) = TagSelector::new(&spec) {
+                        failures.push(failure(property_of(&e), e.to_string()));
+                    }
+                }
+            }
+        }
+        if let Some(policy) = str_at(&plain, "digestReflectionPolicy") {
+            match policy.parse::<DigestReflectionPolicy>() {
+                Err(reason) => failures.push(failure("digestReflectionPolicy", reason)),
+                Ok(DigestReflectionPolicy::Always)
+                    if str_at(&plain, "interval").is_none() && !unknown_at(&plain, "interval") =>
+                {
+                    failures.push(failure(
+                        "interval",
+                        "interval is required with digestReflectionPolicy Always (how often to check the digest), e.g. \"10m\"",
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        check_duration(&plain, "interval", &mut failures);
+        check_identity(&plain, &mut failures);
+        (checked, failures)
+    }
+
+    /// A changed tag list shows as one line (`imageRepositoryRef.revision`),
+    /// not as hundreds of shifted list entries.
+    fn diff(&self, old_inputs: &Value, news: &Value) -> Vec<(String, Kind)> {
+        let strip = |v: &Value| {
+            let (mut plain, _) = codec::reveal(v);
+            if let Some(r) = plain
+                .get_mut("imageRepositoryRef")
+                .and_then(Value::as_object_mut)
+            {
+                r.remove("tags");
+            }
+            plain
+        };
+        let mut entries = diff_inputs(&strip(old_inputs), &strip(news));
+        let tags = |v: &Value| {
+            codec::reveal(v)
+                .0
+                .pointer("/imageRepositoryRef/tags")
+                .cloned()
+        };
+        let tags_changed = tags(old_inputs) != tags(news);
+        if tags_changed
+            && !entries
+                .iter()
+                .any(|(p, _)| p.starts_with("imageRepositoryRef.revision"))
+        {
+            entries.push(("imageRepositoryRef.tags".into(), Kind::Update));
+        }
+        entries
+    }
+
+    fn refresh_before_update(&self, inputs: &Value) -> bool {
+        str_at(&codec::reveal(inputs).0, "digestReflectionPolicy") == Some("Always")
+    }
+
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+        _preview: bool,
+    ) -> Result<(String, Value), OpError> {
+        let outputs = reconcile(ctx, inputs, &Value::Null).await?;
+        Ok((identity(inputs), outputs))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _id: &str,
+        olds: &Value,
+        news: &Value,
+        _preview: bool,
+    ) -> Result<Value, OpError> {
+        reconcile(ctx, news, olds).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        outputs: Option<&Value>,
+        inputs: Option<&Value>,
+    ) -> Result<ReadResult, OpError> {
+        let (Some(outputs), Some(inputs)) = (outputs, inputs) else {
+            return Err(OpError::InvalidArgument(format!(
+                "an ImagePolicy cannot be imported ({id:?}): declare it with the imageRepositoryRef of an ImageRepository instead"
+            )));
+        };
+        // Only `Always` tracks the registry between updates (re-pushed tags).
+        let outputs = if self.refresh_before_update(inputs) {
+            reconcile(ctx, inputs, outputs).await?
+        } else {
+            outputs.clone()
+        };
+        Ok(ReadResult {
+            id: id.to_owned(),
+            outputs,
+            inputs: inputs.clone(),
+        })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _id: &str, _outputs: &Value) -> Result<(), OpError> {
+        Ok(())
+    }
+}
+
+fn identity(inputs: &Value) -> String {
+    let (plain, _) = codec::reveal(inputs);
+    format!(
+        "{}:{}",
+        str_at(&plain, "namespace").unwrap_or_default(),
+        str_at(&plain, "name").unwrap_or_default()
+    )
+}
+
+/// Selects the latest image for `inputs`, given the previous outputs `olds`.
+async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpError> {
+    let (plain, _) = codec::reveal(inputs);
+    if codec::contains_unknown(&plain) {
+        return Ok(with_plain(inputs, SECRET_INPUTS, |map| {
+            for key in COMPUTED {
+                map.insert((*key).to_owned(), Value::String(codec::UNKNOWN.to_owned()));
+            }
+        }));
+    }
+    let spec = spec_of(&plain).map_err(OpError::InvalidArgument)?;
+    let selector = TagSelector::new(&spec).map_err(|e| OpError::InvalidArgument(e.to_string()))?;
+    let reference = plain.get("imageRepositoryRef").cloned().unwrap_or_default();
+    let image = str_at(&reference, "image").unwrap_or_default().to_owned();
+    let tags: Vec<String> = reference
+        .get("tags")
+        .and_then(|t| serde_json::from_value(t.clone()).ok())
+        .unwrap_or_default();
+    let digest_reflection: DigestReflectionPolicy = str_at(&plain, "digestReflectionPolicy")
+        .unwrap_or("Never")
+        .parse()
+        .map_err(OpError::InvalidArgument)?;
+    let (credentials, tls) = registry_access(ctx, &reference, &image)?;
+    let digest_access = DigestRequest {
+        image: image.clone(),
+        insecure: bool_at(&reference, "insecure"),
+        tag: String::new(),
+        credentials,
+        tls,
+        timeout: str_at(&reference, "timeout")
+            .and_then(|t| imageautomation_engine::parse_go_duration(t).ok()),
+    };
+    let (olds_plain, _) = codec::reveal(olds);
+    let previous = latest_ref_of(olds_plain.get("latestRef"));
+    let previous_observed = latest_ref_of(olds_plain.get("observedPreviousRef"));
+    let status = select_image(
+        &ctx.scheduler,
+        PolicyRequest {
+            selector: &selector,
+            image: &image,
+            tags: &tags,
+            digest_reflection,
+            digest_access,
+            previous: previous.as_ref(),
+            previous_observed: previous_observed.as_ref(),
+        },
+    )
+    .await
+    .map_err(op_error)?;
+    let latest = status.latest_ref;
+    if previous.as_ref().is_some_and(|p| *p != latest) {
+        let before = previous.as_ref().map(|p| p.tag.clone()).unwrap_or_default();
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!("{image}: latest tag {before} => {}", latest.tag),
+            )
+            .await;
+    }
+    Ok(with_plain(inputs, SECRET_INPUTS, |map| {
+        map.insert("latestRef".into(), ref_json(&latest));
+        map.insert("latestImage".into(), Value::String(latest.full()));
+        if let Some(observed) = &status.observed_previous_ref {
+            map.insert("observedPreviousRef".into(), ref_json(observed));
+        }
+        map.insert(
+            "imagePolicyRef".into(),
+            json!({
+                "namespace": map.get("namespace").cloned().unwrap_or_default(),
+                "name": map.get("name").cloned().unwrap_or_default(),
+                "latestRef": ref_json(&latest),
+            }),
+        );
+    }))
+}

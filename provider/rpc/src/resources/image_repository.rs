@@ -1,0 +1,298 @@
+//! `imageautomation:index:ImageRepository` (doc: `image_repository.md`).
+//!
+//! The id is the image as written (`ghcr.io/stefanprodan/podinfo`), so
+//! `pulumi import imageautomation:index:ImageRepository podinfo ghcr.io/stefanprodan/podinfo`
+//! works with nothing else. Scans go through the embedded scheduler, at most
+//! once per `interval`: the previous result travels in the resource's outputs.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use imageautomation_engine::reconcile::scan_image_repository;
+use imageautomation_engine::{ScanRequest, parse_go_duration};
+use imageautomation_proto::codec;
+use imageautomation_registry::{ExclusionList, ImageReference, ScanResult};
+use serde_json::{Value, json};
+
+use super::common::{
+    bool_at, check_duration, check_identity, default_str, failure, op_error, registry_access,
+    str_at, unknown_at, with_plain,
+};
+use super::{Ctx, OpError, ReadResult, Resource};
+use crate::config::Failure;
+
+/// Input paths holding secrets.
+const SECRET_INPUTS: &[&str] = &[
+    "credentials.password",
+    "dockerConfigJson",
+    "certificate.keyPem",
+];
+/// Output paths holding secrets.
+const SECRET_OUTPUTS: &[&str] = &[
+    "credentials.password",
+    "dockerConfigJson",
+    "certificate.keyPem",
+    "imageRepositoryRef.credentials.password",
+    "imageRepositoryRef.dockerConfigJson",
+    "imageRepositoryRef.certificate.keyPem",
+];
+/// The computed outputs.
+const COMPUTED: &[&str] = &[
+    "canonicalImageName",
+    "tags",
+    "lastScanResult",
+    "observedExclusionList",
+    "imageRepositoryRef",
+];
+
+/// The ImageRepository resource.
+pub struct ImageRepository;
+
+/// The previous scan, from outputs.
+fn previous_scan(outputs: &Value) -> Option<ScanResult> {
+    let (plain, _) = codec::reveal(outputs);
+    let v = json!({
+        "canonicalImageName": plain.get("canonicalImageName")?,
+        "tags": plain.get("tags")?,
+        "lastScanResult": plain.get("lastScanResult")?,
+        "observedExclusionList": plain.get("observedExclusionList")?,
+    });
+    serde_json::from_value(v).ok()
+}
+
+impl ImageRepository {
+    fn scan_request(&self, ctx: &Ctx, plain: &Value) -> Result<ScanRequest, OpError> {
+        let image = str_at(plain, "image").unwrap_or_default().to_owned();
+        let (credentials, tls) = registry_access(ctx, plain, &image)?;
+        let duration = |key: &str| {
+            str_at(plain, key)
+                .map(parse_go_duration)
+                .transpose()
+                .map_err(|e| OpError::InvalidArgument(format!("{key}: {e}")))
+        };
+        let mut request = ScanRequest::new(image);
+        request.insecure = bool_at(plain, "insecure");
+        request.exclusion_list = plain.get("exclusionList").and_then(|l| {
+            serde_json::from_value::<Vec<String>>(l.clone())
+                .ok()
+                .filter(|l| !l.is_empty())
+        });
+        request.credentials = credentials;
+        request.tls = tls;
+        request.interval = duration("interval")?.unwrap_or(Duration::from_secs(300));
+        request.timeout = duration("timeout")?;
+        Ok(request)
+    }
+
+    /// Scans when due against `previous` and returns the outputs.
+    async fn reconcile(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+        previous: Option<ScanResult>,
+    ) -> Result<Value, OpError> {
+        let (plain, _) = codec::reveal(inputs);
+        if codec::contains_unknown(&plain) {
+            // Preview with inputs that are not known yet: the scan results are not either.
+            return Ok(outputs(inputs, None));
+        }
+        let image = str_at(&plain, "image").unwrap_or_default().to_owned();
+        let scan = match previous {
+            Some(previous) if bool_at(&plain, "suspend") => previous,
+            previous => {
+                let request = self.scan_request(ctx, &plain)?;
+                ctx.log.status(&ctx.urn, format!("scanning {image}")).await;
+                let scan =
+                    scan_image_repository(&ctx.scheduler, &request, previous.as_ref(), Utc::now())
+                        .await
+                        .map_err(op_error)?;
+                if let Some(reason) = scan.scanned {
+                    ctx.log
+                        .status(
+                            &ctx.urn,
+                            format!(
+                                "scanned {image} ({reason}): {} tags",
+                                scan.result.tags.len()
+                            ),
+                        )
+                        .await;
+                }
+                scan.result
+            }
+        };
+        Ok(outputs(inputs, Some(&scan)))
+    }
+}
+
+/// Outputs: the inputs, the scan, and `imageRepositoryRef`; computed values
+/// unknown when there is no scan (a preview with unknown inputs).
+fn outputs(inputs: &Value, scan: Option<&ScanResult>) -> Value {
+    with_plain(inputs, SECRET_OUTPUTS, |map| {
+        let Some(scan) = scan else {
+            for key in COMPUTED {
+                map.insert((*key).to_owned(), Value::String(codec::UNKNOWN.to_owned()));
+            }
+            return;
+        };
+        let scan_json = serde_json::to_value(scan).unwrap_or_default();
+        for key in [
+            "canonicalImageName",
+            "tags",
+            "lastScanResult",
+            "observedExclusionList",
+        ] {
+            map.insert(key.to_owned(), scan_json[key].clone());
+        }
+        // `latestTags` is omitted when empty in Flux's JSON; keep the schema's shape.
+        if map["lastScanResult"].get("latestTags").is_none() {
+            map["lastScanResult"]["latestTags"] = json!([]);
+        }
+        let mut reference = json!({
+            "namespace": map.get("namespace").cloned().unwrap_or_default(),
+            "name": map.get("name").cloned().unwrap_or_default(),
+            "image": map.get("image").cloned().unwrap_or_default(),
+            "canonicalImageName": scan.canonical_image_name,
+            "insecure": map.get("insecure").cloned().unwrap_or(Value::Bool(false)),
+            "revision": scan.last_scan_result.revision,
+            "tags": scan.tags,
+        });
+        for key in ["timeout", "credentials", "dockerConfigJson", "certificate"] {
+            if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
+                reference[key] = v.clone();
+            }
+        }
+        map.insert("imageRepositoryRef".to_owned(), reference);
+    })
+}
+
+#[tonic::async_trait]
+impl Resource for ImageRepository {
+    fn check(&self, ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
+        let mut failures = Vec::new();
+        let checked = with_plain(news, SECRET_INPUTS, |map| {
+            default_str(map, "interval", "5m");
+            default_str(map, "namespace", &ctx.config.flux_namespace);
+            default_str(map, "name", &ctx.name);
+        });
+        let (plain, _) = codec::reveal(&checked);
+        match str_at(&plain, "image") {
+            None if !unknown_at(&plain, "image") => failures.push(failure(
+                "image",
+                "image is required: the repository to scan, e.g. ghcr.io/stefanprodan/podinfo",
+            )),
+            Some(image) if !unknown_at(&plain, "insecure") => {
+                if let Err(e) = ImageReference::parse(image, bool_at(&plain, "insecure")) {
+                    failures.push(failure("image", e.to_string()));
+                }
+            }
+            _ => {}
+        }
+        check_duration(&plain, "interval", &mut failures);
+        check_duration(&plain, "timeout", &mut failures);
+        if let Some(list) = plain
+            .get("exclusionList")
+            .filter(|l| !codec::contains_unknown(l))
+        {
+            match serde_json::from_value::<Vec<String>>(list.clone()) {
+                Ok(patterns) => {
+                    for (i, p) in patterns.iter().enumerate() {
+                        if let Err(e) = ExclusionList::new(Some(std::slice::from_ref(p))) {
+                            failures.push(failure(format!("exclusionList[{i}]"), e.to_string()));
+                        }
+                    }
+                }
+                Err(_) => failures.push(failure(
+                    "exclusionList",
+                    "expected a list of regular expressions",
+                )),
+            }
+        }
+        if plain
+            .get("credentials")
+            .is_some_and(|c| c.is_object() && !codec::contains_unknown(c))
+        {
+            for key in ["username", "password"] {
+                if str_at(&plain, &format!("credentials.{key}")).is_none() {
+                    failures.push(failure(
+                        format!("credentials.{key}"),
+                        format!("{key} is required with credentials"),
+                    ));
+                }
+            }
+        }
+        if let Some(json) = str_at(&plain, "dockerConfigJson")
+            && let Err(e) = imageautomation_registry::DockerConfig::from_json(
+                json.as_bytes(),
+                "dockerConfigJson",
+            )
+        {
+            failures.push(failure("dockerConfigJson", e.to_string()));
+        }
+        check_identity(&plain, &mut failures);
+        (checked, failures)
+    }
+
+    fn refresh_before_update(&self, inputs: &Value) -> bool {
+        !bool_at(&codec::reveal(inputs).0, "suspend")
+    }
+
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+        _preview: bool,
+    ) -> Result<(String, Value), OpError> {
+        // Scans are read-only and allowed in previews: that is how tags are resolved.
+        let outputs = self.reconcile(ctx, inputs, None).await?;
+        let id = str_at(&codec::reveal(inputs).0, "image")
+            .unwrap_or_default()
+            .to_owned();
+        Ok((id, outputs))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _id: &str,
+        olds: &Value,
+        news: &Value,
+        _preview: bool,
+    ) -> Result<Value, OpError> {
+        self.reconcile(ctx, news, previous_scan(olds)).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        outputs: Option<&Value>,
+        inputs: Option<&Value>,
+    ) -> Result<ReadResult, OpError> {
+        let inputs = match inputs {
+            Some(inputs) => inputs.clone(),
+            // Import: the id is the image; the rest takes its defaults.
+            None => {
+                let (checked, failures) = self.check(ctx, &json!({}), &json!({"image": id}));
+                if let Some(f) = failures.first() {
+                    return Err(OpError::InvalidArgument(format!(
+                        "cannot import {id:?}: {}: {}",
+                        f.property, f.reason
+                    )));
+                }
+                checked
+            }
+        };
+        let previous = outputs.and_then(previous_scan);
+        let outputs = self.reconcile(ctx, &inputs, previous).await?;
+        Ok(ReadResult {
+            id: id.to_owned(),
+            outputs,
+            inputs,
+        })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _id: &str, _outputs: &Value) -> Result<(), OpError> {
+        // Nothing outside the stack to remove (cluster objects are not applied here).
+        Ok(())
+    }
+}

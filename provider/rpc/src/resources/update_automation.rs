@@ -1,0 +1,644 @@
+//! `imageautomation:index:UpdateAutomation` (doc: `update_automation.md`).
+//!
+//! Preview and refresh clone the repository read-only (the setters run in
+//! dry-run mode); `up` pushes one commit with every pending bump. Refresh
+//! reads the marked values in Git and reports them as the old `policies`
+//! inputs, so a bump that is pending because the repository changed (a
+//! reverted tag) shows as `latestRef.tag: "5.0.0" => "5.0.3"` like any other.
+//! The id is the automation object `namespace/name` (`fluxNamespace`, the
+//! resource name), Flux's `.AutomationObject`.
+
+use std::collections::BTreeMap;
+
+use chrono::{SecondsFormat, Utc};
+use imageautomation_engine::reconcile::{
+    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, run_update_automation,
+};
+use imageautomation_git::{
+    Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
+    NamespacedName, PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec,
+};
+use imageautomation_proto::codec;
+use imageautomation_update::{LatestRef, Policies, UpdateResult};
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use super::common::{bool_at, default_str, failure, op_error, str_at, unknown_at, with_plain};
+use super::{Ctx, OpError, ReadResult, Resource};
+use crate::config::Failure;
+
+const SECRET_INPUTS: &[&str] = &[
+    "git.auth.token",
+    "git.auth.password",
+    "git.auth.sshPrivateKey",
+];
+
+/// The UpdateAutomation resource.
+pub struct UpdateAutomation;
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `"namespace:name"` -> `latestRef` of each `policies` entry.
+fn policies_of(plain: &Value) -> Result<Policies, OpError> {
+    let mut policies = Policies::new();
+    for (i, p) in plain
+        .get("policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let key = format!(
+            "{}:{}",
+            str_at(p, "namespace").unwrap_or_default(),
+            str_at(p, "name").unwrap_or_default()
+        );
+        let latest: LatestRef = p
+            .get("latestRef")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .ok_or_else(|| {
+                OpError::InvalidArgument(format!(
+                    "policies[{i}].latestRef: expected {{name, tag, digest}}"
+                ))
+            })?;
+        policies.insert(key, latest);
+    }
+    Ok(policies)
+}
+
+fn is_github(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or(host);
+    host == "github.com"
+}
+
+/// The run's request, from checked inputs and the provider configuration.
+fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
+    let url = str_at(plain, "git.url").unwrap_or_default().to_owned();
+    let github_token = ctx.config.github_token.clone();
+    let token = str_at(plain, "git.auth.token").map(|t| SecretString::from(t.to_owned()));
+    let credentials = if let Some(token) = &token {
+        GitCredentials::Token(token.clone())
+    } else if let (Some(user), Some(password)) = (
+        str_at(plain, "git.auth.username"),
+        str_at(plain, "git.auth.password"),
+    ) {
+        GitCredentials::Basic {
+            username: user.to_owned(),
+            password: SecretString::from(password.to_owned()),
+        }
+    } else if let Some(key) = str_at(plain, "git.auth.sshPrivateKey") {
+        GitCredentials::SshKey {
+            private_key: SecretString::from(key.to_owned()),
+            passphrase: None,
+        }
+    } else if let (true, Some(token)) = (is_github(&url), &github_token) {
+        GitCredentials::Token(token.clone())
+    } else {
+        GitCredentials::Anonymous
+    };
+    let ca_pem = str_at(plain, "git.caPem").map(str::to_owned);
+    let write_back = WriteBackSpec {
+        url: url.clone(),
+        auth: Auth {
+            credentials,
+            ca_bundle: ca_pem.clone(),
+            known_hosts: str_at(plain, "git.auth.knownHosts").map(str::to_owned),
+        },
+        checkout: CheckoutRef::from_flux(
+            str_at(plain, "git.checkout.ref.branch"),
+            str_at(plain, "git.checkout.ref.tag"),
+            str_at(plain, "git.checkout.ref.commit"),
+        ),
+        push_branch: str_at(plain, "git.push.branch").map(str::to_owned),
+        push_refspec: str_at(plain, "git.push.refspec").map(str::to_owned),
+        push_options: string_map(plain.pointer("/git/push/options")),
+        author: CommitAuthor {
+            name: str_at(plain, "git.commit.author.name")
+                .unwrap_or_default()
+                .to_owned(),
+            email: str_at(plain, "git.commit.author.email")
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        message_template: str_at(plain, "git.commit.messageTemplate").map(str::to_owned),
+        message_template_values: string_map(plain.pointer("/git/commit/messageTemplateValues")),
+        automation_object: NamespacedName {
+            namespace: ctx.config.flux_namespace.clone(),
+            name: ctx.name.clone(),
+        },
+        retry: RetryPolicy::default(),
+        shallow: true,
+    };
+    let pull_request = match plain.get("pullRequest").filter(|p| p.is_object()) {
+        None => None,
+        Some(pr) => {
+            let api_token = token.or(github_token).ok_or_else(|| {
+                OpError::InvalidArgument(
+                    "pullRequest needs a GitHub token: set git.auth.token, or imageautomation:githubToken with `pulumi config set --secret`, or GITHUB_TOKEN".into(),
+                )
+            })?;
+            let api_base_url = str_at(pr, "apiBaseUrl");
+            let client = PullRequestClient::new(api_base_url, api_token, ca_pem.as_deref())
+                .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
+            Some(PullRequestSettings {
+                spec: PullRequestSpec {
+                    title_template: str_at(pr, "title").map(str::to_owned),
+                    body_template: str_at(pr, "body").map(str::to_owned),
+                    labels: pr
+                        .get("labels")
+                        .and_then(|l| serde_json::from_value(l.clone()).ok())
+                        .unwrap_or_default(),
+                    api_base_url: api_base_url.map(str::to_owned),
+                    repository: None,
+                },
+                client,
+            })
+        }
+    };
+    Ok(AutomationRequest {
+        write_back,
+        update_path: str_at(plain, "update.path").unwrap_or(".").to_owned(),
+        policies: policies_of(plain)?,
+        pull_request,
+    })
+}
+
+/// `clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3`.
+fn describe_changes(update_path: &str, changes: &UpdateResult) -> Vec<String> {
+    let prefix = update_path.trim_start_matches("./").trim_matches('/');
+    let mut lines = Vec::new();
+    for file in &changes.files {
+        let path = match prefix {
+            "" | "." => file.path.clone(),
+            p => format!("{p}/{}", file.path),
+        };
+        for object in &file.objects {
+            for c in &object.changes {
+                let compact = match (
+                    c.old_value.parse::<LatestRef>(),
+                    c.new_value.parse::<LatestRef>(),
+                ) {
+                    (Ok(old), Ok(new))
+                        if old.name == new.name
+                            && old.digest.is_empty()
+                            && new.digest.is_empty() =>
+                    {
+                        format!("{} {} => {}", new.name, old.tag, new.tag)
+                    }
+                    _ => format!("{} => {}", c.old_value, c.new_value),
+                };
+                lines.push(format!("{path}: {compact}"));
+            }
+        }
+    }
+    lines
+}
+
+fn observed_policies(policies: &Policies) -> Value {
+    Value::Object(
+        policies
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    json!({"name": r.name, "tag": r.tag, "digest": r.digest}),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Outputs of a run: inputs + results. In preview, what a push would set is
+/// unknown when there is something to push, else kept from `olds`.
+fn outputs(
+    inputs: &Value,
+    olds: &Value,
+    outcome: Option<(&AutomationOutcome, &Policies)>,
+    preview: bool,
+) -> Value {
+    let (olds_plain, _) = codec::reveal(olds);
+    with_plain(inputs, SECRET_INPUTS, |map| {
+        let keep = |map: &mut Map<String, Value>, key: &str| {
+            if let Some(v) = olds_plain.get(key).filter(|v| !v.is_null()) {
+                map.insert(key.into(), v.clone());
+            }
+        };
+        let unknown = Value::String(codec::UNKNOWN.into());
+        let Some((outcome, policies)) = outcome else {
+            for key in [
+                "lastPushCommit",
+                "lastPushTime",
+                "observedPolicies",
+                "changes",
+                "pullRequestUrl",
+            ] {
+                map.insert(key.into(), unknown.clone());
+            }
+            return;
+        };
+        map.insert("observedPolicies".into(), observed_policies(policies));
+        map.insert(
+            "changes".into(),
+            serde_json::to_value(&outcome.changes).unwrap_or_default(),
+        );
+        let pending = !outcome.changes.files.is_empty();
+        match &outcome.push {
+            Some(push) => {
+                map.insert("lastPushCommit".into(), Value::String(push.commit.clone()));
+                map.insert(
+                    "lastPushTime".into(),
+                    Value::String(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
+                );
+            }
+            None if preview && pending => {
+                map.insert("lastPushCommit".into(), unknown.clone());
+                map.insert("lastPushTime".into(), unknown.clone());
+            }
+            None => {
+                keep(map, "lastPushCommit");
+                keep(map, "lastPushTime");
+            }
+        }
+        match &outcome.pull_request {
+            Some(pr) => {
+                map.insert("pullRequestUrl".into(), Value::String(pr.html_url.clone()));
+            }
+            None if preview && pending && map.get("pullRequest").is_some_and(Value::is_object) => {
+                map.insert("pullRequestUrl".into(), unknown.clone());
+            }
+            None => keep(map, "pullRequestUrl"),
+        }
+    })
+}
+
+impl UpdateAutomation {
+    async fn run(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+        olds: &Value,
+        preview: bool,
+    ) -> Result<Value, OpError> {
+        let (plain, _) = codec::reveal(inputs);
+        if codec::contains_unknown(&plain) {
+            // The policies are not known yet (a new stack's preview with
+            // unknown tags): the changes are not either.
+            return Ok(outputs(inputs, olds, None, preview));
+        }
+        if bool_at(&plain, "suspend") {
+            let (olds_plain, _) = codec::reveal(olds);
+            return Ok(with_plain(inputs, SECRET_INPUTS, |map| {
+                for key in [
+                    "lastPushCommit",
+                    "lastPushTime",
+                    "observedPolicies",
+                    "changes",
+                    "pullRequestUrl",
+                ] {
+                    if let Some(v) = olds_plain.get(key) {
+                        map.insert(key.into(), v.clone());
+                    }
+                }
+                map.entry("observedPolicies").or_insert(json!({}));
+                map.entry("changes")
+                    .or_insert(json!({"files": [], "skipped": []}));
+            }));
+        }
+        let request = request_of(ctx, &plain)?;
+        let policies = request.policies.clone();
+        let update_path = request.update_path.clone();
+        let url = request.write_back.url.clone();
+        ctx.log.status(&ctx.urn, format!("cloning {url}")).await;
+        let mode = if preview {
+            RunMode::Preview
+        } else {
+            RunMode::Apply
+        };
+        let outcome = run_update_automation(request, mode)
+            .await
+            .map_err(op_error)?;
+        for line in describe_changes(&update_path, &outcome.changes) {
+            ctx.log.info(&ctx.urn, line).await;
+        }
+        for skipped in &outcome.changes.skipped {
+            ctx.log
+                .warning(
+                    &ctx.urn,
+                    format!("{}: left untouched: {}", skipped.path, skipped.reason),
+                )
+                .await;
+        }
+        if let Some(push) = &outcome.push {
+            let short: String = push.commit.chars().take(7).collect();
+            ctx.log
+                .info(
+                    &ctx.urn,
+                    format!("pushed commit {short} to branch {}", push.branch),
+                )
+                .await;
+        }
+        if let Some(pr) = &outcome.pull_request {
+            let verb = if pr.created { "opened" } else { "updated" };
+            ctx.log
+                .info(&ctx.urn, format!("{verb} pull request {}", pr.html_url))
+                .await;
+        }
+        Ok(outputs(inputs, olds, Some((&outcome, &policies)), preview))
+    }
+}
+
+#[tonic::async_trait]
+impl Resource for UpdateAutomation {
+    fn check(&self, _ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
+        let mut failures = Vec::new();
+        let checked = with_plain(news, SECRET_INPUTS, |map| {
+            if let Some(update) = map.get_mut("update").and_then(Value::as_object_mut) {
+                default_str(update, "strategy", "Setters");
+            } else if map.get("update").is_none_or(Value::is_null) {
+                map.insert("update".into(), json!({"path": ".", "strategy": "Setters"}));
+            }
+        });
+        let (plain, _) = codec::reveal(&checked);
+        if str_at(&plain, "git.url").is_none() && !unknown_at(&plain, "git.url") {
+            failures.push(failure(
+                "git.url",
+                "git.url is required: https://..., ssh://... or file://...",
+            ));
+        }
+        if str_at(&plain, "git.commit.author.email").is_none()
+            && !unknown_at(&plain, "git.commit.author")
+        {
+            failures.push(failure(
+                "git.commit.author.email",
+                "the commit author's email is required",
+            ));
+        }
+        if let Some(template) = str_at(&plain, "git.commit.messageTemplate")
+            && let Err(e) = MessageTemplate::commit_message(Some(template))
+        {
+            failures.push(failure("git.commit.messageTemplate", e.to_string()));
+        }
+        if let Some(strategy) = str_at(&plain, "update.strategy")
+            && strategy != "Setters"
+        {
+            failures.push(failure(
+                "update.strategy",
+                format!("unknown strategy {strategy:?}: only \"Setters\" is supported"),
+            ));
+        }
+        let auth_kinds = [
+            str_at(&plain, "git.auth.token").is_some(),
+            str_at(&plain, "git.auth.password").is_some()
+                || str_at(&plain, "git.auth.username").is_some(),
+            str_at(&plain, "git.auth.sshPrivateKey").is_some(),
+        ];
+        if auth_kinds.iter().filter(|k| **k).count() > 1 {
+            failures.push(failure(
+                "git.auth",
+                "give one of token, username and password, or sshPrivateKey",
+            ));
+        }
+        match plain.get("policies") {
+            Some(Value::Array(list)) => {
+                for (i, p) in list.iter().enumerate() {
+                    if codec::contains_unknown(p) {
+                        continue;
+                    }
+                    for key in ["namespace", "name", "latestRef.name", "latestRef.tag"] {
+                        if str_at(p, key).is_none() {
+                            failures.push(failure(
+                                format!("policies[{i}].{key}"),
+                                "each policy is an ImagePolicy's imagePolicyRef output: {namespace, name, latestRef}",
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(v) if codec::is_unknown(v) => {}
+            _ => failures.push(failure(
+                "policies",
+                "policies is required: a list of ImagePolicy imagePolicyRef outputs",
+            )),
+        }
+        if plain.get("pullRequest").is_some_and(Value::is_object) && !unknown_at(&plain, "git") {
+            let checkout = str_at(&plain, "git.checkout.ref.branch");
+            let push = str_at(&plain, "git.push.branch");
+            if push.is_none() || push == checkout {
+                failures.push(failure(
+                    "pullRequest",
+                    "a pull request needs git.push.branch set to a branch other than the checkout branch",
+                ));
+            }
+        }
+        (checked, failures)
+    }
+
+    fn refresh_before_update(&self, inputs: &Value) -> bool {
+        !bool_at(&codec::reveal(inputs).0, "suspend")
+    }
+
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+        preview: bool,
+    ) -> Result<(String, Value), OpError> {
+        let outputs = self.run(ctx, inputs, &Value::Null, preview).await?;
+        Ok((
+            format!("{}/{}", ctx.config.flux_namespace, ctx.name),
+            outputs,
+        ))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _id: &str,
+        olds: &Value,
+        news: &Value,
+        preview: bool,
+    ) -> Result<Value, OpError> {
+        self.run(ctx, news, olds, preview).await
+    }
+
+    /// Reads the marked values in Git: pending changes become the old
+    /// `policies` inputs, so the next diff shows them `old => new`.
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        outputs: Option<&Value>,
+        inputs: Option<&Value>,
+    ) -> Result<ReadResult, OpError> {
+        let (Some(outputs), Some(inputs)) = (outputs, inputs) else {
+            return Err(OpError::InvalidArgument(format!(
+                "an UpdateAutomation cannot be imported ({id:?}): declare it with its git settings and policies"
+            )));
+        };
+        let (plain, _) = codec::reveal(inputs);
+        if bool_at(&plain, "suspend") || codec::contains_unknown(&plain) {
+            return Ok(ReadResult {
+                id: id.into(),
+                outputs: outputs.clone(),
+                inputs: inputs.clone(),
+            });
+        }
+        let request = request_of(ctx, &plain)?;
+        let update_path = request.update_path.clone();
+        ctx.log
+            .status(&ctx.urn, format!("reading {}", request.write_back.url))
+            .await;
+        let outcome = run_update_automation(request, RunMode::Preview)
+            .await
+            .map_err(op_error)?;
+        for line in describe_changes(&update_path, &outcome.changes) {
+            ctx.log
+                .info(
+                    &ctx.urn,
+                    format!("repository differs from the policies: {line}"),
+                )
+                .await;
+        }
+        let observed = observed_inputs(&plain, &outcome.changes);
+        let mut inputs_out = observed;
+        codec::mark_secret_paths(&mut inputs_out, SECRET_INPUTS);
+        Ok(ReadResult {
+            id: id.into(),
+            outputs: outputs.clone(),
+            inputs: inputs_out,
+        })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, _id: &str, _outputs: &Value) -> Result<(), OpError> {
+        // The Git repository is left as it is: destroy only forgets the automation.
+        Ok(())
+    }
+}
+
+/// The inputs with each policy's `latestRef` replaced by the values found in
+/// the repository where they differ (the old values of pending changes).
+fn observed_inputs(plain: &Value, changes: &UpdateResult) -> Value {
+    let mut out = plain.clone();
+    let Some(list) = out.get_mut("policies").and_then(Value::as_array_mut) else {
+        return out;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for change in changes
+        .files
+        .iter()
+        .flat_map(|f| f.objects.iter().flat_map(|o| o.changes.iter()))
+    {
+        let mut parts = change.setter.splitn(3, ':');
+        let (ns, name, field) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or(""),
+        );
+        if !seen.insert((ns.to_owned(), name.to_owned(), field.to_owned())) {
+            continue; // the first file in path order speaks for the policy
+        }
+        let Some(policy) = list
+            .iter_mut()
+            .find(|p| str_at(p, "namespace") == Some(ns) && str_at(p, "name") == Some(name))
+        else {
+            continue;
+        };
+        let Some(latest) = policy.get_mut("latestRef").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        match field {
+            "" => {
+                if let Ok(old) = change.old_value.parse::<LatestRef>() {
+                    latest.insert("name".into(), Value::String(old.name));
+                    latest.insert("tag".into(), Value::String(old.tag));
+                    latest.insert("digest".into(), Value::String(old.digest));
+                }
+            }
+            "name" | "tag" | "digest" => {
+                latest.insert(field.into(), Value::String(change.old_value.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imageautomation_update::{Change, FileChanges, ObjectChanges, ObjectId};
+
+    fn result(setter: &str, old: &str, new: &str) -> UpdateResult {
+        UpdateResult {
+            files: vec![FileChanges {
+                path: "podinfo.yaml".into(),
+                objects: vec![ObjectChanges {
+                    object: ObjectId::default(),
+                    changes: vec![Change {
+                        old_value: old.into(),
+                        new_value: new.into(),
+                        setter: setter.into(),
+                    }],
+                }],
+                diff: None,
+            }],
+            skipped: vec![],
+        }
+    }
+
+    #[test]
+    fn pending_changes_become_the_observed_old_inputs() {
+        let plain = json!({"policies": [{"namespace": "flux-system", "name": "podinfo",
+            "latestRef": {"name": "ghcr.io/stefanprodan/podinfo", "tag": "5.0.3", "digest": ""}}]});
+        let changes = result(
+            "flux-system:podinfo",
+            "ghcr.io/stefanprodan/podinfo:5.0.0",
+            "ghcr.io/stefanprodan/podinfo:5.0.3",
+        );
+        let observed = observed_inputs(&plain, &changes);
+        assert_eq!(observed["policies"][0]["latestRef"]["tag"], "5.0.0");
+        let tag_only = result("flux-system:podinfo:tag", "5.0.1", "5.0.3");
+        assert_eq!(
+            observed_inputs(&plain, &tag_only)["policies"][0]["latestRef"]["tag"],
+            "5.0.1"
+        );
+    }
+
+    #[test]
+    fn changes_are_described_old_to_new() {
+        let changes = result(
+            "flux-system:podinfo",
+            "ghcr.io/stefanprodan/podinfo:5.0.0",
+            "ghcr.io/stefanprodan/podinfo:5.0.3",
+        );
+        assert_eq!(
+            describe_changes("./clusters/dev", &changes),
+            vec![
+                "clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3".to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn github_hosts_are_recognised() {
+        assert!(is_github("https://github.com/org/repo"));
+        assert!(is_github("ssh://git@github.com/org/repo"));
+        assert!(!is_github("https://github.com.evil.example/org/repo"));
+        assert!(!is_github("http://127.0.0.1:8080/repo.git"));
+    }
+}
