@@ -1,0 +1,52 @@
+//! imageautomation-kube: the Flux objects and Secrets that make Flux in a
+//! cluster run the same image update automation the provider declares, and
+//! the server-side apply that puts them there.
+//!
+//! - [`render`]: pure functions from plain input structs
+//!   ([`ImageRepositoryInput`], [`ImagePolicyInput`], [`UpdateAutomationInput`])
+//!   to [`Manifest`]s: Flux `ImageRepository`, `ImagePolicy`,
+//!   `ImageUpdateAutomation` (`image.toolkit.fluxcd.io/v1`), `GitRepository`
+//!   (`source.toolkit.fluxcd.io/v1`) and their Secrets, every one labelled
+//!   `app.kubernetes.io/managed-by: pulumi-imageautomation`.
+//!   [`Manifest::redacted`] is the view for outputs; [`SecretsMode::Omit`]
+//!   renders for a GitOps repository without Secrets.
+//! - [`Applier`]: server-side apply under one field manager
+//!   ([`FIELD_MANAGER`], never forced; conflicts are [`Error::Conflict`]
+//!   naming fields and managers), `dryRun=All` previews
+//!   ([`ApplyMode::DryRun`]), drift detection ([`Applier::read`]) and
+//!   deletion where "already gone" is success. It is built from a kubeconfig
+//!   (contents or path, optional context, else `KUBECONFIG` and
+//!   `~/.kube/config`), so a real cluster needs nothing else.
+//!
+//! It deliberately knows nothing of Pulumi (property values, secrets
+//! marking, URNs), of registries or Git: the provider maps its inputs to the
+//! structs here and the outcomes back to outputs.
+//!
+//! # Testing against a real cluster
+//!
+//! The tests in the workspace's `tests/` crate run against an in-process
+//! fake API server. The same lifecycle runs against kind or k3s:
+//!
+//! ```text
+//! kind create cluster            # or: k3s server, then export KUBECONFIG=/etc/rancher/k3s/k3s.yaml
+//! kubectl apply -f tests/fixtures/flux-crds/   # the CRDs (Flux controllers are not needed)
+//! kubectl create namespace imageautomation-e2e
+//! KUBECONFIG=~/.kube/config cargo test -p imageautomation-tests --test kube_real_cluster -- --ignored
+//! ```
+
+mod apply;
+mod error;
+mod manifest;
+pub mod render;
+
+pub use apply::{
+    Applier, ApplyMode, ApplyOutcome, Change, ClusterConfig, DeleteOutcome, FIELD_MANAGER,
+    LiveState,
+};
+pub use error::{Error, Result};
+pub use manifest::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey, REDACTED};
+pub use render::{
+    DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
+    ObjectRef, Order, POLICY_LABEL, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
+    UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
+};
