@@ -439,3 +439,160 @@ pub fn detailed(diff: &DiffResponse) -> HashMap<String, i32> {
         .map(|(k, v)| (k.clone(), v.kind))
         .collect()
 }
+
+/// A resource as the engine keeps it in state.
+#[derive(Debug, Clone)]
+pub struct ResourceState {
+    /// The id from `Create`.
+    pub id: String,
+    /// The checked inputs.
+    pub inputs: Value,
+    /// The outputs.
+    pub outputs: Value,
+    /// Whether the last `Create`/`Update`/`Read` asked for refresh before update.
+    pub refresh_before_update: bool,
+}
+
+/// What one resource did in a deployment.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// `Create` ran.
+    Create,
+    /// `Diff` said `DIFF_SOME` and `Update` ran; the diff is kept.
+    Update(DiffResponse),
+    /// `Diff` said `DIFF_NONE`.
+    Same,
+}
+
+/// The state of a stack: resource name -> state.
+pub type StackState = std::collections::BTreeMap<String, ResourceState>;
+
+/// Produces a resource's program inputs from the resources before it.
+pub type Inputs = Box<dyn Fn(&StackState) -> Value + Send + Sync>;
+
+impl Plugin {
+    /// Refresh-before-update (Pulumi `deploymentExecutor.refresh`): `Read` each
+    /// resource that asked for it and take its outputs and inputs.
+    pub async fn refresh_before_update(
+        &mut self,
+        program: &[(Urn, Inputs)],
+        state: &mut StackState,
+    ) -> Result<(), tonic::Status> {
+        for (urn, _) in program {
+            let Some(resource) = state.get(&urn.name).cloned() else {
+                continue;
+            };
+            if !resource.refresh_before_update {
+                continue;
+            }
+            let (id, outputs, inputs) = self
+                .read(
+                    urn,
+                    &resource.id,
+                    Some(&resource.outputs),
+                    Some(&resource.inputs),
+                )
+                .await?;
+            state.insert(
+                urn.name.clone(),
+                ResourceState {
+                    id,
+                    inputs,
+                    outputs,
+                    refresh_before_update: true,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the program's resources in order as the engine's step generator
+    /// does (Check, then Create, or Diff and Update when `DIFF_SOME`), after a
+    /// refresh-before-update. `state` is updated in place (a caller doing a
+    /// preview passes a copy). Returns each resource's step.
+    pub async fn deploy(
+        &mut self,
+        program: &[(Urn, Inputs)],
+        state: &mut StackState,
+        preview: bool,
+    ) -> Result<Vec<(String, Step)>, tonic::Status> {
+        self.refresh_before_update(program, state).await?;
+        let mut steps = Vec::new();
+        for (urn, inputs) in program {
+            let news = inputs(state);
+            let old = state.get(&urn.name).cloned();
+            let olds = old
+                .as_ref()
+                .map_or(Value::Object(Default::default()), |o| o.inputs.clone());
+            let checked = match self.check(urn, &olds, &news).await? {
+                Ok(checked) => checked,
+                Err(failures) => {
+                    return Err(tonic::Status::invalid_argument(format!(
+                        "{}: check failures {failures:?}",
+                        urn.name
+                    )));
+                }
+            };
+            let (resource, step) = match old {
+                None => {
+                    let (id, outputs, refresh) = self.create(urn, &checked, preview).await?;
+                    (
+                        ResourceState {
+                            id,
+                            inputs: checked,
+                            outputs,
+                            refresh_before_update: refresh,
+                        },
+                        Step::Create,
+                    )
+                }
+                Some(old) => {
+                    let diff = self
+                        .diff(urn, &old.id, &old.outputs, &old.inputs, &checked)
+                        .await?;
+                    if diff.changes == 2 {
+                        let outputs = self
+                            .update(urn, &old.id, &old.outputs, &old.inputs, &checked, preview)
+                            .await?;
+                        (
+                            ResourceState {
+                                outputs,
+                                inputs: checked,
+                                ..old
+                            },
+                            Step::Update(diff),
+                        )
+                    } else {
+                        (
+                            ResourceState {
+                                inputs: checked,
+                                ..old
+                            },
+                            Step::Same,
+                        )
+                    }
+                }
+            };
+            state.insert(urn.name.clone(), resource);
+            steps.push((urn.name.clone(), step));
+        }
+        Ok(steps)
+    }
+}
+
+/// `v` with every secret replaced by `"[secret]"`: what the engine would show
+/// or store unencrypted.
+pub fn without_secrets(v: &Value) -> Value {
+    if imageautomation_proto::codec::is_secret(v) {
+        return Value::String("[secret]".into());
+    }
+    match v {
+        Value::Array(a) => Value::Array(a.iter().map(without_secrets).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), without_secrets(x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
