@@ -7,6 +7,9 @@
 pub mod engine;
 pub mod git_server;
 pub mod github_fake;
+pub mod kube_fake;
+pub mod kube_samples;
+pub mod kube_schema;
 pub mod registry;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
