@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod run;
 mod select;
 mod tags;
 mod update;
@@ -27,6 +28,9 @@ enum Command {
     Update(update::Args),
     /// List the tags of an image in a registry, as a Flux ImageRepository stores them.
     Tags(tags::Args),
+    /// Run one reconcile of the Flux image automation manifests under a directory: scan,
+    /// select, update, commit and push.
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +39,6 @@ fn main() -> ExitCode {
         Command::Select(args) => select::run(args),
         Command::Update(args) => update::run(args),
         Command::Tags(args) => tags::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

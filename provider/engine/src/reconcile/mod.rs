@@ -13,8 +13,8 @@ mod update_automation;
 pub use image_policy::{DigestReflectionPolicy, PolicyRequest, PolicyStatus, select_image};
 pub use image_repository::{RepositoryScan, scan_image_repository};
 pub use update_automation::{
-    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, run_update_automation,
-    to_change_set,
+    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
+    repository_path, run_update_automation, to_change_set,
 };
 
 /// Why a reconcile failed. Messages never contain secrets: the lower crates

@@ -10,7 +10,7 @@ use imageautomation_git::{
     Change, ChangeSet, ObjectChanges, ObjectIdentifier, PullRequest, PullRequestClient,
     PullRequestSpec, PushResult, WriteBackSpec, commit_and_push,
 };
-use imageautomation_update::{Mode, Policies, UpdateResult, apply_setters};
+use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
 
 use super::ReconcileError;
 
@@ -151,4 +151,102 @@ pub fn to_change_set(result: &UpdateResult) -> ChangeSet {
         set.file_changes.insert(file.path.clone(), objects);
     }
     set
+}
+
+/// One line per changed value, paths relative to the repository root
+/// (`update_path` joined with the file's path):
+/// `clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3` when
+/// old and new are `name:tag` references of the same image, else
+/// `<file>: <old value> => <new value>` (tags, digests, references with a
+/// digest). In file, object and change order of `changes`. The provider logs
+/// these as info diagnostics, `imageautomation run` prints them.
+pub fn describe_changes(update_path: &str, changes: &UpdateResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    for file in &changes.files {
+        let path = repository_path(update_path, &file.path);
+        for object in &file.objects {
+            for c in &object.changes {
+                let compact = match (
+                    c.old_value.parse::<LatestRef>(),
+                    c.new_value.parse::<LatestRef>(),
+                ) {
+                    (Ok(old), Ok(new))
+                        if old.name == new.name
+                            && old.digest.is_empty()
+                            && new.digest.is_empty() =>
+                    {
+                        format!("{} {} => {}", new.name, old.tag, new.tag)
+                    }
+                    _ => format!("{} => {}", c.old_value, c.new_value),
+                };
+                lines.push(format!("{path}: {compact}"));
+            }
+        }
+    }
+    lines
+}
+
+/// `file` (relative to `update.path`) as a path relative to the repository
+/// root: `("./clusters/dev", "podinfo.yaml")` -> `clusters/dev/podinfo.yaml`;
+/// `"."`, `"./"` and `""` are the root.
+pub fn repository_path(update_path: &str, file: &str) -> String {
+    let mut prefix = update_path.trim_matches('/');
+    while let Some(rest) = prefix.strip_prefix("./") {
+        prefix = rest.trim_start_matches('/');
+    }
+    match prefix {
+        "" | "." => file.to_owned(),
+        p => format!("{p}/{file}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use imageautomation_update::{Change, FileChanges, ObjectChanges, ObjectId};
+
+    use super::*;
+
+    fn result(old: &str, new: &str) -> UpdateResult {
+        UpdateResult {
+            files: vec![FileChanges {
+                path: "podinfo.yaml".into(),
+                objects: vec![ObjectChanges {
+                    object: ObjectId::default(),
+                    changes: vec![Change {
+                        old_value: old.into(),
+                        new_value: new.into(),
+                        setter: "flux-system:podinfo".into(),
+                    }],
+                }],
+                diff: None,
+            }],
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn describes_a_tag_bump_of_one_image_compactly() {
+        let r = result(
+            "ghcr.io/stefanprodan/podinfo:5.0.0",
+            "ghcr.io/stefanprodan/podinfo:5.0.3",
+        );
+        assert_eq!(
+            describe_changes("./clusters/dev/", &r),
+            ["clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3"]
+        );
+    }
+
+    #[test]
+    fn describes_other_values_as_old_and_new() {
+        let r = result("5.0.0", "5.0.3");
+        assert_eq!(describe_changes(".", &r), ["podinfo.yaml: 5.0.0 => 5.0.3"]);
+    }
+
+    #[test]
+    fn repository_paths_join_the_update_path() {
+        assert_eq!(repository_path("", "a.yaml"), "a.yaml");
+        assert_eq!(repository_path("./", "a.yaml"), "a.yaml");
+        assert_eq!(repository_path("./x/y", "a.yaml"), "x/y/a.yaml");
+        assert_eq!(repository_path("x/", "a.yaml"), "x/a.yaml");
+    }
 }

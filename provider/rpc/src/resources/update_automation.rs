@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use chrono::{SecondsFormat, Utc};
 use imageautomation_engine::reconcile::{
-    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, run_update_automation,
+    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
+    run_update_automation,
 };
 use imageautomation_git::{
     Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
@@ -176,37 +177,6 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
         policies: policies_of(plain)?,
         pull_request,
     })
-}
-
-/// `clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3`.
-fn describe_changes(update_path: &str, changes: &UpdateResult) -> Vec<String> {
-    let prefix = update_path.trim_start_matches("./").trim_matches('/');
-    let mut lines = Vec::new();
-    for file in &changes.files {
-        let path = match prefix {
-            "" | "." => file.path.clone(),
-            p => format!("{p}/{}", file.path),
-        };
-        for object in &file.objects {
-            for c in &object.changes {
-                let compact = match (
-                    c.old_value.parse::<LatestRef>(),
-                    c.new_value.parse::<LatestRef>(),
-                ) {
-                    (Ok(old), Ok(new))
-                        if old.name == new.name
-                            && old.digest.is_empty()
-                            && new.digest.is_empty() =>
-                    {
-                        format!("{} {} => {}", new.name, old.tag, new.tag)
-                    }
-                    _ => format!("{} => {}", c.old_value, c.new_value),
-                };
-                lines.push(format!("{path}: {compact}"));
-            }
-        }
-    }
-    lines
 }
 
 fn observed_policies(policies: &Policies) -> Value {

@@ -1,0 +1,962 @@
+//! `imageautomation run`: one reconcile of the Flux image automation objects
+//! of a directory, without a cluster, through the engine the Pulumi provider
+//! uses (`imageautomation_engine::reconcile`).
+//!
+//! Contract (kept stable):
+//! `imageautomation run DIR [--dry-run] [--git-token-stdin] [--docker-config FILE]`.
+//! - Reads the `ImageRepository`, `ImagePolicy`, `ImageUpdateAutomation`
+//!   (`image.toolkit.fluxcd.io/v1`, `v1beta2`) and `GitRepository`
+//!   (`source.toolkit.fluxcd.io/v1`, `v1beta2`, `v1beta1`) objects of every
+//!   `*.yaml`/`*.yml` file under DIR ([`manifests`]); other kinds are ignored.
+//! - Scans every ImageRepository, selects every ImagePolicy (its
+//!   `imageRepositoryRef.namespace` defaulting to the policy's), then runs every
+//!   ImageUpdateAutomation with the policies of its namespace that its
+//!   `policySelector` matches (none = all), on the GitRepository of its
+//!   `sourceRef`, checking out `git.checkout.ref`, else the GitRepository's
+//!   `spec.ref`, else branch `master` (flux-spec 5.2). Suspended objects are skipped.
+//! - Credentials: Kubernetes Secrets are not read (each `secretRef` is reported).
+//!   HTTP(S) Git remotes get the token from `--git-token-stdin`, else `GITHUB_TOKEN`,
+//!   sent as `x-access-token:<token>`; registries get the Docker config
+//!   (`--docker-config FILE`, else `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
+//! - `--dry-run`: a read-only clone; the pending changes are printed as a
+//!   unified diff (`a/<path>`, `b/<path>` relative to the repository root, so
+//!   `git apply` takes it); nothing is written, committed or pushed.
+//! - stdout: what was scanned, what each policy selected, what changed
+//!   (`<file>: <image> <old tag> => <new tag>`) and the pushed commit
+//!   (`pushed commit <7 hex> to branch <branch>`). Errors go to stderr.
+//! - Exit 0 on success (changed or not); 1 when a reconcile failed (the others
+//!   still run and every failure is reported); 2 for invalid arguments or
+//!   manifests (nothing is run).
+
+pub mod manifests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use imageautomation_engine::reconcile::{
+    AutomationOutcome, AutomationRequest, DigestReflectionPolicy, PolicyRequest, RunMode,
+    describe_changes, repository_path, run_update_automation, scan_image_repository, select_image,
+};
+use imageautomation_engine::{
+    DigestRequest, DockerConfig, RetryPolicy, ScanRequest, Scheduler, SchedulerConfig, TlsOptions,
+    parse_go_duration,
+};
+use imageautomation_git::{
+    Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
+    NamespacedName, WriteBackSpec,
+};
+use imageautomation_policy::TagSelector;
+use imageautomation_registry::ImageReference;
+use imageautomation_update::{LatestRef, Policies};
+use secrecy::SecretString;
+
+use manifests::{ImageUpdateAutomationSpec, Manifests, Object};
+
+/// Arguments of `imageautomation run`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  echo \"$TOKEN\" | imageautomation run ./clusters/my-cluster --git-token-stdin --dry-run\n\n\
+        Kubernetes Secrets (secretRef) are not read: Git credentials come from --git-token-stdin or\n\
+        GITHUB_TOKEN, registry credentials from the Docker config.\n\
+        Exit codes: 0 success (changed or not), 1 a reconcile failed, 2 invalid arguments or manifests."
+)]
+pub struct Args {
+    /// The directory holding the Flux manifests, read recursively (`*.yaml`, `*.yml`,
+    /// multi-document files).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Write nothing: clone read-only and print the pending changes as a unified diff.
+    #[arg(long)]
+    dry_run: bool,
+    /// Read the token for HTTP(S) Git remotes from stdin (sent as `x-access-token:<token>`);
+    /// default: the `GITHUB_TOKEN` environment variable.
+    #[arg(long)]
+    git_token_stdin: bool,
+    /// The Docker config JSON with registry credentials; default `$DOCKER_CONFIG/config.json`,
+    /// else `~/.docker/config.json` when it exists.
+    #[arg(long, value_name = "FILE")]
+    docker_config: Option<PathBuf>,
+}
+
+const FAILED: u8 = 1;
+const INVALID: u8 = 2;
+/// An interactive command: a failing registry is retried briefly, not for minutes.
+const REGISTRY_ATTEMPTS: u32 = 3;
+/// Flux's `ImageRepository.spec.interval` is required; what the scheduler is told when absent.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+/// Runs `imageautomation run`.
+pub fn run(args: Args) -> ExitCode {
+    let token = match git_token(args.git_token_stdin) {
+        Ok(t) => t,
+        Err(message) => return fail(INVALID, &message),
+    };
+    let docker = match &args.docker_config {
+        Some(path) => DockerConfig::from_file(path).map(Some),
+        None => DockerConfig::load_default(),
+    };
+    let docker = match docker {
+        Ok(d) => d.unwrap_or_default(),
+        Err(e) => {
+            return fail(
+                INVALID,
+                &format!("{e}; fix the file or give another with --docker-config FILE"),
+            );
+        }
+    };
+    let manifests = match manifests::read_dir(&args.dir) {
+        Ok(m) => m,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "error: {} problem(s) in the manifests under {}; nothing was run",
+                errors.len(),
+                args.dir.display()
+            );
+            return ExitCode::from(INVALID);
+        }
+    };
+    let plan = match Plan::new(&manifests, &docker, token.as_ref()) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!(
+                "error: {} problem(s) in the manifests under {}; nothing was run",
+                errors.len(),
+                args.dir.display()
+            );
+            return ExitCode::from(INVALID);
+        }
+    };
+    println!(
+        "Read {} from {} ({} YAML file{}).",
+        plan.summary(),
+        args.dir.display(),
+        manifests.files,
+        if manifests.files == 1 { "" } else { "s" }
+    );
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(FAILED, &format!("cannot start the async runtime: {e}")),
+    };
+    let mode = if args.dry_run {
+        RunMode::Preview
+    } else {
+        RunMode::Apply
+    };
+    let failures = runtime.block_on(plan.reconcile(mode));
+    if failures > 0 {
+        eprintln!("error: {failures} reconcile(s) failed; see above");
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The Git token: stdin with `--git-token-stdin` (trailing newline removed),
+/// else `GITHUB_TOKEN` when set and not empty.
+fn git_token(from_stdin: bool) -> Result<Option<SecretString>, String> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("--git-token-stdin: cannot read stdin: {e}"))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err("--git-token-stdin: stdin is empty; pipe the token in, e.g. `echo \"$TOKEN\" | imageautomation run DIR --git-token-stdin`".into());
+        }
+        if token.contains(['\n', '\r']) {
+            return Err(
+                "--git-token-stdin: stdin holds more than one line; give only the token".into(),
+            );
+        }
+        return Ok(Some(SecretString::from(token.to_owned())));
+    }
+    Ok(std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| SecretString::from(t.trim().to_owned())))
+}
+
+/// One ImageRepository to scan.
+struct RepositoryTask {
+    id: String,
+    request: ScanRequest,
+    image: String,
+}
+
+/// One ImagePolicy to select.
+struct PolicyTask {
+    id: String,
+    /// `namespace/name` of the ImageRepository.
+    repository: String,
+    selector: TagSelector,
+    digest_reflection: DigestReflectionPolicy,
+}
+
+/// One ImageUpdateAutomation to run.
+struct AutomationTask {
+    id: String,
+    /// `namespace/name` of the policies it applies.
+    policies: Vec<String>,
+    write_back: WriteBackSpec,
+    update_path: String,
+}
+
+/// What one run does, checked before anything touches the network.
+struct Plan {
+    repositories: Vec<RepositoryTask>,
+    policies: Vec<PolicyTask>,
+    automations: Vec<AutomationTask>,
+    git_repositories: usize,
+    notes: Vec<String>,
+}
+
+impl Plan {
+    /// Validates the objects and resolves their references.
+    ///
+    /// # Errors
+    /// Every problem, each naming the object and its file: an invalid image,
+    /// duration, policy, selector or Git setting; a reference to an object that
+    /// is not under the directory; an unsupported setting.
+    fn new(
+        manifests: &Manifests,
+        docker: &DockerConfig,
+        token: Option<&SecretString>,
+    ) -> Result<Plan, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut notes = Vec::new();
+        let mut plan = Plan {
+            repositories: Vec::new(),
+            policies: Vec::new(),
+            automations: Vec::new(),
+            git_repositories: manifests.git_repositories.len(),
+            notes: Vec::new(),
+        };
+        let name = |kind: &str, o: &dyn Named| format!("{kind} {} ({})", o.id(), o.origin());
+        let mut repository_ids = BTreeSet::new();
+        for r in &manifests.repositories {
+            let what = name("ImageRepository", r);
+            if !repository_ids.insert(r.id()) {
+                errors.push(format!("{what}: defined twice"));
+                continue;
+            }
+            if r.spec.suspend {
+                notes.push(format!("{what}: suspended, not scanned"));
+                continue;
+            }
+            for (field, secret) in [
+                ("secretRef", &r.spec.secret_ref),
+                ("certSecretRef", &r.spec.cert_secret_ref),
+                ("proxySecretRef", &r.spec.proxy_secret_ref),
+            ] {
+                if let Some(secret) = secret {
+                    notes.push(format!(
+                        "{what}: {field} {} is not read (Kubernetes Secrets are not read); {}",
+                        secret.name,
+                        if field == "secretRef" {
+                            "registry credentials come from the Docker config"
+                        } else {
+                            "scanning without it"
+                        }
+                    ));
+                }
+            }
+            if let Some(provider) = r.spec.provider.as_deref().filter(|p| *p != "generic") {
+                notes.push(format!(
+                    "{what}: provider {provider} is not supported; registry credentials come from the Docker config"
+                ));
+            }
+            let reference = match ImageReference::parse(&r.spec.image, r.spec.insecure) {
+                Ok(reference) => reference,
+                Err(e) => {
+                    errors.push(format!("{what}: spec.image: {e}"));
+                    continue;
+                }
+            };
+            let duration = |field: &str, value: &Option<String>| {
+                value
+                    .as_deref()
+                    .map(parse_go_duration)
+                    .transpose()
+                    .map_err(|e| format!("{what}: spec.{field}: {e}"))
+            };
+            let (interval, timeout) = match (
+                duration("interval", &r.spec.interval),
+                duration("timeout", &r.spec.timeout),
+            ) {
+                (Ok(i), Ok(t)) => (i, t),
+                (Err(e), _) | (_, Err(e)) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let mut request = ScanRequest::new(r.spec.image.clone());
+            request.insecure = r.spec.insecure;
+            request.exclusion_list = r.spec.exclusion_list.clone().filter(|l| !l.is_empty());
+            request.credentials = docker.credentials_for(reference.registry());
+            request.interval = interval.unwrap_or(DEFAULT_INTERVAL);
+            request.timeout = timeout;
+            plan.repositories.push(RepositoryTask {
+                id: r.id(),
+                request,
+                image: r.spec.image.clone(),
+            });
+        }
+
+        let mut policy_ids = BTreeSet::new();
+        for p in &manifests.policies {
+            let what = name("ImagePolicy", p);
+            if !policy_ids.insert(p.id()) {
+                errors.push(format!("{what}: defined twice"));
+                continue;
+            }
+            if p.spec.spec.suspend {
+                notes.push(format!("{what}: suspended, not selected"));
+                continue;
+            }
+            let reference = &p.spec.spec.image_repository_ref;
+            let repository = format!(
+                "{}/{}",
+                reference
+                    .namespace
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&p.metadata.namespace),
+                reference.name
+            );
+            if !repository_ids.contains(&repository) {
+                errors.push(format!(
+                    "{what}: spec.imageRepositoryRef names ImageRepository {repository}, which is not in the directory"
+                ));
+                continue;
+            }
+            let selector = match TagSelector::new(&p.spec.selection) {
+                Ok(s) => s,
+                Err(e) => {
+                    errors.push(format!("{what}: spec: {e}"));
+                    continue;
+                }
+            };
+            let digest_reflection = match p
+                .spec
+                .spec
+                .digest_reflection_policy
+                .as_deref()
+                .unwrap_or_default()
+                .parse::<DigestReflectionPolicy>()
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    errors.push(format!("{what}: spec.digestReflectionPolicy: {e}"));
+                    continue;
+                }
+            };
+            plan.policies.push(PolicyTask {
+                id: p.id(),
+                repository,
+                selector,
+                digest_reflection,
+            });
+        }
+
+        for g in &manifests.git_repositories {
+            if let Some(secret) = &g.spec.secret_ref {
+                let hint = if is_http(&g.spec.url) {
+                    "HTTP(S) remotes use --git-token-stdin or GITHUB_TOKEN"
+                } else {
+                    "an SSH remote cannot be reached without it: use its HTTPS URL with --git-token-stdin or GITHUB_TOKEN"
+                };
+                notes.push(format!(
+                    "{}: secretRef {} is not read (Kubernetes Secrets are not read); {hint}",
+                    name("GitRepository", g),
+                    secret.name
+                ));
+            }
+        }
+
+        let mut automation_ids = BTreeSet::new();
+        for a in &manifests.automations {
+            let what = name("ImageUpdateAutomation", a);
+            if !automation_ids.insert(a.id()) {
+                errors.push(format!("{what}: defined twice"));
+                continue;
+            }
+            if a.spec.suspend {
+                notes.push(format!("{what}: suspended, not run"));
+                continue;
+            }
+            match automation_task(a, manifests, token, &mut notes) {
+                Ok(task) => plan.automations.push(task),
+                Err(e) => errors.push(format!("{what}: {e}")),
+            }
+        }
+        plan.notes = notes;
+        if errors.is_empty() {
+            Ok(plan)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// `1 ImageRepository, 1 ImagePolicy, ...`.
+    fn summary(&self) -> String {
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        [
+            count(
+                self.repositories.len(),
+                "ImageRepository",
+                "ImageRepositories",
+            ),
+            count(self.policies.len(), "ImagePolicy", "ImagePolicies"),
+            count(
+                self.automations.len(),
+                "ImageUpdateAutomation",
+                "ImageUpdateAutomations",
+            ),
+            count(self.git_repositories, "GitRepository", "GitRepositories"),
+        ]
+        .join(", ")
+    }
+
+    /// Scans, selects and runs the automations; returns how many reconciles failed.
+    async fn reconcile(self, mode: RunMode) -> usize {
+        let scheduler = Scheduler::new(SchedulerConfig {
+            retry: RetryPolicy {
+                max_attempts: REGISTRY_ATTEMPTS,
+                ..RetryPolicy::default()
+            },
+            ..SchedulerConfig::default()
+        });
+        let mut failures = 0;
+        let now = chrono::Utc::now();
+
+        // Scans run concurrently (the scheduler bounds each registry); results print in file order.
+        let scans = self.repositories.iter().map(|task| {
+            let scheduler = &scheduler;
+            async move { scan_image_repository(scheduler, &task.request, None, now).await }
+        });
+        let scans = join_all(scans).await;
+        let mut scanned = BTreeMap::new();
+        if !self.repositories.is_empty() {
+            println!("\nImageRepositories:");
+        }
+        for (task, scan) in self.repositories.iter().zip(scans) {
+            match scan {
+                Ok(scan) => {
+                    let tags = scan.result.tags.len();
+                    println!(
+                        "  {}: scanned {}: {tags} tag{}",
+                        task.id,
+                        task.image,
+                        if tags == 1 { "" } else { "s" }
+                    );
+                    scanned.insert(task.id.clone(), (task, scan.result.tags));
+                }
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: ImageRepository {}: scan failed: {e}", task.id);
+                    println!("  {}: scan failed (see the error)", task.id);
+                }
+            }
+        }
+
+        let mut selected: BTreeMap<String, LatestRef> = BTreeMap::new();
+        if !self.policies.is_empty() {
+            println!("\nImagePolicies:");
+        }
+        for task in &self.policies {
+            let Some((repository, tags)) = scanned.get(&task.repository) else {
+                failures += 1;
+                eprintln!(
+                    "error: ImagePolicy {}: ImageRepository {} has no tags because its scan failed",
+                    task.id, task.repository
+                );
+                println!("  {}: not selected (its ImageRepository failed)", task.id);
+                continue;
+            };
+            let request = PolicyRequest {
+                selector: &task.selector,
+                image: &repository.image,
+                tags,
+                digest_reflection: task.digest_reflection,
+                digest_access: DigestRequest {
+                    image: repository.image.clone(),
+                    insecure: repository.request.insecure,
+                    tag: String::new(),
+                    credentials: repository.request.credentials.clone(),
+                    tls: TlsOptions::default(),
+                    timeout: repository.request.timeout,
+                },
+                previous: None,
+                previous_observed: None,
+            };
+            match select_image(&scheduler, request).await {
+                Ok(status) => {
+                    println!("  {}: selected {}", task.id, status.latest_ref);
+                    selected.insert(task.id.clone(), status.latest_ref);
+                }
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: ImagePolicy {}: {e}", task.id);
+                    println!("  {}: nothing selected (see the error)", task.id);
+                }
+            }
+        }
+
+        if !self.automations.is_empty() {
+            println!("\nImageUpdateAutomations:");
+        }
+        for task in self.automations {
+            let mut policies = Policies::new();
+            for id in &task.policies {
+                match selected.get(id) {
+                    Some(latest) => {
+                        policies.insert(id.replacen('/', ":", 1), latest.clone());
+                    }
+                    None => println!(
+                        "  {}: ImagePolicy {id} has no latestRef (it failed or is suspended); its markers are left as they are",
+                        task.id
+                    ),
+                }
+            }
+            let id = task.id.clone();
+            let url = task.write_back.url.clone();
+            let update_path = task.update_path.clone();
+            println!(
+                "  {id}: {} ({}), update.path {}, {} polic{}",
+                url,
+                describe_checkout(&task.write_back),
+                update_path,
+                policies.len(),
+                if policies.len() == 1 { "y" } else { "ies" }
+            );
+            let request = AutomationRequest {
+                write_back: task.write_back,
+                update_path: task.update_path,
+                policies,
+                pull_request: None,
+            };
+            match run_update_automation(request, mode).await {
+                Ok(outcome) => print_outcome(&update_path, &outcome, mode),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: ImageUpdateAutomation {id}: {e}");
+                    println!("    failed (see the error)");
+                }
+            }
+        }
+        failures
+    }
+}
+
+/// Runs the futures concurrently on the current task and returns their
+/// outputs in order (a small `join_all`: the scans are few and short).
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *output = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+fn describe_checkout(spec: &WriteBackSpec) -> String {
+    let checkout = match &spec.checkout {
+        CheckoutRef::Branch(b) => format!("branch {b}"),
+        CheckoutRef::Tag(t) => format!("tag {t}"),
+        CheckoutRef::Commit(c) => format!("commit {}", short(c)),
+    };
+    match &spec.push_branch {
+        Some(push) if !matches!(&spec.checkout, CheckoutRef::Branch(b) if b == push) => {
+            format!("{checkout}, push to {push}")
+        }
+        _ => checkout,
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+fn print_outcome(update_path: &str, outcome: &AutomationOutcome, mode: RunMode) {
+    let lines = describe_changes(update_path, &outcome.changes);
+    for skipped in &outcome.changes.skipped {
+        println!(
+            "    {}: left untouched: {}",
+            repository_path(update_path, &skipped.path),
+            skipped.reason
+        );
+    }
+    if lines.is_empty() {
+        println!(
+            "    no change: the markers are up to date (at commit {})",
+            short(&outcome.checkout_commit)
+        );
+        return;
+    }
+    let verb = if mode == RunMode::Preview {
+        "would change"
+    } else {
+        "changed"
+    };
+    for line in &lines {
+        println!("    {verb} {line}");
+    }
+    match (&outcome.push, mode) {
+        (Some(push), _) => println!(
+            "    pushed commit {} to branch {}",
+            short(&push.commit),
+            push.branch
+        ),
+        (None, RunMode::Preview) => {
+            println!("    --dry-run: nothing written, committed or pushed; the pending changes:");
+            for file in &outcome.changes.files {
+                if let Some(diff) = &file.diff {
+                    let full = repository_path(update_path, &file.path);
+                    let diff = diff
+                        .replacen(&format!("--- a/{}", file.path), &format!("--- a/{full}"), 1)
+                        .replacen(&format!("+++ b/{}", file.path), &format!("+++ b/{full}"), 1);
+                    print!("{diff}");
+                }
+            }
+        }
+        (None, RunMode::Apply) => println!("    nothing pushed: the commit was empty"),
+    }
+}
+
+/// `http://` or `https://`.
+fn is_http(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// What messages need of an object.
+trait Named {
+    fn id(&self) -> String;
+    fn origin(&self) -> String;
+}
+
+impl<S> Named for Object<S> {
+    fn id(&self) -> String {
+        Object::id(self)
+    }
+    fn origin(&self) -> String {
+        self.origin.to_string()
+    }
+}
+
+/// The policies an automation applies: those of its namespace that its
+/// `policySelector` matches (all when it has none), as `namespace/name`
+/// (IAC `getPolicies`, flux-spec 1.3).
+fn policies_of(
+    automation: &Object<ImageUpdateAutomationSpec>,
+    manifests: &Manifests,
+) -> Vec<String> {
+    manifests
+        .policies
+        .iter()
+        .filter(|p| p.metadata.namespace == automation.metadata.namespace)
+        .filter(|p| {
+            automation
+                .spec
+                .policy_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&p.metadata.labels))
+        })
+        .map(Object::id)
+        .collect()
+}
+
+fn automation_task(
+    a: &Object<ImageUpdateAutomationSpec>,
+    manifests: &Manifests,
+    token: Option<&SecretString>,
+    notes: &mut Vec<String>,
+) -> Result<AutomationTask, String> {
+    let spec = &a.spec;
+    if let Some(selector) = &spec.policy_selector {
+        selector
+            .validate()
+            .map_err(|e| format!("spec.policySelector: {e}"))?;
+    }
+    if let Some(strategy) = spec.update.as_ref().and_then(|u| u.strategy.as_deref())
+        && strategy != "Setters"
+    {
+        return Err(format!(
+            "spec.update.strategy: {strategy:?} is not supported; the only strategy is \"Setters\""
+        ));
+    }
+    let source = &spec.source_ref;
+    if let Some(kind) = source.kind.as_deref().filter(|k| *k != "GitRepository") {
+        return Err(format!(
+            "spec.sourceRef.kind: {kind:?} is not supported; use GitRepository"
+        ));
+    }
+    let source_id = format!(
+        "{}/{}",
+        source
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&a.metadata.namespace),
+        source.name
+    );
+    let git_repository = manifests
+        .git_repositories
+        .iter()
+        .find(|g| g.id() == source_id)
+        .ok_or_else(|| {
+            format!("spec.sourceRef names GitRepository {source_id}, which is not in the directory")
+        })?;
+    let git = spec.git.as_ref().ok_or(
+        "spec.git is missing: it gives the commit author and the push branch (flux-spec 1.3)",
+    )?;
+    if git.commit.author.email.is_empty() {
+        return Err("spec.git.commit.author.email is required".into());
+    }
+    MessageTemplate::commit_message(git.commit.message_template.as_deref())
+        .map_err(|e| format!("spec.git.commit.messageTemplate: {e}"))?;
+    if git.commit.signing_key.is_some() {
+        notes.push(format!(
+            "ImageUpdateAutomation {}: spec.git.commit.signingKey is not read (Kubernetes Secrets are not read); commits are not signed",
+            a.id()
+        ));
+    }
+    // Flux: the automation's checkout ref replaces the GitRepository's as a whole.
+    let checkout = git
+        .checkout
+        .as_ref()
+        .and_then(|c| c.reference.clone())
+        .filter(|r| !r.is_empty())
+        .or_else(|| git_repository.spec.reference.clone())
+        .unwrap_or_default();
+    if checkout.commit.is_none() && checkout.tag.is_none() {
+        for (field, value) in [("semver", &checkout.semver), ("name", &checkout.name)] {
+            if value.is_some() && checkout.branch.is_none() {
+                return Err(format!(
+                    "checkout ref.{field} is not supported; check out a branch, tag or commit"
+                ));
+            }
+        }
+    }
+    let push = git.push.clone().unwrap_or_default();
+    let url = git_repository.spec.url.clone();
+    let credentials = match token {
+        Some(token) if is_http(&url) => GitCredentials::Token(token.clone()),
+        _ => GitCredentials::Anonymous,
+    };
+    let update_path = spec
+        .update
+        .as_ref()
+        .and_then(|u| u.path.clone())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".to_owned());
+    Ok(AutomationTask {
+        id: a.id(),
+        policies: policies_of(a, manifests),
+        write_back: WriteBackSpec {
+            url,
+            auth: Auth {
+                credentials,
+                ca_bundle: None,
+                known_hosts: None,
+            },
+            checkout: CheckoutRef::from_flux(
+                checkout.branch.as_deref(),
+                checkout.tag.as_deref(),
+                checkout.commit.as_deref(),
+            ),
+            push_branch: push.branch.filter(|b| !b.is_empty()),
+            push_refspec: push.refspec.filter(|r| !r.is_empty()),
+            push_options: push.options,
+            author: CommitAuthor {
+                name: git.commit.author.name.clone(),
+                email: git.commit.author.email.clone(),
+            },
+            message_template: git.commit.message_template.clone(),
+            message_template_values: git.commit.message_template_values.clone(),
+            automation_object: NamespacedName {
+                namespace: a.metadata.namespace.clone(),
+                name: a.metadata.name.clone(),
+            },
+            retry: imageautomation_git::RetryPolicy::default(),
+            shallow: true,
+        },
+        update_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn manifests(text: &str) -> Manifests {
+        let mut m = Manifests::default();
+        let mut errors = Vec::new();
+        manifests::read_file(
+            text,
+            Path::new("f.yaml"),
+            &mut m,
+            &mut errors,
+            Path::new("f.yaml"),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        m
+    }
+
+    fn policy(ns: &str, name: &str, labels: &str) -> String {
+        format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: {name}, namespace: {ns}, labels: {labels}}}\nspec:\n  imageRepositoryRef: {{name: app, namespace: apps}}\n  policy: {{semver: {{range: 1.x}}}}\n---\n"
+        )
+    }
+
+    const REPOSITORY: &str = "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: app, namespace: apps}\nspec: {image: 127.0.0.1:5000/app, interval: 1m}\n---\n";
+
+    fn automation(ns: &str, selector: &str) -> String {
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: fleet, namespace: {ns}}}\nspec: {{url: http://127.0.0.1:1/fleet.git, ref: {{branch: main}}, secretRef: {{name: creds}}}}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {{name: auto, namespace: {ns}}}\nspec:\n  sourceRef: {{kind: GitRepository, name: fleet}}\n  git:\n    commit: {{author: {{email: bot@example.com}}}}\n    push: {{branch: updates}}\n{selector}---\n"
+        )
+    }
+
+    fn plan_of(text: &str, token: Option<&str>) -> Result<Plan, Vec<String>> {
+        let token = token.map(|t| SecretString::from(t.to_owned()));
+        Plan::new(&manifests(text), &DockerConfig::default(), token.as_ref())
+    }
+
+    #[test]
+    fn an_automation_takes_the_policies_of_its_namespace_that_its_selector_matches() {
+        let text = [
+            REPOSITORY.to_owned(),
+            policy("flux-system", "web", "{team: web}"),
+            policy("flux-system", "api", "{team: api}"),
+            policy("other", "web", "{team: web}"),
+            automation(
+                "flux-system",
+                "  policySelector:\n    matchLabels: {team: web}\n",
+            ),
+        ]
+        .concat();
+        let plan = plan_of(&text, None).expect("plan");
+        assert_eq!(plan.automations[0].policies, ["flux-system/web"]);
+
+        let text = [
+            REPOSITORY.to_owned(),
+            policy("flux-system", "web", "{team: web}"),
+            policy("flux-system", "api", "{team: api}"),
+            policy("other", "web", "{team: web}"),
+            automation("flux-system", ""),
+        ]
+        .concat();
+        let plan = plan_of(&text, None).expect("plan");
+        assert_eq!(
+            plan.automations[0].policies,
+            ["flux-system/web", "flux-system/api"],
+            "no selector: every policy of the namespace"
+        );
+    }
+
+    #[test]
+    fn the_git_repository_gives_url_and_ref_and_the_token_goes_to_http_remotes() {
+        let text = [REPOSITORY.to_owned(), automation("flux-system", "")].concat();
+        let plan = plan_of(&text, Some("tok")).expect("plan");
+        let spec = &plan.automations[0].write_back;
+        assert_eq!(spec.url, "http://127.0.0.1:1/fleet.git");
+        assert_eq!(spec.checkout, CheckoutRef::Branch("main".into()));
+        assert_eq!(spec.push_branch.as_deref(), Some("updates"));
+        assert!(matches!(spec.auth.credentials, GitCredentials::Token(_)));
+        assert_eq!(plan.automations[0].update_path, ".");
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("secretRef creds is not read")),
+            "{:?}",
+            plan.notes
+        );
+        let text = text.replace("  git:\n", "  git:\n    checkout: {ref: {tag: v1}}\n");
+        let plan = plan_of(&text, None).expect("plan");
+        let spec = &plan.automations[0].write_back;
+        assert_eq!(
+            spec.checkout,
+            CheckoutRef::Tag("v1".into()),
+            "git.checkout.ref wins"
+        );
+        assert!(matches!(spec.auth.credentials, GitCredentials::Anonymous));
+    }
+
+    #[test]
+    fn dangling_references_and_invalid_specs_are_reported_together() {
+        let text = [
+            policy("flux-system", "web", "{}").replace("name: app, namespace: apps", "name: nope"),
+            policy("apps", "bad", "{}").replace("range: 1.x", "range: '>>1'"),
+            REPOSITORY.to_owned(),
+            automation("flux-system", "").replace("name: fleet}\n", "name: gone}\n"),
+        ]
+        .concat();
+        let errors = plan_of(&text, None).err().expect("errors");
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].contains("ImageRepository flux-system/nope, which is not in the directory")
+        );
+        assert!(
+            errors[1].starts_with("ImagePolicy apps/bad (f.yaml (document 2)): spec:"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2].contains("GitRepository flux-system/gone"),
+            "{}",
+            errors[2]
+        );
+    }
+
+    #[test]
+    fn summary_counts_each_kind() {
+        let text = [
+            REPOSITORY.to_owned(),
+            policy("apps", "a", "{}"),
+            automation("apps", ""),
+        ]
+        .concat();
+        let plan = plan_of(&text, None).expect("plan");
+        assert_eq!(
+            plan.summary(),
+            "1 ImageRepository, 1 ImagePolicy, 1 ImageUpdateAutomation, 1 GitRepository"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! `imageautomation run`, run as the built binary against the real
+//! `docker-registry` (anonymous, loopback) and Git over smart HTTP with Basic
+//! auth (lighttpd + `git http-backend`): a fleet repository laid out as in the
+//! Flux image automation guide (ImageRepository podinfo, ImagePolicy semver
+//! `5.0.x`, ImageUpdateAutomation, GitRepository, a marked Deployment).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
+use imageautomation_tests::registry::Registry;
+
+const TOKEN: &str = "ghp_runEndToEndSecret0123456789";
+
+fn deployment(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\n  namespace: default\nspec:\n  selector:\n    matchLabels:\n      app: podinfo\n  template:\n    metadata:\n      labels:\n        app: podinfo\n    spec:\n      containers:\n        - name: podinfod\n          image: {image}:5.0.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}\n"
+    )
+}
+
+fn image_automation(image: &str) -> String {
+    format!(
+        r#"---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  image: {image}
+  interval: 5m
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  policy:
+    semver:
+      range: 5.0.x
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 30m
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  git:
+    checkout:
+      ref:
+        branch: main
+    commit:
+      author:
+        email: fluxcdbot@users.noreply.github.com
+        name: fluxcdbot
+      messageTemplate: '{{{{range .Changed.Changes}}}}{{{{print .OldValue}}}} -> {{{{println .NewValue}}}}{{{{end}}}}'
+    push:
+      branch: main
+  update:
+    path: ./clusters/my-cluster
+    strategy: Setters
+"#
+    )
+}
+
+fn gotk_sync(url: &str) -> String {
+    format!(
+        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    name: flux-system\n  url: {url}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: ./clusters/my-cluster\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+    )
+}
+
+struct Fleet {
+    _registry: Registry,
+    _git: GitHttpServer,
+    bare: std::path::PathBuf,
+    image: String,
+    checkout: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn start() -> Fleet {
+        let registry = Registry::anonymous();
+        registry.storage().seed_tags(
+            "stefanprodan/podinfo",
+            &["5.0.0", "5.0.1", "5.0.3", "5.1.0", "6.0.0-rc.1", "latest"],
+        );
+        let image = registry.image("stefanprodan/podinfo");
+        let server = GitHttpServer::start(&[("x-access-token", TOKEN)]);
+        let bare = server.create_repo("fleet-infra");
+        let url = server.url("fleet-infra");
+        seed_repo(
+            &bare,
+            "main",
+            &[
+                (
+                    "clusters/my-cluster/podinfo-deployment.yaml",
+                    deployment(&image).as_str(),
+                ),
+                (
+                    "clusters/my-cluster/flux-system/gotk-sync.yaml",
+                    gotk_sync(&url).as_str(),
+                ),
+                (
+                    "clusters/my-cluster/image-automation.yaml",
+                    image_automation(&image).as_str(),
+                ),
+            ],
+            "Add podinfo and its image automation",
+        );
+        // The manifests the user runs on: a local checkout of the fleet repository.
+        let checkout = tempfile::tempdir().expect("tempdir");
+        git(
+            checkout.path(),
+            &["clone", "-q", &format!("file://{}", bare.display()), "."],
+        );
+        Fleet {
+            _registry: registry,
+            _git: server,
+            bare,
+            image,
+            checkout,
+        }
+    }
+
+    fn head(&self) -> String {
+        git(&self.bare, &["rev-parse", "main"]).trim().to_owned()
+    }
+
+    fn deployment(&self) -> String {
+        git(
+            &self.bare,
+            &["show", "main:clusters/my-cluster/podinfo-deployment.yaml"],
+        )
+    }
+
+    fn run(&self, args: &[&str], token: Option<&str>) -> (Output, String, String) {
+        run_in(
+            &self.checkout.path().join("clusters/my-cluster"),
+            args,
+            token,
+        )
+    }
+}
+
+fn run_in(dir: &Path, args: &[&str], token: Option<&str>) -> (Output, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imageautomation"));
+    command
+        .arg("run")
+        .arg(dir)
+        .args(args)
+        .env_remove("GITHUB_TOKEN")
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if token.is_some() {
+        command.arg("--git-token-stdin");
+    }
+    let mut child = command.spawn().expect("run imageautomation");
+    if let Some(token) = token {
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{token}").expect("write token");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "the token leaked:\n{stdout}\n{stderr}"
+    );
+    (out, stdout, stderr)
+}
+
+#[test]
+fn dry_run_then_run_then_nothing_to_do() {
+    let fleet = Fleet::start();
+    let before = fleet.head();
+
+    // --dry-run: the diff, nothing pushed.
+    let (out, stdout, stderr) = fleet.run(&["--dry-run"], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout
+            .contains("1 ImageRepository, 1 ImagePolicy, 1 ImageUpdateAutomation, 1 GitRepository"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("secretRef flux-system is not read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "flux-system/podinfo: scanned {}: 6 tags",
+            fleet.image
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "flux-system/podinfo: selected {}:5.0.3",
+            fleet.image
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "would change clusters/my-cluster/podinfo-deployment.yaml: {} 5.0.0 => 5.0.3",
+            fleet.image
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--- a/clusters/my-cluster/podinfo-deployment.yaml\n+++ b/clusters/my-cluster/podinfo-deployment.yaml\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "+          image: {}:5.0.3 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}",
+            fleet.image
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pushed commit"), "{stdout}");
+    assert_eq!(fleet.head(), before, "--dry-run pushed");
+    assert!(fleet.deployment().contains(":5.0.0 #"));
+
+    // run: one commit pushed to main, printed with its short SHA.
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let after = fleet.head();
+    assert_ne!(after, before);
+    assert!(
+        stdout.contains(&format!("pushed commit {} to branch main", &after[..7])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "changed clusters/my-cluster/podinfo-deployment.yaml: {} 5.0.0 => 5.0.3",
+            fleet.image
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        git(&fleet.bare, &["rev-parse", "main~1"]).trim(),
+        before,
+        "one commit"
+    );
+    assert!(
+        fleet.deployment().contains(":5.0.3 #"),
+        "{}",
+        fleet.deployment()
+    );
+    let message = git(
+        &fleet.bare,
+        &["log", "-1", "--format=%an <%ae>%n%B", "main"],
+    );
+    assert_eq!(
+        message.trim(),
+        format!(
+            "fluxcdbot <fluxcdbot@users.noreply.github.com>\n{0}:5.0.0 -> {0}:5.0.3",
+            fleet.image
+        )
+    );
+
+    // run again: nothing to do.
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("no change: the markers are up to date"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pushed commit"), "{stdout}");
+    assert_eq!(fleet.head(), after);
+}
+
+#[test]
+fn a_failing_reconcile_exits_1_and_invalid_manifests_exit_2() {
+    let fleet = Fleet::start();
+    let before = fleet.head();
+
+    // A wrong token: the scan and selection still run and print; the automation fails.
+    let (out, stdout, stderr) = fleet.run(&[], Some("ghp_wrong"));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("selected"), "{stdout}");
+    assert!(
+        stderr.contains("error: ImageUpdateAutomation flux-system/flux-system:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ghp_wrong"), "{stderr}");
+    assert_eq!(fleet.head(), before);
+
+    // Malformed YAML: exit 2, the file and line named, nothing run.
+    let broken = fleet
+        .checkout
+        .path()
+        .join("clusters/my-cluster/broken.yaml");
+    std::fs::write(&broken, "apiVersion: v1\nkind: ConfigMap\ndata: [a\n").expect("write");
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("broken.yaml: line "), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    std::fs::remove_file(&broken).expect("rm");
+
+    // An invalid range: exit 2 naming the policy.
+    let manifest = fleet
+        .checkout
+        .path()
+        .join("clusters/my-cluster/image-automation.yaml");
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    std::fs::write(&manifest, text.replace("range: 5.0.x", "range: '>>5'")).expect("write");
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "ImagePolicy flux-system/podinfo (image-automation.yaml (document 2)): spec:"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(fleet.head(), before);
+}
