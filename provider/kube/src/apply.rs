@@ -146,6 +146,7 @@ impl Applier {
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| kubeconfig_error(&origin, &e))?;
+        ensure_crypto_provider();
         let client = kube::Client::try_from(config).map_err(|source| Error::Client { source })?;
         Ok(Self { client })
     }
@@ -289,6 +290,17 @@ impl Applier {
             out.push((m.key().clone(), self.delete(m.key()).await?));
         }
         Ok(out)
+    }
+}
+
+/// kube-rs builds its rustls configuration with the process-wide default
+/// `CryptoProvider`; when a process links both ring and aws-lc-rs (as this
+/// workspace does through reqwest), rustls cannot choose one and panics. So
+/// install ring's unless the process already chose one (a lost race with
+/// another installer is fine: then that one is the default).
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
