@@ -412,3 +412,73 @@ async fn unreachable_server_is_transient() {
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     assert!(err.is_transient());
 }
+
+/// Runs the child half of [`kubeconfig_falls_back_to_env_then_home`]: only
+/// when the parent sets `IMAGEAUTOMATION_KUBE_CHILD`, with the environment
+/// under test (setting variables in this multi-threaded process is unsound).
+#[tokio::test]
+#[ignore = "run by kubeconfig_falls_back_to_env_then_home in a child process"]
+async fn child_connects_with_default_config() {
+    let Ok(expect) = std::env::var("IMAGEAUTOMATION_KUBE_CHILD") else {
+        return;
+    };
+    let result = Applier::connect(&ClusterConfig::default()).await;
+    match expect.as_str() {
+        "none" => assert!(
+            matches!(result, Err(Error::NoKubeconfig)),
+            "{:?}",
+            result.err()
+        ),
+        _ => {
+            let applier = result.expect("connects from the environment");
+            let state = applier
+                .read(&repository_manifest("5m", None))
+                .await
+                .expect("GET reaches the fake");
+            assert_eq!(state, LiveState::Deleted);
+        }
+    }
+}
+
+#[tokio::test]
+async fn kubeconfig_falls_back_to_env_then_home() {
+    let fake = FakeKubeApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env_file = dir.path().join("env-config");
+    std::fs::write(&env_file, fake.kubeconfig()).expect("write");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".kube")).expect("mkdir");
+    std::fs::write(home.join(".kube/config"), fake.kubeconfig()).expect("write");
+    let empty_home = dir.path().join("empty-home");
+    std::fs::create_dir_all(&empty_home).expect("mkdir");
+
+    let exe = std::env::current_exe().expect("test binary");
+    for (case, kubeconfig, home) in [
+        ("env", Some(&env_file), &empty_home),
+        ("home", None, &home),
+        ("none", None, &empty_home),
+    ] {
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.args([
+            "--exact",
+            "child_connects_with_default_config",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("IMAGEAUTOMATION_KUBE_CHILD", case)
+        .env("HOME", home)
+        .env_remove("KUBECONFIG");
+        if let Some(path) = kubeconfig {
+            cmd.env("KUBECONFIG", path);
+        }
+        let out = cmd.output().await.expect("run child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "case {case}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let gets = fake.calls().iter().filter(|c| c.method == "GET").count();
+    assert_eq!(gets, 2, "the env and home cases reached the fake");
+}

@@ -400,3 +400,18 @@ fn bad_inputs_are_clear_errors() {
         "timeout"
     );
 }
+
+#[test]
+fn yaml_documents_for_a_gitops_repository_parse_back_and_validate() {
+    let objects = kube_samples::all(NS, SecretsMode::Omit);
+    let text = imageautomation_kube::to_yaml_documents(&objects);
+    assert_eq!(text.matches("---\n").count(), objects.len());
+    let mut parsed = Vec::new();
+    for doc in text.split("---\n").filter(|d| !d.is_empty()) {
+        let value: Value = serde_norway::from_str(doc).expect("YAML document");
+        kube_schema::validate(&value).expect("valid");
+        parsed.push(value);
+    }
+    let bodies: Vec<&Value> = objects.iter().map(Manifest::expose_body).collect();
+    assert_eq!(parsed.iter().collect::<Vec<_>>(), bodies);
+}

@@ -49,4 +49,5 @@ pub use render::{
     DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
     ObjectRef, Order, POLICY_LABEL, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
     UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
+    to_yaml_documents,
 };

@@ -952,6 +952,21 @@ fn render_git_repository(
     Ok(out)
 }
 
+/// Writes manifests as one multi-document YAML stream (`---` between
+/// objects), as a GitOps repository holds them; for `imageautomation render`
+/// with [`SecretsMode::Omit`]. Secret data would be written as it is, so do
+/// not pass Secrets unless the output is itself secret.
+pub fn to_yaml_documents(manifests: &[Manifest]) -> String {
+    let mut out = String::new();
+    for m in manifests {
+        out.push_str("---\n");
+        out.push_str(
+            &serde_norway::to_string(m.expose_body()).expect("a JSON value serialises as YAML"),
+        );
+    }
+    out
+}
+
 /// A URL for messages: user info removed.
 fn redact_url(url: &str) -> String {
     match url.split_once("://") {
