@@ -26,7 +26,9 @@
 //! Every request needs `Authorization: Bearer <token>` (401 otherwise) and
 //! is recorded ([`FakeKubeApi::calls`]). [`FakeKubeApi::edit`] and
 //! [`FakeKubeApi::remove`] change objects behind the applier's back, as
-//! `kubectl edit` and `kubectl delete` would. Simplifications: lists are
+//! `kubectl edit` and `kubectl delete` would; [`FakeKubeApi::uninstall`]
+//! and [`FakeKubeApi::restrict_namespaces`] answer 404 as a cluster without
+//! a CRD or a namespace does. Simplifications: lists are
 //! atomic, there is no watch, list, discovery, finalizers or admission.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +76,10 @@ struct Stored {
 
 #[derive(Default)]
 struct Inner {
+    /// Plurals whose CRD is "not installed".
+    uninstalled: BTreeSet<String>,
+    /// When set, the only namespaces that exist.
+    namespaces: Option<BTreeSet<String>>,
     objects: BTreeMap<(String, String, String), Stored>,
     calls: Vec<Call>,
     resource_version: u64,
@@ -235,6 +241,23 @@ impl FakeKubeApi {
         stored.object["metadata"]["managedFields"] = managed;
     }
 
+    /// Stops serving a resource (`imageupdateautomations`), as a cluster
+    /// without that CRD: every request on it is a 404 for the resource.
+    pub fn uninstall(&self, plural: &str) {
+        self.inner
+            .lock()
+            .expect("lock")
+            .uninstalled
+            .insert(plural.to_owned());
+    }
+
+    /// From now on only these namespaces exist; an apply elsewhere is a 404
+    /// `namespaces "x" not found` (by default every namespace exists).
+    pub fn restrict_namespaces(&self, namespaces: &[&str]) {
+        self.inner.lock().expect("lock").namespaces =
+            Some(namespaces.iter().map(|n| (*n).to_owned()).collect());
+    }
+
     /// Deletes an object behind the applier's back (`kubectl delete`).
     pub fn remove(&self, plural: &str, namespace: &str, name: &str) -> bool {
         let mut inner = self.inner.lock().expect("lock");
@@ -337,7 +360,8 @@ fn serve(
             json!({}),
         );
     }
-    let Some((api_version, kind)) = resource(group, version, plural) else {
+    let served = resource(group, version, plural).filter(|_| !inner.uninstalled.contains(plural));
+    let Some((api_version, kind)) = served else {
         return status_response(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -399,6 +423,18 @@ fn serve(
                     );
                 }
             };
+            if inner
+                .namespaces
+                .as_ref()
+                .is_some_and(|set| !set.contains(ns))
+            {
+                return status_response(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    &format!("namespaces \"{ns}\" not found"),
+                    json!({"name": ns, "kind": "namespaces"}),
+                );
+            }
             let force = query.get("force").map(String::as_str) == Some("true");
             let config: Value = match serde_norway::from_slice(body) {
                 Ok(v) => v,

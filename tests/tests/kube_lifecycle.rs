@@ -482,3 +482,38 @@ async fn kubeconfig_falls_back_to_env_then_home() {
     let gets = fake.calls().iter().filter(|c| c.method == "GET").count();
     assert_eq!(gets, 2, "the env and home cases reached the fake");
 }
+
+#[tokio::test]
+async fn missing_crd_or_namespace_says_what_to_install_or_create() {
+    let fake = FakeKubeApi::start().await;
+    let applier = connect(&fake).await;
+    fake.uninstall("imagerepositories");
+    let err = applier
+        .apply(&repository_manifest("5m", None), ApplyMode::DryRun)
+        .await
+        .expect_err("no CRD");
+    assert!(matches!(err, Error::NotServed { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("image.toolkit.fluxcd.io/v1 ImageRepository"),
+        "{text}"
+    );
+    assert!(text.contains("image-reflector-controller"), "{text}");
+    assert!(!err.is_transient());
+
+    fake.restrict_namespaces(&["default"]);
+    let secret = kube_samples::all(NS, SecretsMode::Include)
+        .into_iter()
+        .find(Manifest::is_secret)
+        .expect("a Secret");
+    let err = applier
+        .apply(&secret, ApplyMode::Apply)
+        .await
+        .expect_err("no namespace");
+    let text = err.to_string();
+    assert!(
+        text.contains("namespace \"flux-system\" does not exist"),
+        "{text}"
+    );
+    assert!(!text.contains(REGISTRY_PASSWORD));
+}

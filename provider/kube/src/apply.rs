@@ -16,6 +16,10 @@ use crate::manifest::{Manifest, ObjectKey, redact};
 /// owner and report conflicts with our own earlier applies.
 pub const FIELD_MANAGER: &str = "pulumi-imageautomation";
 
+/// How long one request may wait for the API server's answer (kube-rs' own
+/// connect timeout applies before that).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the kubeconfig comes from and which context to use (provider
 /// config `kubernetes {kubeconfig, context}`).
 #[derive(Default)]
@@ -143,9 +147,12 @@ impl Applier {
                 (kc, origin)
             }
         };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| kubeconfig_error(&origin, &e))?;
+        // kube-rs leaves reads unbounded (for watches); every request here is
+        // a single object, so a stalled API server must not hang an operation.
+        config.read_timeout = Some(READ_TIMEOUT);
         ensure_crypto_provider();
         let client = kube::Client::try_from(config).map_err(|source| Error::Client { source })?;
         Ok(Self { client })
@@ -389,6 +396,24 @@ fn map_error(key: &ObjectKey, verb: &'static str, err: kube::Error) -> Error {
                     fields,
                     managers,
                 };
+            }
+            if status.code == 404 && verb == "apply" {
+                let kind = key.kind;
+                let reason = match status.details.as_ref().map(|d| d.kind.as_str()) {
+                    Some("namespaces") => format!(
+                        "namespace {:?} does not exist: create it (kubectl create namespace {}) \
+                         or set the resource's namespace",
+                        key.namespace, key.namespace
+                    ),
+                    _ => format!(
+                        "the cluster does not serve {} {kind} ({}): install Flux with the image \
+                         automation components (flux install \
+                         --components-extra=image-reflector-controller,image-automation-controller)",
+                        kind.api_version(),
+                        status.message
+                    ),
+                };
+                return Error::NotServed { object, reason };
             }
             let transient = status.code == 429 || status.code >= 500 || status.code == 409;
             let (code, reason, message) =

@@ -84,6 +84,17 @@ pub enum Error {
         message: String,
     },
 
+    /// An apply found no place for the object (HTTP 404 on apply): its
+    /// namespace does not exist, or the cluster does not serve its kind
+    /// (the Flux CRDs are not installed).
+    #[error("{object}: {reason}")]
+    NotServed {
+        /// The object, `Kind namespace/name`.
+        object: String,
+        /// What is missing and how to fix it.
+        reason: String,
+    },
+
     /// The API server answered with a retryable failure: 429, 5xx, or a
     /// timeout reported by the server.
     #[error("{object}: the API server failed the {verb} ({code} {reason}): {message}; retry later")]

@@ -41,7 +41,7 @@ pub mod render;
 
 pub use apply::{
     Applier, ApplyMode, ApplyOutcome, Change, ClusterConfig, DeleteOutcome, FIELD_MANAGER,
-    LiveState,
+    LiveState, READ_TIMEOUT,
 };
 pub use error::{Error, Result};
 pub use manifest::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey, REDACTED};
