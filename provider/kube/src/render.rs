@@ -730,7 +730,7 @@ fn git_ref_json(r: &GitRef) -> Value {
 /// `git.url` (same name as the automation) and, with
 /// [`SecretsMode::Include`] and auth or a CA, its Secret `<name>-git-auth`
 /// (`Opaque`; `username`/`password` for a token or basic auth,
-/// `identity`/`known_hosts`[/`password`] for SSH, `ca.crt`). Order: Secret,
+/// `identity`/`known_hosts` (and `password` for a passphrase) for SSH, `ca.crt`). Order: Secret,
 /// GitRepository, ImageUpdateAutomation.
 ///
 /// # Errors
