@@ -440,3 +440,17 @@ fn crd_fixtures_match_their_provenance() {
     }
     assert_eq!(checked, 4);
 }
+
+#[test]
+fn input_debug_never_shows_credentials() {
+    let text = format!(
+        "{:?} {:?}",
+        kube_samples::repository(NS),
+        kube_samples::automation(NS)
+    );
+    assert!(text.contains("ghcr.io/org/app"), "{text}");
+    assert!(
+        !text.contains(REGISTRY_PASSWORD) && !text.contains(GIT_TOKEN),
+        "{text}"
+    );
+}

@@ -22,7 +22,7 @@ pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60)
 
 /// Where the kubeconfig comes from and which context to use (provider
 /// config `kubernetes {kubeconfig, context}`).
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterConfig {
     /// The kubeconfig's contents or a path to it (secret: it may hold
     /// tokens and client keys). A value containing a newline or starting

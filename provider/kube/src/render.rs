@@ -50,6 +50,7 @@ pub struct ObjectRef {
 /// Registry credentials of an `ImageRepository`, put into a
 /// `kubernetes.io/dockerconfigjson` Secret (never `Opaque`: Flux ignores an
 /// Opaque Secret silently and scans anonymously, flux-spec trap 11).
+#[derive(Debug, Clone)]
 pub enum RegistryCredentials {
     /// Pulumi `credentials {username, password}`: one `auths` entry for the
     /// image's registry (`https://index.docker.io/v1/` for Docker Hub).
@@ -67,6 +68,7 @@ pub enum RegistryCredentials {
 /// TLS settings of an `ImageRepository` (Pulumi `certificate`), put into the
 /// Secret named by `spec.certSecretRef` with keys `ca.crt`, `tls.crt`,
 /// `tls.key` (IRC `internal/registry/options.go`).
+#[derive(Debug, Clone)]
 pub struct TlsCertificate {
     /// PEM CA bundle, added to the system pool.
     pub ca_pem: Option<String>,
@@ -77,6 +79,7 @@ pub struct TlsCertificate {
 }
 
 /// Inputs of a Flux `ImageRepository` (IRC `api/v1/imagerepository_types.go`).
+#[derive(Debug, Clone)]
 pub struct ImageRepositoryInput {
     /// Namespace of the object (the provider defaults it to `fluxNamespace`).
     pub namespace: String,
@@ -187,6 +190,7 @@ pub struct ImagePolicyInput {
 
 /// Git authentication of an automation (Pulumi `git.auth`), rendered into
 /// the `GitRepository`'s `spec.secretRef` Secret (source-controller keys).
+#[derive(Debug, Clone)]
 pub enum GitAuth {
     /// A token (GitHub PAT, app token): keys `username: git`, `password`.
     Token(SecretString),
@@ -233,6 +237,7 @@ impl GitRef {
 }
 
 /// Inputs of the Git side of an automation (Pulumi `git`).
+#[derive(Debug, Clone)]
 pub struct GitInput {
     /// The repository URL: `https://`, `http://`, `ssh://` or scp-like
     /// `user@host:path` (converted to `ssh://user@host/path`, as Flux only
@@ -261,6 +266,7 @@ pub struct GitInput {
 }
 
 /// Inputs of a Flux `ImageUpdateAutomation` (IAC `api/v1`).
+#[derive(Debug, Clone)]
 pub struct UpdateAutomationInput {
     /// Namespace of the object; Flux selects policies only in this namespace.
     pub namespace: String,
