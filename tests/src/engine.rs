@@ -35,9 +35,14 @@ pub fn plugin_binary() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("test binaries live in target/<profile>/deps");
     let binary = dir.join("pulumi-resource-imageautomation");
+    let release = if dir.ends_with("release") {
+        " --release"
+    } else {
+        ""
+    };
     assert!(
         binary.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p pulumi-resource-imageautomation`) first",
+        "{} is missing: run `cargo build{release} -p pulumi-resource-imageautomation` first (`cargo test --workspace` builds it)",
         binary.display()
     );
     binary
@@ -108,9 +113,16 @@ impl Plugin {
             .expect("bind the engine");
         let engine_address = listener.local_addr().expect("engine address").to_string();
         let engine_task = tokio::spawn(async move {
+            use tokio_stream::StreamExt;
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
+                if let Ok(stream) = &stream {
+                    let _ = stream.set_nodelay(true);
+                }
+                stream
+            });
             let _ = tonic::transport::Server::builder()
                 .add_service(EngineServer::new(engine))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .serve_with_incoming(incoming)
                 .await;
         });
 
