@@ -63,6 +63,7 @@ BIN=$ROOT/target/release/imageautomation
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imageautomation-demo.XXXXXX")
 cleanup() {
     status=$?
+    trap '' INT TERM # a second Ctrl-C must not cut the cleanup short
     "$FIXTURES/git_http_fixture.sh" stop "$WORK/git" >/dev/null 2>&1 || true
     "$FIXTURES/registry_fixture.sh" stop "$WORK/registry" >/dev/null 2>&1 || true
     if [ "${KEEP:-}" = 1 ]; then
@@ -70,7 +71,11 @@ cleanup() {
     else
         rm -rf "$WORK"
     fi
-    [ "$status" -eq 0 ] && step "Done: servers stopped" || echo "demo.sh failed (exit $status); servers stopped" >&2
+    case $status in
+        0) step "Done: servers stopped" ;;
+        130) echo "demo.sh interrupted; servers stopped" >&2 ;;
+        *) echo "demo.sh failed (exit $status); servers stopped" >&2 ;;
+    esac
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
