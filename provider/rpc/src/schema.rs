@@ -207,7 +207,7 @@ fn types() -> Value {
         ),
         "imageautomation:index:GitCheckout": object(
             "Flux `git.checkout`.",
-            json!({"ref": reference("GitRef", "What to check out; default branch `main`.")}),
+            json!({"ref": reference("GitRef", "What to check out; default branch `master`, as in Flux.")}),
             &[],
         ),
         "imageautomation:index:CommitAuthor": object(
