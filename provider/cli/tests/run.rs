@@ -142,15 +142,21 @@ impl Fleet {
     }
 
     fn run(&self, args: &[&str], token: Option<&str>) -> (Output, String, String) {
-        run_in(
-            &self.checkout.path().join("clusters/my-cluster"),
-            args,
-            token,
-        )
+        run_in(&self.dir(), args, token, None)
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        self.checkout.path().join("clusters/my-cluster")
     }
 }
 
-fn run_in(dir: &Path, args: &[&str], token: Option<&str>) -> (Output, String, String) {
+/// The token goes on stdin (`--git-token-stdin`); `env_token` sets `GITHUB_TOKEN`.
+fn run_in(
+    dir: &Path,
+    args: &[&str],
+    token: Option<&str>,
+    env_token: Option<&str>,
+) -> (Output, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_imageautomation"));
     command
         .arg("run")
@@ -161,6 +167,9 @@ fn run_in(dir: &Path, args: &[&str], token: Option<&str>) -> (Output, String, St
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(t) = env_token {
+        command.env("GITHUB_TOKEN", t);
+    }
     if token.is_some() {
         command.arg("--git-token-stdin");
     }
@@ -185,8 +194,8 @@ fn dry_run_then_run_then_nothing_to_do() {
     let fleet = Fleet::start();
     let before = fleet.head();
 
-    // --dry-run: the diff, nothing pushed.
-    let (out, stdout, stderr) = fleet.run(&["--dry-run"], Some(TOKEN));
+    // --dry-run, the token from GITHUB_TOKEN: the diff, nothing pushed.
+    let (out, stdout, stderr) = run_in(&fleet.dir(), &["--dry-run"], None, Some(TOKEN));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout
@@ -285,6 +294,51 @@ fn dry_run_then_run_then_nothing_to_do() {
 #[test]
 fn a_failing_reconcile_exits_1_and_invalid_manifests_exit_2() {
     let fleet = Fleet::start();
+    let before = fleet.head();
+
+    // A repository whose scan fails: its policy fails too, the others still run and
+    // the automation pushes the podinfo bump; exit 1 with both failures on stderr.
+    let ghost = fleet.dir().join("ghost.yaml");
+    std::fs::write(
+        &ghost,
+        format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: ghost, namespace: flux-system}}\nspec: {{image: {}/ghost, interval: 5m}}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: ghost, namespace: flux-system}}\nspec:\n  imageRepositoryRef: {{name: ghost}}\n  policy: {{semver: {{range: 1.x}}}}\n",
+            fleet.image.rsplit_once('/').map(|(host, _)| host).unwrap_or_default()
+        ),
+    )
+    .expect("write");
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("error: ImageRepository flux-system/ghost: scan failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: ImagePolicy flux-system/ghost:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 reconcile(s) failed"), "{stderr}");
+    assert!(
+        stdout.contains("ImagePolicy flux-system/ghost has no latestRef"),
+        "{stdout}"
+    );
+    let pushed = fleet.head();
+    assert_ne!(pushed, before, "the podinfo bump was not pushed:\n{stdout}");
+    assert!(
+        stdout.contains(&format!("pushed commit {}", &pushed[..7])),
+        "{stdout}"
+    );
+    std::fs::remove_file(&ghost).expect("rm");
+    // Back to 5.0.0 so that the next runs have something to push.
+    seed_repo(
+        &fleet.bare,
+        "main",
+        &[(
+            "clusters/my-cluster/podinfo-deployment.yaml",
+            deployment(&fleet.image).as_str(),
+        )],
+        "Revert podinfo",
+    );
     let before = fleet.head();
 
     // A wrong token: the scan and selection still run and print; the automation fails.
