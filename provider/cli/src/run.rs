@@ -474,7 +474,7 @@ impl Plan {
                 }
                 Err(e) => {
                     failures += 1;
-                    eprintln!("error: ImageRepository {}: scan failed: {e}", task.id);
+                    eprintln!("error: ImageRepository {}: {e}", task.id);
                     println!("  {}: scan failed (see the error)", task.id);
                 }
             }
@@ -528,28 +528,30 @@ impl Plan {
         }
         for task in self.automations {
             let mut policies = Policies::new();
+            let mut missing = Vec::new();
             for id in &task.policies {
                 match selected.get(id) {
                     Some(latest) => {
                         policies.insert(id.replacen('/', ":", 1), latest.clone());
                     }
-                    None => println!(
-                        "  {}: ImagePolicy {id} has no latestRef (it failed or is suspended); its markers are left as they are",
-                        task.id
-                    ),
+                    None => missing.push(id),
                 }
             }
             let id = task.id.clone();
-            let url = task.write_back.url.clone();
             let update_path = task.update_path.clone();
             println!(
                 "  {id}: {} ({}), update.path {}, {} polic{}",
-                url,
+                task.write_back.url,
                 describe_checkout(&task.write_back),
                 update_path,
                 policies.len(),
                 if policies.len() == 1 { "y" } else { "ies" }
             );
+            for policy in missing {
+                println!(
+                    "    ImagePolicy {policy} has no latestRef (it failed or is suspended): its markers are left as they are"
+                );
+            }
             let request = AutomationRequest {
                 write_back: task.write_back,
                 update_path: task.update_path,

@@ -310,7 +310,7 @@ fn a_failing_reconcile_exits_1_and_invalid_manifests_exit_2() {
     let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("error: ImageRepository flux-system/ghost: scan failed"),
+        stderr.contains("error: ImageRepository flux-system/ghost: scan of "),
         "{stderr}"
     );
     assert!(
