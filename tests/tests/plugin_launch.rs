@@ -61,3 +61,35 @@ async fn bad_config_is_a_check_failure_with_the_key() {
     assert_eq!(response.failures[0].property, "fluxNamespace");
     plugin.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_image_or_flux_identity_replaces_the_resource_and_other_changes_update_it() {
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let urn = imageautomation_tests::engine::Urn::new("imageautomation:index:ImageRepository", "r");
+    let old =
+        json!({"image": "ghcr.io/a/b", "interval": "5m", "namespace": "flux-system", "name": "r"});
+    let new_image =
+        json!({"image": "ghcr.io/a/c", "interval": "5m", "namespace": "flux-system", "name": "r"});
+    let diff = plugin
+        .diff(&urn, "ghcr.io/a/b", &old, &old, &new_image)
+        .await
+        .expect("Diff");
+    assert_eq!(diff.changes, 2);
+    assert_eq!(diff.replaces, vec!["image".to_owned()]);
+    assert_eq!(diff.detailed_diff["image"].kind, 5, "UPDATE_REPLACE");
+    let new_interval =
+        json!({"image": "ghcr.io/a/b", "interval": "1m", "namespace": "flux-system", "name": "r"});
+    let diff = plugin
+        .diff(&urn, "ghcr.io/a/b", &old, &old, &new_interval)
+        .await
+        .expect("Diff");
+    assert!(diff.replaces.is_empty());
+    assert_eq!(diff.detailed_diff["interval"].kind, 4, "UPDATE");
+    let same = plugin
+        .diff(&urn, "ghcr.io/a/b", &old, &old, &old)
+        .await
+        .expect("Diff");
+    assert_eq!(same.changes, 1, "DIFF_NONE");
+    plugin.stop().await;
+}

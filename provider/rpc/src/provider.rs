@@ -11,7 +11,7 @@ use imageautomation_proto::pulumirpc::{
     CheckFailure, CheckRequest, CheckResponse, ConfigureRequest, ConfigureResponse, CreateRequest,
     CreateResponse, DeleteRequest, DiffRequest, DiffResponse, GetSchemaRequest, GetSchemaResponse,
     PluginInfo, ProviderHandshakeRequest, ProviderHandshakeResponse, ReadRequest, ReadResponse,
-    UpdateRequest, UpdateResponse, diff_response::DiffChanges,
+    UpdateRequest, UpdateResponse, diff_response::DiffChanges, property_diff::Kind,
     resource_provider_server::ResourceProvider,
 };
 use tokio_util::sync::CancellationToken;
@@ -113,18 +113,41 @@ async fn bounded<T>(
     }
 }
 
-fn diff_response(
-    entries: &[(
-        String,
-        imageautomation_proto::pulumirpc::property_diff::Kind,
-    )],
-) -> DiffResponse {
+/// A `DiffResponse` from detailed entries; entries under `replace_on` become
+/// `*_REPLACE` and their top-level names go to `replaces` (derived from the
+/// paths, as pulumi-go-provider does).
+fn diff_response(entries: &[(String, Kind)], replace_on: &[&str]) -> DiffResponse {
+    let entries: Vec<(String, Kind)> = entries
+        .iter()
+        .map(|(path, kind)| {
+            let replace = replace_on.contains(&resources::top_level(path).as_str());
+            let kind = match (replace, kind) {
+                (true, Kind::Add) => Kind::AddReplace,
+                (true, Kind::Delete) => Kind::DeleteReplace,
+                (true, Kind::Update) => Kind::UpdateReplace,
+                (_, other) => *other,
+            };
+            (path.clone(), kind)
+        })
+        .collect();
     let mut diffs: Vec<String> = entries
         .iter()
         .map(|(p, _)| resources::top_level(p))
         .collect();
     diffs.sort();
     diffs.dedup();
+    let mut replaces: Vec<String> = entries
+        .iter()
+        .filter(|(_, k)| {
+            matches!(
+                k,
+                Kind::AddReplace | Kind::DeleteReplace | Kind::UpdateReplace
+            )
+        })
+        .map(|(p, _)| resources::top_level(p))
+        .collect();
+    replaces.sort();
+    replaces.dedup();
     DiffResponse {
         changes: if entries.is_empty() {
             DiffChanges::DiffNone
@@ -132,7 +155,8 @@ fn diff_response(
             DiffChanges::DiffSome
         } as i32,
         diffs,
-        detailed_diff: resources::detailed_diff(entries),
+        replaces,
+        detailed_diff: resources::detailed_diff(&entries),
         has_detailed_diff: true,
         ..DiffResponse::default()
     }
@@ -197,7 +221,7 @@ impl ResourceProvider for Provider {
                 )
             })
             .collect();
-        Ok(Response::new(diff_response(&entries)))
+        Ok(Response::new(diff_response(&entries, &[])))
     }
 
     async fn configure(
@@ -244,6 +268,7 @@ impl ResourceProvider for Provider {
         let news = from_struct(r.news.as_ref());
         Ok(Response::new(diff_response(
             &resource.diff(&old_inputs, &news),
+            resource.replace_on(),
         )))
     }
 

@@ -136,6 +136,10 @@ impl Resource for ImagePolicy {
         entries
     }
 
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["namespace", "name"]
+    }
+
     fn refresh_before_update(&self, inputs: &Value) -> bool {
         str_at(&codec::reveal(inputs).0, "digestReflectionPolicy") == Some("Always")
     }

@@ -232,6 +232,10 @@ impl Resource for ImageRepository {
         (checked, failures)
     }
 
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["image", "namespace", "name"]
+    }
+
     fn refresh_before_update(&self, inputs: &Value) -> bool {
         !bool_at(&codec::reveal(inputs).0, "suspend")
     }

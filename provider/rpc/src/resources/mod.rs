@@ -110,6 +110,11 @@ pub trait Resource: Send + Sync {
     fn diff(&self, old_inputs: &Value, news: &Value) -> Vec<(String, Kind)> {
         diff_inputs(old_inputs, news)
     }
+    /// Top-level inputs whose change replaces the resource: its id or its
+    /// Flux identity (`namespace`, `name`) would change.
+    fn replace_on(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether the engine should refresh this resource before every update.
     fn refresh_before_update(&self, inputs: &Value) -> bool;
     /// `Create`; with `preview` nothing is written anywhere.
