@@ -49,7 +49,7 @@ use imageautomation_git::{
     NamespacedName, WriteBackSpec,
 };
 use imageautomation_policy::TagSelector;
-use imageautomation_registry::ImageReference;
+use imageautomation_registry::{ExclusionList, ImageReference};
 use imageautomation_update::{LatestRef, Policies};
 use secrecy::SecretString;
 
@@ -292,6 +292,10 @@ impl Plan {
                     continue;
                 }
             };
+            if let Err(e) = ExclusionList::new(r.spec.exclusion_list.as_deref()) {
+                errors.push(format!("{what}: spec.exclusionList: {e}"));
+                continue;
+            }
             let duration = |field: &str, value: &Option<String>| {
                 value
                     .as_deref()
@@ -942,6 +946,37 @@ mod tests {
         );
         assert!(
             errors[2].contains("GitRepository flux-system/gone"),
+            "{}",
+            errors[2]
+        );
+    }
+
+    #[test]
+    fn invalid_images_durations_and_exclusion_patterns_are_manifest_errors() {
+        let text = [
+            REPOSITORY.replace("interval: 1m", "interval: 1d"),
+            REPOSITORY
+                .replace("name: app", "name: b")
+                .replace("interval: 1m", "exclusionList: ['(']"),
+            REPOSITORY
+                .replace("name: app", "name: c")
+                .replace("127.0.0.1:5000/app", "UPPER/Case"),
+        ]
+        .concat();
+        let errors = plan_of(&text, None).err().expect("errors");
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].contains("apps/app (f.yaml (document 1)): spec.interval:"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].contains("apps/b (f.yaml (document 2)): spec.exclusionList:"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2].contains("apps/c (f.yaml (document 3)): spec.image:"),
             "{}",
             errors[2]
         );
