@@ -10,7 +10,9 @@
 //!
 //! - `PATCH` with `Content-Type: application/apply-patch+yaml` (server-side
 //!   apply): `fieldManager` required, `dryRun=All` computes the answer
-//!   without storing, `force=true` takes ownership. The body must be a
+//!   without storing, `force=true` takes ownership, `fieldValidation` is
+//!   checked for a known value but validation is always strict (what the
+//!   applier asks for). The body must be a
 //!   complete object of the URL's kind and name; it is validated, and so is
 //!   the merged result after CRD defaulting, against the real CRD schemas
 //!   and the core Secret rules ([`crate::kube_schema`]): 422 `Invalid` with
@@ -433,6 +435,16 @@ fn serve(
                     "NotFound",
                     &format!("namespaces \"{ns}\" not found"),
                     json!({"name": ns, "kind": "namespaces"}),
+                );
+            }
+            if let Some(v) = query.get("fieldValidation")
+                && !matches!(v.as_str(), "Strict" | "Warn" | "Ignore")
+            {
+                return status_response(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("fieldValidation: Unsupported value: {v:?}"),
+                    json!({}),
                 );
             }
             let force = query.get("force").map(String::as_str) == Some("true");

@@ -67,6 +67,10 @@ async fn create_then_noop_then_update() {
             Some(FIELD_MANAGER)
         );
         assert!(!c.query.contains_key("dryRun"), "{c:?}");
+        assert_eq!(
+            c.query.get("fieldValidation").map(String::as_str),
+            Some("Strict")
+        );
         assert_ne!(
             c.query.get("force").map(String::as_str),
             Some("true"),

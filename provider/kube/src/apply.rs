@@ -184,7 +184,8 @@ impl Applier {
     }
 
     /// Server-side applies one object (PATCH `application/apply-patch+yaml`,
-    /// `fieldManager=pulumi-imageautomation`, no `force`; with
+    /// `fieldManager=pulumi-imageautomation`, `fieldValidation=Strict`, no
+    /// `force`; with
     /// [`ApplyMode::DryRun`] also `dryRun=All`), after a GET to tell what
     /// changes.
     ///
@@ -196,7 +197,10 @@ impl Applier {
     pub async fn apply(&self, manifest: &Manifest, mode: ApplyMode) -> Result<ApplyOutcome> {
         let key = manifest.key();
         let before = self.get(key).await?;
-        let mut params = PatchParams::apply(FIELD_MANAGER);
+        // Strict: a field the cluster's CRD does not know (an older Flux) is
+        // an error rather than silently pruned, so Flux never runs with less
+        // than was declared.
+        let mut params = PatchParams::apply(FIELD_MANAGER).validation_strict();
         if mode == ApplyMode::DryRun {
             params = params.dry_run();
         }

@@ -53,9 +53,10 @@ pub enum Error {
     /// this crate never forces ownership.
     #[error(
         "{object}: server-side apply conflicts with field manager(s) {} on {}: another tool \
-         changed these fields; revert that change, or remove the fields from that manager \
-         (e.g. `kubectl apply --server-side --field-manager=<that manager>` without them), \
-         then run again",
+         changed these fields. To keep the declared values, revert that change or take the \
+         fields back (`kubectl apply --server-side --force-conflicts \
+         --field-manager=pulumi-imageautomation` with this object); to keep theirs, change the \
+         declaration to match; then run again",
         quoted(managers), fields.join(", ")
     )]
     Conflict {
