@@ -219,7 +219,9 @@ fleet_git add -A
 fleet_git commit -q -m "Add podinfo and its image automation"
 fleet_git push -q origin HEAD:main
 fleet_git ls-files | sed 's/^/  /'
-echo "main is at $(fleet_git rev-parse --short HEAD); the Deployment runs $IMAGE:5.0.0"
+echo "main is at $(fleet_git rev-parse --short HEAD). The marked line and the policy:"
+grep -h -e '\$imagepolicy' -e 'range:' "$CLUSTER/podinfo-deployment.yaml" "$CLUSTER/podinfo-policy.yaml" | sed 's/^ */  /'
+
 
 # --- 4. The main job without Pulumi ------------------------------------------------------------
 step "imageautomation run --dry-run: what would change (nothing is pushed)"
