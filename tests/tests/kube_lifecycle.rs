@@ -521,3 +521,56 @@ async fn missing_crd_or_namespace_says_what_to_install_or_create() {
     );
     assert!(!text.contains(REGISTRY_PASSWORD));
 }
+
+#[tokio::test]
+async fn update_deletes_objects_the_new_render_no_longer_has() {
+    let fake = FakeKubeApi::start().await;
+    let applier = connect(&fake).await;
+    let mut input = kube_samples::automation(NS);
+    let old = imageautomation_kube::render_update_automation(&input, SecretsMode::Include)
+        .expect("renders");
+    applier
+        .apply_all(&old, ApplyMode::Apply)
+        .await
+        .expect("create");
+    assert!(fake.object("gitrepositories", NS, "apps").is_some());
+
+    // The automation now uses an existing GitRepository.
+    input.source_ref = Some(imageautomation_kube::ObjectRef {
+        namespace: None,
+        name: "fleet".into(),
+    });
+    let new = imageautomation_kube::render_update_automation(&input, SecretsMode::Include)
+        .expect("renders");
+    applier
+        .apply_all(&new, ApplyMode::Apply)
+        .await
+        .expect("update");
+    let removed = imageautomation_kube::removed_objects(&old, &new);
+    let names: Vec<String> = removed.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            "GitRepository flux-system/apps",
+            "Secret flux-system/apps-git-auth"
+        ]
+    );
+    for key in &removed {
+        assert_eq!(
+            applier.delete(key).await.expect("delete"),
+            DeleteOutcome::Deleted
+        );
+    }
+    assert!(fake.object("gitrepositories", NS, "apps").is_none());
+    assert!(fake.object("secrets", NS, "apps-git-auth").is_none());
+    let states = applier.read_all(&new).await.expect("read");
+    assert!(
+        states.iter().all(|(_, s)| *s == LiveState::InSync),
+        "{states:?}"
+    );
+    assert_eq!(
+        fake.object("imageupdateautomations", NS, "apps")
+            .expect("stored")["spec"]["sourceRef"]["name"],
+        "fleet"
+    );
+}

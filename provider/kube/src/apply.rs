@@ -271,6 +271,18 @@ impl Applier {
         }
     }
 
+    /// [`Applier::read`] for each object, in order.
+    ///
+    /// # Errors
+    /// The first [`Applier::read`] error.
+    pub async fn read_all(&self, manifests: &[Manifest]) -> Result<Vec<(ObjectKey, LiveState)>> {
+        let mut out = Vec::with_capacity(manifests.len());
+        for m in manifests {
+            out.push((m.key().clone(), self.read(m).await?));
+        }
+        Ok(out)
+    }
+
     /// Deletes one object; an object already gone is success.
     ///
     /// # Errors

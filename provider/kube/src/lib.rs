@@ -44,7 +44,9 @@ pub use apply::{
     LiveState, READ_TIMEOUT,
 };
 pub use error::{Error, Result};
-pub use manifest::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey, REDACTED};
+pub use manifest::{
+    Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey, REDACTED, removed_objects,
+};
 pub use render::{
     DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
     ObjectRef, Order, POLICY_LABEL, Policy, RegistryCredentials, SecretsMode, TlsCertificate,

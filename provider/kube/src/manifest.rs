@@ -207,6 +207,19 @@ impl Manifest {
     }
 }
 
+/// The objects of `old` that `new` no longer has (by [`ObjectKey`]), in
+/// deletion order (reverse of `old`): what an update must delete after
+/// applying `new`, e.g. the registry Secret once credentials are removed, or
+/// the rendered `GitRepository` and its Secret once the automation names an
+/// existing one in `sourceRef`.
+pub fn removed_objects(old: &[Manifest], new: &[Manifest]) -> Vec<ObjectKey> {
+    old.iter()
+        .rev()
+        .filter(|o| new.iter().all(|n| n.key != o.key))
+        .map(|o| o.key.clone())
+        .collect()
+}
+
 /// Redacts a Secret's data in any object body of the given kind (used for
 /// objects read back from the cluster as well).
 pub(crate) fn redact(key: &ObjectKey, body: &Value) -> Value {
