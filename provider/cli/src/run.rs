@@ -142,7 +142,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     println!(
         "Read {} from {} ({} YAML file{}).",
-        plan.summary(),
+        summary(&manifests),
         args.dir.display(),
         manifests.files,
         if manifests.files == 1 { "" } else { "s" }
@@ -169,6 +169,31 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// What was read, suspended objects included: `1 ImageRepository, 2 ImagePolicies, ...`.
+fn summary(manifests: &Manifests) -> String {
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    [
+        count(
+            manifests.repositories.len(),
+            "ImageRepository",
+            "ImageRepositories",
+        ),
+        count(manifests.policies.len(), "ImagePolicy", "ImagePolicies"),
+        count(
+            manifests.automations.len(),
+            "ImageUpdateAutomation",
+            "ImageUpdateAutomations",
+        ),
+        count(
+            manifests.git_repositories.len(),
+            "GitRepository",
+            "GitRepositories",
+        ),
+    ]
+    .join(", ")
 }
 
 /// The Git token: stdin with `--git-token-stdin` (trailing newline removed),
@@ -226,7 +251,6 @@ struct Plan {
     repositories: Vec<RepositoryTask>,
     policies: Vec<PolicyTask>,
     automations: Vec<AutomationTask>,
-    git_repositories: usize,
     notes: Vec<String>,
 }
 
@@ -248,11 +272,11 @@ impl Plan {
             repositories: Vec::new(),
             policies: Vec::new(),
             automations: Vec::new(),
-            git_repositories: manifests.git_repositories.len(),
             notes: Vec::new(),
         };
         let name = |kind: &str, o: &dyn Named| format!("{kind} {} ({})", o.id(), o.origin());
         let mut repository_ids = BTreeSet::new();
+        let mut suspended_repositories = BTreeSet::new();
         for r in &manifests.repositories {
             let what = name("ImageRepository", r);
             if !repository_ids.insert(r.id()) {
@@ -261,6 +285,7 @@ impl Plan {
             }
             if r.spec.suspend {
                 notes.push(format!("{what}: suspended, not scanned"));
+                suspended_repositories.insert(r.id());
                 continue;
             }
             for (field, secret) in [
@@ -353,6 +378,12 @@ impl Plan {
                 ));
                 continue;
             }
+            if suspended_repositories.contains(&repository) {
+                notes.push(format!(
+                    "{what}: not selected, its ImageRepository {repository} is suspended"
+                ));
+                continue;
+            }
             let selector = match TagSelector::new(&p.spec.selection) {
                 Ok(s) => s,
                 Err(e) => {
@@ -419,27 +450,6 @@ impl Plan {
         } else {
             Err(errors)
         }
-    }
-
-    /// `1 ImageRepository, 1 ImagePolicy, ...`.
-    fn summary(&self) -> String {
-        let count =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        [
-            count(
-                self.repositories.len(),
-                "ImageRepository",
-                "ImageRepositories",
-            ),
-            count(self.policies.len(), "ImagePolicy", "ImagePolicies"),
-            count(
-                self.automations.len(),
-                "ImageUpdateAutomation",
-                "ImageUpdateAutomations",
-            ),
-            count(self.git_repositories, "GitRepository", "GitRepositories"),
-        ]
-        .join(", ")
     }
 
     /// Scans, selects and runs the automations; returns how many reconciles failed.
@@ -983,17 +993,40 @@ mod tests {
     }
 
     #[test]
-    fn summary_counts_each_kind() {
+    fn suspended_objects_are_skipped_with_a_note() {
         let text = [
-            REPOSITORY.to_owned(),
+            REPOSITORY.replace("interval: 1m", "interval: 1m, suspend: true"),
             policy("apps", "a", "{}"),
-            automation("apps", ""),
+            automation("apps", "  suspend: true\n"),
         ]
         .concat();
         let plan = plan_of(&text, None).expect("plan");
+        assert!(plan.repositories.is_empty() && plan.policies.is_empty());
+        assert!(plan.automations.is_empty());
+        let notes = plan.notes.join("\n");
+        assert!(
+            notes.contains("ImageRepository apps/app (f.yaml (document 1)): suspended"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("ImageRepository apps/app is suspended"),
+            "{notes}"
+        );
+        assert!(notes.contains("ImageUpdateAutomation apps/auto"), "{notes}");
+    }
+
+    #[test]
+    fn summary_counts_each_kind_read() {
+        let text = [
+            REPOSITORY.replace("interval: 1m", "interval: 1m, suspend: true"),
+            policy("apps", "a", "{}"),
+            policy("apps", "b", "{}"),
+            automation("apps", ""),
+        ]
+        .concat();
         assert_eq!(
-            plan.summary(),
-            "1 ImageRepository, 1 ImagePolicy, 1 ImageUpdateAutomation, 1 GitRepository"
+            summary(&manifests(&text)),
+            "1 ImageRepository, 2 ImagePolicies, 1 ImageUpdateAutomation, 1 GitRepository"
         );
     }
 }
