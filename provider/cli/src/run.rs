@@ -112,6 +112,15 @@ pub fn run(args: Args) -> ExitCode {
             );
         }
     };
+    if !args.dir.is_dir() {
+        return fail(
+            INVALID,
+            &format!(
+                "{}: does not exist or is not a directory",
+                args.dir.display()
+            ),
+        );
+    }
     let manifests = match manifests::read_dir(&args.dir) {
         Ok(m) => m,
         Err(errors) => {
@@ -149,6 +158,16 @@ pub fn run(args: Args) -> ExitCode {
     );
     for note in &plan.notes {
         println!("note: {note}");
+    }
+    if manifests.repositories.is_empty()
+        && manifests.policies.is_empty()
+        && manifests.automations.is_empty()
+    {
+        println!(
+            "Nothing to do: no ImageRepository, ImagePolicy or ImageUpdateAutomation (image.toolkit.fluxcd.io/v1 or v1beta2) under {}.",
+            args.dir.display()
+        );
+        return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -381,3 +381,26 @@ fn a_failing_reconcile_exits_1_and_invalid_manifests_exit_2() {
     );
     assert_eq!(fleet.head(), before);
 }
+
+#[test]
+fn a_directory_without_flux_objects_is_nothing_to_do_and_a_missing_one_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .expect("write");
+    let (out, stdout, stderr) = run_in(dir.path(), &[], None, None);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Nothing to do: no ImageRepository"),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run_in(&dir.path().join("nope"), &[], None, None);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("nope: does not exist or is not a directory"),
+        "{stderr}"
+    );
+}
