@@ -93,3 +93,48 @@ async fn a_new_image_or_flux_identity_replaces_the_resource_and_other_changes_up
     assert_eq!(same.changes, 1, "DIFF_NONE");
     plugin.stop().await;
 }
+
+/// A new stack's preview where an upstream output is not known yet: `Check`
+/// passes the unknowns through without failures and `Create(preview)`
+/// returns the computed outputs as unknowns (engine guide, section (b)).
+#[tokio::test]
+async fn unknown_inputs_are_tolerated_in_preview() {
+    use imageautomation_proto::codec::{UNKNOWN, is_unknown};
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let cases = [
+        (
+            "imageautomation:index:ImageRepository",
+            json!({"image": UNKNOWN}),
+            "tags",
+        ),
+        (
+            "imageautomation:index:ImagePolicy",
+            json!({"imageRepositoryRef": UNKNOWN, "policy": {"semver": {"range": "5.0.x"}}}),
+            "latestRef",
+        ),
+        (
+            "imageautomation:index:UpdateAutomation",
+            json!({"git": {"url": UNKNOWN, "commit": {"author": {"email": "a@b.c"}}}, "policies": UNKNOWN}),
+            "changes",
+        ),
+    ];
+    for (token, news, computed) in cases {
+        let urn = imageautomation_tests::engine::Urn::new(token, "u");
+        let checked = plugin
+            .check(&urn, &json!({}), &news)
+            .await
+            .expect("Check answers")
+            .unwrap_or_else(|f| panic!("{token}: no failures for unknowns, got {f:?}"));
+        let (_, outputs, _) = plugin
+            .create(&urn, &checked, true)
+            .await
+            .expect("Create(preview)");
+        assert!(
+            is_unknown(&outputs[computed]),
+            "{token}: {computed} = {}",
+            outputs[computed]
+        );
+    }
+    plugin.stop().await;
+}

@@ -80,7 +80,7 @@ fn policies_of(plain: &Value) -> Result<Policies, OpError> {
     Ok(policies)
 }
 
-fn is_github(url: &str) -> bool {
+pub(crate) fn is_github(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host = rest.split(['/', ':']).next().unwrap_or_default();
     let host = host.rsplit('@').next().unwrap_or(host);
@@ -293,7 +293,12 @@ impl UpdateAutomation {
         let policies = request.policies.clone();
         let update_path = request.update_path.clone();
         let url = request.write_back.url.clone();
-        ctx.log.status(&ctx.urn, format!("cloning {url}")).await;
+        let status = match (preview, &request.write_back.push_branch) {
+            (true, _) => format!("cloning {url} read-only"),
+            (false, Some(branch)) => format!("cloning {url}, committing and pushing to {branch}"),
+            (false, None) => format!("cloning {url}, committing and pushing"),
+        };
+        ctx.log.status(&ctx.urn, status).await;
         let mode = if preview {
             RunMode::Preview
         } else {
