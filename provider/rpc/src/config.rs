@@ -1,5 +1,5 @@
 //! Provider configuration (namespace `imageautomation`): `githubToken`,
-//! `registryAuth`, `fluxNamespace`.
+//! `registryAuth`, `fluxNamespace`, `kubernetes` (cluster mode).
 //!
 //! The default provider gets stack config as strings (objects as JSON text);
 //! an explicit provider gets typed values; both are accepted and `check_config`
@@ -26,6 +26,27 @@ pub struct RegistryAuth {
     pub password: SecretString,
 }
 
+/// Cluster mode (provider config `kubernetes`): where the Flux objects go.
+/// `Debug` never shows the kubeconfig (a `SecretString`).
+#[derive(Debug, Clone, Default)]
+pub struct KubernetesConfig {
+    /// `kubeconfig`: contents or a path; `None` falls back to `KUBECONFIG`,
+    /// then `~/.kube/config` (see `imageautomation_kube::ClusterConfig`).
+    pub kubeconfig: Option<SecretString>,
+    /// `context`; `None` for the kubeconfig's `current-context`.
+    pub context: Option<String>,
+}
+
+impl KubernetesConfig {
+    /// The kube crate's view of it.
+    pub fn cluster_config(&self) -> imageautomation_kube::ClusterConfig {
+        imageautomation_kube::ClusterConfig {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
 /// The configured provider.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderConfig {
@@ -35,6 +56,9 @@ pub struct ProviderConfig {
     pub registry_auth: Vec<RegistryAuth>,
     /// `fluxNamespace` (default `flux-system`).
     pub flux_namespace: String,
+    /// `kubernetes`: `Some` when cluster mode is on (the object is given and
+    /// its `enabled` is not `false`).
+    pub kubernetes: Option<KubernetesConfig>,
 }
 
 /// A validation problem: the property path and the reason.
@@ -101,6 +125,40 @@ pub fn check_config(news: &Value) -> (Value, Vec<Failure>) {
             });
         }
     }
+    if let Some(kubernetes) = out.get("kubernetes").cloned() {
+        let (plain, _) = codec::reveal(&kubernetes);
+        let parsed = typed(&plain);
+        match &parsed {
+            _ if codec::contains_unknown(&parsed) => {}
+            Value::Object(map) => {
+                for key in ["kubeconfig", "context"] {
+                    if map.get(key).is_some_and(|v| !v.is_null() && !v.is_string()) {
+                        failures.push(Failure {
+                            property: format!("kubernetes.{key}"),
+                            reason: format!("{key} must be a string"),
+                        });
+                    }
+                }
+                if map
+                    .get("enabled")
+                    .is_some_and(|v| !v.is_null() && !v.is_boolean() && v != "true" && v != "false")
+                {
+                    failures.push(Failure {
+                        property: "kubernetes.enabled".into(),
+                        reason: "enabled must be true or false".into(),
+                    });
+                }
+                // The kubeconfig stays secret even when it came as plain text.
+                let mut typed_object = parsed.clone();
+                codec::mark_secret_paths(&mut typed_object, &["kubeconfig"]);
+                out.insert("kubernetes".into(), typed_object);
+            }
+            _ => failures.push(Failure {
+                property: "kubernetes".into(),
+                reason: "expected an object {kubeconfig, context, enabled}, e.g. pulumi config set --path --secret 'imageautomation:kubernetes.kubeconfig' \"$(cat ~/.kube/config)\"".into(),
+            }),
+        }
+    }
     if let Some(token) = out.get("githubToken").cloned() {
         // A token set without --secret is still treated as one.
         out.insert("githubToken".into(), codec::secret(codec::reveal(&token).0));
@@ -162,9 +220,33 @@ pub fn configure(args: &Value, env_token: Option<String>) -> Result<ProviderConf
             });
         }
     }
+    let kubernetes = match map.get("kubernetes").map(typed) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(k)) => {
+            let enabled = !matches!(k.get("enabled"), Some(Value::Bool(false)))
+                && k.get("enabled").and_then(Value::as_str) != Some("false");
+            let text = |key: &str| {
+                k.get(key)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_owned)
+            };
+            enabled.then(|| KubernetesConfig {
+                kubeconfig: text("kubeconfig").map(SecretString::from),
+                context: text("context"),
+            })
+        }
+        Some(_) => {
+            return Err(
+                "imageautomation:kubernetes: expected an object {kubeconfig, context, enabled}"
+                    .to_owned(),
+            );
+        }
+    };
     Ok(ProviderConfig {
         github_token,
         registry_auth,
+        kubernetes,
         flux_namespace: string("fluxNamespace")
             .unwrap_or(DEFAULT_FLUX_NAMESPACE)
             .to_owned(),
@@ -176,7 +258,7 @@ pub fn configure(args: &Value, env_token: Option<String>) -> Result<ProviderConf
 pub fn changed_keys(olds: &Value, news: &Value) -> Vec<String> {
     let (olds, _) = codec::reveal(olds);
     let (news, _) = codec::reveal(news);
-    let keys = ["githubToken", "registryAuth", "fluxNamespace"];
+    let keys = ["githubToken", "registryAuth", "fluxNamespace", "kubernetes"];
     keys.iter()
         .filter(|k| olds.get(**k) != news.get(**k))
         .map(|k| (*k).to_owned())
@@ -225,6 +307,40 @@ mod tests {
             config.github_token.map(|t| t.expose_secret().to_owned()),
             Some("from-env".into())
         );
+    }
+
+    #[test]
+    fn kubernetes_config_from_json_text_is_typed_secret_and_enabled() {
+        let kubeconfig = "apiVersion: v1\nkind: Config\n";
+        let text = serde_json::to_string(&json!({"kubeconfig": kubeconfig, "context": "kind"}))
+            .expect("json");
+        let (checked, failures) = check_config(&json!({"kubernetes": text}));
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(codec::is_secret(&checked["kubernetes"]["kubeconfig"]));
+        assert_eq!(checked["kubernetes"]["context"], "kind");
+        let config = configure(&checked, None).expect("valid");
+        let k = config.kubernetes.expect("enabled when given");
+        assert_eq!(
+            k.kubeconfig.as_ref().map(|s| s.expose_secret().to_owned()),
+            Some(kubeconfig.to_owned())
+        );
+        assert!(!format!("{k:?}").contains("kind: Config"), "redacted Debug");
+        assert_eq!(k.context.as_deref(), Some("kind"));
+    }
+
+    #[test]
+    fn kubernetes_is_off_unless_given_and_enabled() {
+        let off = configure(&json!({}), None).expect("valid");
+        assert!(off.kubernetes.is_none());
+        let disabled = configure(&json!({"kubernetes": {"enabled": false}}), None).expect("valid");
+        assert!(disabled.kubernetes.is_none());
+        let fallback = configure(&json!({"kubernetes": {}}), None).expect("valid");
+        let k = fallback
+            .kubernetes
+            .expect("on with the KUBECONFIG fallback");
+        assert!(k.kubeconfig.is_none());
+        let (_, failures) = check_config(&json!({"kubernetes": "[1]"}));
+        assert_eq!(failures[0].property, "kubernetes");
     }
 
     #[test]

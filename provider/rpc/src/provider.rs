@@ -19,9 +19,10 @@ use tonic::{Request, Response, Status};
 
 use crate::config::{self, Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
-use crate::resources::{self, Ctx, OpError, Resource};
+use crate::resources::{self, Ctx, OpError, Resource, cluster};
 use crate::schema;
 use imageautomation_proto::codec::{from_struct, to_struct};
+use serde_json::Value;
 
 /// The provider: configuration, the engine logger, and the cancellation token.
 pub struct Provider {
@@ -264,12 +265,34 @@ impl ResourceProvider for Provider {
     async fn diff(&self, request: Request<DiffRequest>) -> Result<Response<DiffResponse>, Status> {
         let r = request.get_ref();
         let resource = resource(&r.r#type)?;
+        let ctx = self.ctx(&r.urn, &r.name);
         let old_inputs = from_struct(r.old_inputs.as_ref());
         let news = from_struct(r.news.as_ref());
-        Ok(Response::new(diff_response(
-            &resource.diff(&old_inputs, &news),
-            resource.replace_on(),
-        )))
+        let mut response = diff_response(&resource.diff(&old_inputs, &news), resource.replace_on());
+        if cluster::enabled(&ctx) {
+            if !response.replaces.is_empty() {
+                // The new objects have the old ones' names (a new image keeps the
+                // ImageRepository's name): deleting the old resource after
+                // creating the new one would delete the new objects.
+                response.delete_before_replace = true;
+            } else if response.changes == DiffChanges::DiffNone as i32
+                && cluster::drifted(&ctx, &r.r#type, &from_struct(r.olds.as_ref()), &news)
+            {
+                // Drift (the refreshed `fluxObjects` output differs from what the
+                // inputs render) or cluster mode newly on: the update re-applies.
+                // Deliberately no detailedDiff: a `fluxObjects` path would be looked
+                // up in the new *inputs*, where it does not exist, and the CLI would
+                // render it as a deletion (engine guide, section (c)). With
+                // `hasDetailedDiff: false` the CLI diffs old and new inputs itself
+                // (nothing to show), the progress row says `[diff: ~fluxObjects]`,
+                // and the update's diagnostics name each re-applied object.
+                response.changes = DiffChanges::DiffSome as i32;
+                response.diffs = vec![cluster::FLUX_OBJECTS.to_owned()];
+                response.detailed_diff.clear();
+                response.has_detailed_diff = false;
+            }
+        }
+        Ok(Response::new(response))
     }
 
     async fn create(
@@ -280,9 +303,18 @@ impl ResourceProvider for Provider {
         let resource = resource(&r.r#type)?;
         let ctx = self.ctx(&r.urn, &r.name);
         let inputs = from_struct(r.properties.as_ref());
-        let (id, outputs) =
-            bounded(&ctx, r.timeout, resource.create(&ctx, &inputs, r.preview)).await?;
-        let refresh_before_update = resource.refresh_before_update(&inputs);
+        let (id, outputs) = bounded(&ctx, r.timeout, async {
+            let (id, mut outputs) = resource.create(&ctx, &inputs, r.preview).await?;
+            if cluster::enabled(&ctx) {
+                let objects =
+                    cluster::sync(&ctx, &r.r#type, &inputs, &Value::Null, r.preview).await?;
+                cluster::set_output(&mut outputs, objects);
+            }
+            Ok((id, outputs))
+        })
+        .await?;
+        let refresh_before_update =
+            resource.refresh_before_update(&inputs) || cluster::enabled(&ctx);
         Ok(Response::new(CreateResponse {
             id,
             properties: Some(to_struct(&outputs)),
@@ -299,15 +331,20 @@ impl ResourceProvider for Provider {
         let ctx = self.ctx(&r.urn, &r.name);
         let olds = from_struct(r.olds.as_ref());
         let news = from_struct(r.news.as_ref());
-        let outputs = bounded(
-            &ctx,
-            r.timeout,
-            resource.update(&ctx, &r.id, &olds, &news, r.preview),
-        )
+        let outputs = bounded(&ctx, r.timeout, async {
+            let mut outputs = resource
+                .update(&ctx, &r.id, &olds, &news, r.preview)
+                .await?;
+            if cluster::enabled(&ctx) {
+                let objects = cluster::sync(&ctx, &r.r#type, &news, &olds, r.preview).await?;
+                cluster::set_output(&mut outputs, objects);
+            }
+            Ok(outputs)
+        })
         .await?;
         Ok(Response::new(UpdateResponse {
             properties: Some(to_struct(&outputs)),
-            refresh_before_update: resource.refresh_before_update(&news),
+            refresh_before_update: resource.refresh_before_update(&news) || cluster::enabled(&ctx),
         }))
     }
 
@@ -317,14 +354,19 @@ impl ResourceProvider for Provider {
         let ctx = self.ctx(&r.urn, &r.name);
         let outputs = r.properties.as_ref().map(|s| from_struct(Some(s)));
         let inputs = r.inputs.as_ref().map(|s| from_struct(Some(s)));
-        let read = bounded(
-            &ctx,
-            r.timeout,
-            resource.read(&ctx, &r.id, outputs.as_ref(), inputs.as_ref()),
-        )
+        let read = bounded(&ctx, r.timeout, async {
+            let mut read = resource
+                .read(&ctx, &r.id, outputs.as_ref(), inputs.as_ref())
+                .await?;
+            if !read.id.is_empty() && cluster::enabled(&ctx) {
+                let objects = cluster::observe(&ctx, &r.r#type, &read.inputs).await?;
+                cluster::set_output(&mut read.outputs, objects);
+            }
+            Ok(read)
+        })
         .await?;
-        let refresh_before_update =
-            !read.id.is_empty() && resource.refresh_before_update(&read.inputs);
+        let refresh_before_update = !read.id.is_empty()
+            && (resource.refresh_before_update(&read.inputs) || cluster::enabled(&ctx));
         let gone = read.id.is_empty();
         Ok(Response::new(ReadResponse {
             id: read.id,
@@ -339,7 +381,20 @@ impl ResourceProvider for Provider {
         let resource = resource(&r.r#type)?;
         let ctx = self.ctx(&r.urn, &r.name);
         let outputs = from_struct(r.properties.as_ref());
-        bounded(&ctx, r.timeout, resource.delete(&ctx, &r.id, &outputs)).await?;
+        bounded(&ctx, r.timeout, async {
+            if cluster::enabled(&ctx) {
+                cluster::remove(&ctx, &outputs).await?;
+            } else if outputs.get(cluster::FLUX_OBJECTS).is_some_and(Value::is_array) {
+                ctx.log
+                    .warning(
+                        &ctx.urn,
+                        "cluster mode is off (imageautomation:kubernetes): the Flux objects this resource applied stay in the cluster".into(),
+                    )
+                    .await;
+            }
+            resource.delete(&ctx, &r.id, &outputs).await
+        })
+        .await?;
         Ok(Response::new(()))
     }
 

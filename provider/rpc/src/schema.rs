@@ -81,6 +81,10 @@ fn config_variables() -> Value {
         "fluxNamespace": {
             "type": "string", "default": "flux-system",
             "description": "The default `namespace` of ImageRepositories, ImagePolicies and UpdateAutomations (the namespace of their Flux identities, `namespace:name`)."
+        },
+        "kubernetes": {
+            "$ref": t("KubernetesConfig"),
+            "description": "Cluster mode: when given (and `enabled` is not false), each resource also server-side applies its Flux objects (`ImageRepository`, `ImagePolicy`, `ImageUpdateAutomation`, `GitRepository`) and their Secrets to the cluster, previews them with the API server's dry run, reports drift on refresh, and deletes them on destroy. The objects are in each resource's `fluxObjects` output."
         }
     })
 }
@@ -95,6 +99,23 @@ fn types() -> Value {
                 "password": secret_string("Password or token."),
             }),
             &["address"],
+        ),
+        "imageautomation:index:KubernetesConfig": object(
+            "Where cluster mode applies the Flux objects (provider config `kubernetes`).",
+            json!({
+                "kubeconfig": secret_string("The kubeconfig's contents, or a path to it (`~/` expanded). Default: `KUBECONFIG`, then `~/.kube/config`. Never logged."),
+                "context": string("The kubeconfig context to use; default its `current-context`."),
+                "enabled": {"type": "boolean", "default": true, "description": "`false` turns cluster mode off while keeping the settings."},
+            }),
+            &[],
+        ),
+        "imageautomation:index:GitRepositoryRef": object(
+            "An existing Flux `GitRepository` (`source.toolkit.fluxcd.io/v1`).",
+            json!({
+                "namespace": string("Its namespace; default the automation's (`fluxNamespace`)."),
+                "name": string("Its name."),
+            }),
+            &["name"],
         ),
         "imageautomation:index:RegistryCredentials": object(
             "Basic credentials for the registry of `image`.",
@@ -325,6 +346,7 @@ fn image_repository() -> Value {
             "lastScanResult": reference("ScanResult", "Flux `status.lastScanResult`."),
             "observedExclusionList": strings("The exclusion list of the last scan."),
             "imageRepositoryRef": reference("ImageRepositoryRef", "Pass to `ImagePolicy.imageRepositoryRef`."),
+            "fluxObjects": {"type": "array", "items": {"$ref": "pulumi.json#/Any"}, "description": "Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages."},
         }),
     );
     json!({
@@ -353,6 +375,7 @@ fn image_policy() -> Value {
             "latestImage": string("`name:tag[@digest]`."),
             "observedPreviousRef": reference("ImageRef", "The `latestRef` before the last change."),
             "imagePolicyRef": reference("ImagePolicyRef", "Pass to `UpdateAutomation.policies`."),
+            "fluxObjects": {"type": "array", "items": {"$ref": "pulumi.json#/Any"}, "description": "Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages."},
         }),
     );
     json!({
@@ -371,6 +394,8 @@ fn update_automation() -> Value {
         "policies": {"type": "array", "items": {"$ref": t("ImagePolicyRef")}, "description": "The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values."},
         "pullRequest": reference("PullRequest", "Open a pull request after pushing to a branch other than the checkout branch."),
         "suspend": boolean("Do nothing."),
+        "interval": string("Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`."),
+        "sourceRef": reference("GitRepositoryRef", "Cluster mode: an existing `GitRepository` for the Flux automation's `spec.sourceRef`; default: a `GitRepository` (and its auth Secret) rendered from `git`."),
     });
     let outputs = merged(
         &inputs,
@@ -380,6 +405,7 @@ fn update_automation() -> Value {
             "observedPolicies": {"type": "object", "additionalProperties": {"$ref": t("ImageRef")}, "description": "`namespace:name` -> the policy's `latestRef` at the last run."},
             "changes": reference("UpdateResult", "The setters result of the last run."),
             "pullRequestUrl": string("URL of the pull request, when one was opened."),
+            "fluxObjects": {"type": "array", "items": {"$ref": "pulumi.json#/Any"}, "description": "Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages."},
         }),
     );
     json!({

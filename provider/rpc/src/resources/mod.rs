@@ -4,6 +4,7 @@
 //! Each resource module owns its property shapes, its Markdown doc (embedded
 //! into the schema) and the list of its secret output paths.
 
+pub mod cluster;
 mod common;
 mod image_policy;
 mod image_repository;

@@ -24,7 +24,9 @@ use imageautomation_update::{LatestRef, Policies, UpdateResult};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use super::common::{bool_at, default_str, failure, op_error, str_at, unknown_at, with_plain};
+use super::common::{
+    bool_at, check_duration, default_str, failure, op_error, str_at, unknown_at, with_plain,
+};
 use super::{Ctx, OpError, ReadResult, Resource};
 use crate::config::Failure;
 
@@ -409,6 +411,16 @@ impl Resource for UpdateAutomation {
                 "policies",
                 "policies is required: a list of ImagePolicy imagePolicyRef outputs",
             )),
+        }
+        check_duration(&plain, "interval", &mut failures);
+        if plain.get("sourceRef").is_some_and(Value::is_object)
+            && str_at(&plain, "sourceRef.name").is_none()
+            && !unknown_at(&plain, "sourceRef")
+        {
+            failures.push(failure(
+                "sourceRef.name",
+                "sourceRef names an existing GitRepository: give its name (and namespace)",
+            ));
         }
         if plain.get("pullRequest").is_some_and(Value::is_object) && !unknown_at(&plain, "git") {
             let checkout = str_at(&plain, "git.checkout.ref.branch");

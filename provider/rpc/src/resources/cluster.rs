@@ -1,0 +1,562 @@
+//! Cluster mode (provider config `kubernetes`): each resource's checked
+//! inputs mapped to the `imageautomation_kube` input structs, the rendered
+//! Flux objects and Secrets server-side applied (`dryRun=All` in previews),
+//! read back for drift, and deleted with the resource.
+//!
+//! The resource modules know nothing of this: `provider.rs` calls
+//! [`sync`] after `Create`/`Update`, [`observe`] after `Read`, [`remove`]
+//! before `Delete` and [`drifted`] in `Diff`, and puts the result in the
+//! output `fluxObjects` (the rendered objects, Secret data redacted).
+
+use std::collections::BTreeMap;
+
+use imageautomation_kube::{
+    Applier, ApplyMode, Change, DeleteOutcome, DigestReflectionPolicy, Error as KubeError, GitAuth,
+    GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput, Kind, Manifest, ObjectRef, Order,
+    Policy, REDACTED, RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput,
+    render_image_policy, render_image_repository, render_update_automation,
+};
+use imageautomation_proto::codec;
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+
+use super::common::{bool_at, str_at};
+use super::{Ctx, OpError};
+use crate::schema;
+
+/// The output holding the rendered objects.
+pub const FLUX_OBJECTS: &str = "fluxObjects";
+
+/// What a drifted Secret value shows in `fluxObjects` after a refresh (the
+/// data itself is never shown).
+pub const CHANGED_IN_CLUSTER: &str = "[redacted; changed in the cluster]";
+
+/// Whether cluster mode is on.
+pub fn enabled(ctx: &Ctx) -> bool {
+    ctx.config.kubernetes.is_some()
+}
+
+/// Maps a kube error to the gRPC classification (HOUSE_STYLE "Errors" 3).
+/// The kube crate's messages never hold Secret data or kubeconfig contents.
+pub fn kube_error(e: KubeError) -> OpError {
+    let message = e.to_string();
+    match &e {
+        KubeError::InvalidInput { .. } => OpError::InvalidArgument(message),
+        KubeError::NoKubeconfig | KubeError::Kubeconfig { .. } => OpError::InvalidArgument(
+            format!("cluster mode (imageautomation:kubernetes): {message}"),
+        ),
+        KubeError::Client { .. } => OpError::FailedPrecondition(message),
+        KubeError::Conflict { .. } | KubeError::NotServed { .. } => {
+            OpError::FailedPrecondition(message)
+        }
+        KubeError::Rejected { code: 401, .. } => OpError::Unauthenticated(message),
+        KubeError::Rejected { code: 403, .. } => OpError::PermissionDenied(message),
+        KubeError::Rejected {
+            code: 400 | 422, ..
+        } => OpError::InvalidArgument(message),
+        KubeError::Rejected { .. } => OpError::FailedPrecondition(message),
+        KubeError::Server { .. } | KubeError::UnexpectedResponse { .. } => {
+            OpError::Unavailable(message)
+        }
+        KubeError::Unreachable { .. } => OpError::Unavailable(format!(
+            "{message} (cluster mode: check imageautomation:kubernetes, or set its enabled: false)"
+        )),
+    }
+}
+
+fn text(v: &Value, path: &str) -> Option<String> {
+    str_at(v, path).map(str::to_owned)
+}
+
+fn secret(v: &Value, path: &str) -> Option<SecretString> {
+    str_at(v, path).map(|s| SecretString::from(s.to_owned()))
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An `ImageRepository`'s inputs: its credentials, else `dockerConfigJson`,
+/// else the provider's `registryAuth` entry for the image's registry (the
+/// Docker config file of the machine running Pulumi is not copied into the
+/// cluster).
+fn image_repository_input(ctx: &Ctx, plain: &Value) -> ImageRepositoryInput {
+    let image = text(plain, "image").unwrap_or_default();
+    let credentials = if let (Some(username), Some(password)) = (
+        text(plain, "credentials.username"),
+        secret(plain, "credentials.password"),
+    ) {
+        Some(RegistryCredentials::Basic { username, password })
+    } else if let Some(json) = secret(plain, "dockerConfigJson") {
+        Some(RegistryCredentials::DockerConfigJson(json))
+    } else {
+        let registry =
+            imageautomation_registry::ImageReference::parse(&image, bool_at(plain, "insecure"))
+                .map(|r| r.registry().to_owned())
+                .ok();
+        ctx.config
+            .registry_auth
+            .iter()
+            .find(|a| Some(&a.address) == registry.as_ref())
+            .map(|a| RegistryCredentials::Basic {
+                username: a.username.clone(),
+                password: a.password.clone(),
+            })
+    };
+    let certificate = TlsCertificate {
+        ca_pem: text(plain, "certificate.caPem"),
+        cert_pem: text(plain, "certificate.certPem"),
+        key_pem: secret(plain, "certificate.keyPem"),
+    };
+    let has_certificate = certificate.ca_pem.is_some()
+        || certificate.cert_pem.is_some()
+        || certificate.key_pem.is_some();
+    ImageRepositoryInput {
+        namespace: text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone()),
+        name: text(plain, "name").unwrap_or_else(|| ctx.name.clone()),
+        image,
+        interval: text(plain, "interval"),
+        timeout: text(plain, "timeout"),
+        exclusion_list: plain
+            .get("exclusionList")
+            .and_then(|l| serde_json::from_value(l.clone()).ok()),
+        insecure: bool_at(plain, "insecure"),
+        suspend: bool_at(plain, "suspend"),
+        credentials,
+        certificate: has_certificate.then_some(certificate),
+    }
+}
+
+fn order(v: &Value, path: &str) -> Option<Order> {
+    match str_at(v, path) {
+        Some("desc") => Some(Order::Desc),
+        Some("asc") => Some(Order::Asc),
+        _ => None,
+    }
+}
+
+/// An `ImagePolicy`'s inputs; `imageRepositoryRef` names the repository
+/// object by its `namespace`/`name`.
+fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, OpError> {
+    let policy = if let Some(range) = text(plain, "policy.semver.range") {
+        Policy::Semver { range }
+    } else if plain
+        .pointer("/policy/alphabetical")
+        .is_some_and(Value::is_object)
+    {
+        Policy::Alphabetical {
+            order: order(plain, "policy.alphabetical.order"),
+        }
+    } else if plain
+        .pointer("/policy/numerical")
+        .is_some_and(Value::is_object)
+    {
+        Policy::Numerical {
+            order: order(plain, "policy.numerical.order"),
+        }
+    } else {
+        return Err(OpError::InvalidArgument(
+            "policy: set one of semver, alphabetical or numerical".into(),
+        ));
+    };
+    let digest_reflection_policy = match str_at(plain, "digestReflectionPolicy") {
+        Some("Always") => Some(DigestReflectionPolicy::Always),
+        Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
+        _ => None,
+    };
+    let repository_name = text(plain, "imageRepositoryRef.name").ok_or_else(|| {
+        OpError::InvalidArgument(
+            "imageRepositoryRef.name is required in cluster mode: pass an ImageRepository's imageRepositoryRef output".into(),
+        )
+    })?;
+    Ok(ImagePolicyInput {
+        namespace: text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone()),
+        name: text(plain, "name").unwrap_or_else(|| ctx.name.clone()),
+        image_repository_ref: ObjectRef {
+            namespace: text(plain, "imageRepositoryRef.namespace"),
+            name: repository_name,
+        },
+        policy,
+        filter_tags_pattern: text(plain, "filterTags.pattern"),
+        filter_tags_extract: text(plain, "filterTags.extract"),
+        // Flux accepts (and then requires) an interval only with `Always`.
+        interval: (digest_reflection_policy == Some(DigestReflectionPolicy::Always))
+            .then(|| text(plain, "interval"))
+            .flatten(),
+        digest_reflection_policy,
+        suspend: bool_at(plain, "suspend"),
+    })
+}
+
+/// An `UpdateAutomation`'s inputs: the object is `fluxNamespace`/resource
+/// name (its id), its policies are exactly the `policies` input, and its
+/// source is `sourceRef` when given, else a rendered `GitRepository` with
+/// the Git credentials (or `githubToken` for github.com) in its Secret.
+fn update_automation_input(ctx: &Ctx, plain: &Value) -> UpdateAutomationInput {
+    let url = text(plain, "git.url").unwrap_or_default();
+    let auth = if let Some(token) = secret(plain, "git.auth.token") {
+        Some(GitAuth::Token(token))
+    } else if let (Some(username), Some(password)) = (
+        text(plain, "git.auth.username"),
+        secret(plain, "git.auth.password"),
+    ) {
+        Some(GitAuth::Basic { username, password })
+    } else if let Some(private_key) = secret(plain, "git.auth.sshPrivateKey") {
+        Some(GitAuth::Ssh {
+            private_key,
+            known_hosts: text(plain, "git.auth.knownHosts").unwrap_or_default(),
+            passphrase: None,
+        })
+    } else if super::update_automation::is_github(&url) {
+        ctx.config.github_token.clone().map(GitAuth::Token)
+    } else {
+        None
+    };
+    let checkout = GitRef {
+        branch: text(plain, "git.checkout.ref.branch"),
+        tag: text(plain, "git.checkout.ref.tag"),
+        commit: text(plain, "git.checkout.ref.commit"),
+        ..GitRef::default()
+    };
+    let has_checkout = checkout != GitRef::default();
+    UpdateAutomationInput {
+        namespace: ctx.config.flux_namespace.clone(),
+        name: ctx.name.clone(),
+        interval: text(plain, "interval"),
+        source_ref: text(plain, "sourceRef.name").map(|name| ObjectRef {
+            namespace: text(plain, "sourceRef.namespace"),
+            name,
+        }),
+        git: GitInput {
+            url,
+            auth,
+            ca_pem: text(plain, "git.caPem"),
+            checkout: has_checkout.then_some(checkout),
+            author_name: text(plain, "git.commit.author.name"),
+            author_email: text(plain, "git.commit.author.email").unwrap_or_default(),
+            message_template: text(plain, "git.commit.messageTemplate"),
+            message_template_values: string_map(plain.pointer("/git/commit/messageTemplateValues")),
+            push_branch: text(plain, "git.push.branch"),
+            push_refspec: text(plain, "git.push.refspec"),
+            push_options: string_map(plain.pointer("/git/push/options")),
+        },
+        update_path: text(plain, "update.path"),
+        policies: plain
+            .get("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                Some(ObjectRef {
+                    namespace: text(p, "namespace"),
+                    name: text(p, "name")?,
+                })
+            })
+            .collect(),
+        suspend: bool_at(plain, "suspend"),
+    }
+}
+
+/// The objects of the resource `token` for its plain checked inputs, in
+/// apply order (Secrets first), Secrets included.
+///
+/// # Errors
+/// `InvalidArgument` for inputs Kubernetes or Flux would refuse.
+pub fn render(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, OpError> {
+    let rendered = match token {
+        schema::IMAGE_REPOSITORY => {
+            render_image_repository(&image_repository_input(ctx, plain), SecretsMode::Include)
+        }
+        schema::IMAGE_POLICY => {
+            render_image_policy(&image_policy_input(ctx, plain)?).map(|m| vec![m])
+        }
+        schema::UPDATE_AUTOMATION => {
+            render_update_automation(&update_automation_input(ctx, plain), SecretsMode::Include)
+        }
+        other => {
+            return Err(OpError::Internal(format!(
+                "no Flux objects for resource type {other}"
+            )));
+        }
+    };
+    rendered.map_err(kube_error)
+}
+
+/// The `fluxObjects` output: the objects with Secret data redacted.
+pub fn flux_objects(manifests: &[Manifest]) -> Value {
+    Value::Array(manifests.iter().map(Manifest::redacted).collect())
+}
+
+/// The objects recorded in `outputs.fluxObjects` (what the resource applied).
+fn recorded(outputs: &Value) -> Vec<Manifest> {
+    let (plain, _) = codec::reveal(outputs);
+    plain
+        .get(FLUX_OBJECTS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|body| Manifest::from_body(body.clone()).ok())
+        .collect()
+}
+
+async fn connect(ctx: &Ctx) -> Result<Applier, OpError> {
+    let config = ctx
+        .config
+        .kubernetes
+        .as_ref()
+        .map(crate::config::KubernetesConfig::cluster_config)
+        .unwrap_or_default();
+    Applier::connect(&config).await.map_err(kube_error)
+}
+
+fn describe(change: &Change, preview: bool) -> String {
+    let (verb, fields) = match change {
+        Change::Created => ("created", String::new()),
+        Change::Updated { fields } => ("updated", format!(" ({})", fields.join(", "))),
+        Change::Unchanged => return "unchanged".into(),
+    };
+    if preview {
+        format!("would be {verb}{fields}")
+    } else {
+        format!("{verb}{fields}")
+    }
+}
+
+/// Applies the resource's objects (`ApplyMode::DryRun` in a preview) and
+/// deletes the ones it applied before (`olds.fluxObjects`) that the new
+/// inputs no longer render; every object is an info diagnostic. Returns the
+/// `fluxObjects` output (unknown while inputs are unknown).
+///
+/// A preview that cannot reach the cluster logs a warning and goes on.
+///
+/// # Errors
+/// `InvalidArgument` for unrenderable inputs or an unusable kubeconfig,
+/// `FailedPrecondition` for a conflict with another field manager,
+/// `Unavailable` when the cluster cannot be reached (not in preview).
+pub async fn sync(
+    ctx: &Ctx,
+    token: &str,
+    inputs: &Value,
+    olds: &Value,
+    preview: bool,
+) -> Result<Value, OpError> {
+    let (plain, _) = codec::reveal(inputs);
+    if codec::contains_unknown(&plain) {
+        return Ok(Value::String(codec::UNKNOWN.to_owned()));
+    }
+    let manifests = render(token, ctx, &plain)?;
+    let output = flux_objects(&manifests);
+    let removed = imageautomation_kube::removed_objects(&recorded(olds), &manifests);
+    let result = async {
+        let applier = connect(ctx).await?;
+        let mode = if preview {
+            ApplyMode::DryRun
+        } else {
+            ApplyMode::Apply
+        };
+        for manifest in &manifests {
+            let outcome = applier.apply(manifest, mode).await.map_err(kube_error)?;
+            ctx.log
+                .info(
+                    &ctx.urn,
+                    format!("{}: {}", outcome.key, describe(&outcome.change, preview)),
+                )
+                .await;
+        }
+        for key in &removed {
+            let what = if preview {
+                "would be deleted (no longer declared)".to_owned()
+            } else {
+                match applier.delete(key).await.map_err(kube_error)? {
+                    DeleteOutcome::Deleted => "deleted (no longer declared)".to_owned(),
+                    DeleteOutcome::AlreadyGone => "already gone".to_owned(),
+                }
+            };
+            ctx.log.info(&ctx.urn, format!("{key}: {what}")).await;
+        }
+        Ok::<(), OpError>(())
+    }
+    .await;
+    match result {
+        Err(OpError::Unavailable(reason)) if preview => {
+            ctx.log
+                .warning(
+                    &ctx.urn,
+                    format!(
+                        "the preview cannot show what changes in the cluster: {reason}; `pulumi up` needs the cluster"
+                    ),
+                )
+                .await;
+            Ok(output)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(output),
+    }
+}
+
+/// The applied fields (`applied`'s shape; lists whole) as the cluster has
+/// them; fields missing in the cluster are left out.
+fn project(applied: &Value, live: &Value) -> Value {
+    match (applied, live) {
+        (Value::Object(a), Value::Object(l)) => Value::Object(
+            a.iter()
+                .filter_map(|(k, v)| l.get(k).map(|lv| (k.clone(), project(v, lv))))
+                .collect::<Map<String, Value>>(),
+        ),
+        (_, live) => live.clone(),
+    }
+}
+
+fn changed_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(ma), Value::Object(mb)) => {
+            for (k, v) in ma {
+                let child = format!("{path}.{k}");
+                match mb.get(k) {
+                    Some(w) => changed_paths(v, w, &child, out),
+                    None => out.push(child),
+                }
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(path.to_owned()),
+    }
+}
+
+/// Refresh: reads the resource's objects from the cluster and returns the
+/// `fluxObjects` output as the cluster has them (on the fields we apply): an
+/// object deleted in the cluster is missing, a changed Secret value shows
+/// [`CHANGED_IN_CLUSTER`]. Each drifted object is a warning diagnostic; the
+/// next `Diff` then differs from what the inputs render and the update
+/// re-applies it.
+///
+/// # Errors
+/// As [`sync`] (a refresh needs the cluster).
+pub async fn observe(ctx: &Ctx, token: &str, inputs: &Value) -> Result<Value, OpError> {
+    let (plain, _) = codec::reveal(inputs);
+    if codec::contains_unknown(&plain) {
+        return Ok(Value::String(codec::UNKNOWN.to_owned()));
+    }
+    let manifests = render(token, ctx, &plain)?;
+    let applier = connect(ctx).await?;
+    let mut observed = Vec::with_capacity(manifests.len());
+    for manifest in &manifests {
+        let key = manifest.key();
+        let Some(live) = applier.get(key).await.map_err(kube_error)? else {
+            ctx.log
+                .warning(
+                    &ctx.urn,
+                    format!("{key}: deleted in the cluster; the next update re-applies it"),
+                )
+                .await;
+            continue;
+        };
+        let body = manifest.expose_body();
+        let projected = project(body, &live);
+        if projected == *body {
+            observed.push(manifest.redacted());
+            continue;
+        }
+        let mut fields = Vec::new();
+        changed_paths(body, &projected, "", &mut fields);
+        ctx.log
+            .warning(
+                &ctx.urn,
+                format!(
+                    "{key}: changed in the cluster ({}); the next update re-applies it",
+                    fields.join(", ")
+                ),
+            )
+            .await;
+        let mut shown = projected.clone();
+        if key.kind == Kind::Secret
+            && let Some(Value::Object(data)) = shown.get_mut("data")
+        {
+            for (k, v) in data.iter_mut() {
+                let same = body.pointer("/data").and_then(|d| d.get(k)) == Some(&*v);
+                *v = Value::String(if same { REDACTED } else { CHANGED_IN_CLUSTER }.to_owned());
+            }
+        }
+        observed.push(shown);
+    }
+    Ok(Value::Array(observed))
+}
+
+/// Destroy: deletes the objects the resource applied (`outputs.fluxObjects`),
+/// in reverse order; an object already gone is success.
+///
+/// # Errors
+/// As [`sync`].
+pub async fn remove(ctx: &Ctx, outputs: &Value) -> Result<(), OpError> {
+    let applied = recorded(outputs);
+    if applied.is_empty() {
+        return Ok(());
+    }
+    let applier = connect(ctx).await?;
+    for (key, outcome) in applier.delete_all(&applied).await.map_err(kube_error)? {
+        let what = match outcome {
+            DeleteOutcome::Deleted => "deleted",
+            DeleteOutcome::AlreadyGone => "already gone",
+        };
+        ctx.log.info(&ctx.urn, format!("{key}: {what}")).await;
+    }
+    Ok(())
+}
+
+/// Whether the objects recorded in `olds` (after a refresh: as the cluster
+/// has them) differ from what `news` render: drift, or cluster mode newly on.
+/// False while `news` hold unknowns (the input diff speaks for them) or when
+/// the inputs cannot be rendered (`Update` reports that).
+pub fn drifted(ctx: &Ctx, token: &str, olds: &Value, news: &Value) -> bool {
+    let (plain, _) = codec::reveal(news);
+    if codec::contains_unknown(&plain) {
+        return false;
+    }
+    let Ok(manifests) = render(token, ctx, &plain) else {
+        return false;
+    };
+    let (old_plain, _) = codec::reveal(olds);
+    let old = old_plain
+        .get(FLUX_OBJECTS)
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    old != flux_objects(&manifests)
+}
+
+/// Sets `fluxObjects` in `outputs` (an object).
+pub fn set_output(outputs: &mut Value, flux_objects: Value) {
+    if let Some(map) = outputs.as_object_mut() {
+        map.insert(FLUX_OBJECTS.to_owned(), flux_objects);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn projection_keeps_the_applied_shape_and_drops_what_is_gone() {
+        let applied = json!({"spec": {"interval": "5m", "image": "x"}, "metadata": {"name": "a"}});
+        let live = json!({"spec": {"interval": "1h"}, "metadata": {"name": "a", "uid": "u"}, "status": {}});
+        let p = project(&applied, &live);
+        assert_eq!(
+            p,
+            json!({"spec": {"interval": "1h"}, "metadata": {"name": "a"}})
+        );
+        let mut fields = Vec::new();
+        changed_paths(&applied, &p, "", &mut fields);
+        assert_eq!(fields, vec![".spec.image", ".spec.interval"]);
+    }
+}
