@@ -427,3 +427,41 @@ async fn no_secret_in_anything_printed_logged_or_returned_unwrapped() {
     ));
     assert!(!fleet.git.access_log().contains(TOKEN));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_that_is_down_keeps_the_last_scan_and_the_preview_goes_on() {
+    let mut fleet = Fleet::start();
+    let mut state = StackState::new();
+    up(&fleet, &mut state, "5.0.x", "1s").await;
+    let pushed = fleet.head();
+    fleet.registry.stop();
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let mut copy = state.clone();
+    let steps = plugin
+        .deploy(&fleet.program("5.0.x", "1s", TOKEN), &mut copy, true)
+        .await
+        .expect("the preview succeeds with the last scan");
+    assert!(is_same(&steps), "{steps:?}");
+    let warnings: Vec<String> = plugin
+        .logs()
+        .into_iter()
+        .filter(|l| {
+            l.urn == Urn::new(REPO, "podinfo").urn()
+                && l.severity == imageautomation_proto::pulumirpc::LogSeverity::Warning as i32
+        })
+        .map(|l| l.message)
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("kept the last scan, the registry failed")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        copy["podinfo"].outputs["tags"],
+        state["podinfo"].outputs["tags"]
+    );
+    plugin.stop().await;
+    assert_eq!(fleet.head(), pushed);
+}

@@ -287,7 +287,22 @@ impl Resource for ImageRepository {
             }
         };
         let previous = outputs.and_then(previous_scan);
-        let outputs = self.reconcile(ctx, &inputs, previous).await?;
+        let outputs = match (self.reconcile(ctx, &inputs, previous).await, outputs) {
+            (Ok(fresh), _) => fresh,
+            // As Flux keeps serving the last scan when the registry fails, a
+            // refresh keeps it too: a registry that is down for a moment must
+            // not fail every preview.
+            (Err(e), Some(stored)) if e.is_transient() => {
+                ctx.log
+                    .warning(
+                        &ctx.urn,
+                        format!("kept the last scan, the registry failed: {e}"),
+                    )
+                    .await;
+                stored.clone()
+            }
+            (Err(e), _) => return Err(e),
+        };
         Ok(ReadResult {
             id: id.to_owned(),
             outputs,

@@ -73,6 +73,14 @@ pub enum OpError {
     Internal(String),
 }
 
+impl OpError {
+    /// Whether the failure is a server that is down, slow or rate limiting:
+    /// worth a retry later, and no reason to throw away what is known.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OpError::Unavailable(_) | OpError::DeadlineExceeded(_))
+    }
+}
+
 impl From<OpError> for tonic::Status {
     fn from(e: OpError) -> tonic::Status {
         let message = e.to_string();

@@ -490,9 +490,28 @@ impl Resource for UpdateAutomation {
         ctx.log
             .status(&ctx.urn, format!("reading {}", request.write_back.url))
             .await;
-        let outcome = run_update_automation(request, RunMode::Preview)
+        let outcome = match run_update_automation(request, RunMode::Preview)
             .await
-            .map_err(op_error)?;
+            .map_err(op_error)
+        {
+            Ok(outcome) => outcome,
+            // The Git server is down for a moment: keep what is known rather
+            // than failing every preview (the next up reports the error).
+            Err(e) if e.is_transient() => {
+                ctx.log
+                    .warning(
+                        &ctx.urn,
+                        format!("could not read the repository, kept the last state: {e}"),
+                    )
+                    .await;
+                return Ok(ReadResult {
+                    id: id.into(),
+                    outputs: outputs.clone(),
+                    inputs: inputs.clone(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         for line in describe_changes(&update_path, &outcome.changes) {
             ctx.log
                 .info(
