@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod render;
 mod run;
 mod select;
 mod tags;
@@ -31,6 +32,9 @@ enum Command {
     /// Run one reconcile of the Flux image automation manifests under a directory: scan,
     /// select, update, commit and push.
     Run(run::Args),
+    /// Render the Flux objects cluster mode applies (no Secrets) from a Pulumi YAML project or
+    /// a folder of Flux manifests, as multi-document YAML.
+    Render(render::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
         Command::Update(args) => update::run(args),
         Command::Tags(args) => tags::run(args),
         Command::Run(args) => run::run(args),
+        Command::Render(args) => render::run(args),
     }
 }

@@ -394,6 +394,7 @@ fn update_automation() -> Value {
         "policies": {"type": "array", "items": {"$ref": t("ImagePolicyRef")}, "description": "The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values."},
         "pullRequest": reference("PullRequest", "Open a pull request after pushing to a branch other than the checkout branch."),
         "suspend": boolean("Do nothing."),
+        "name": string("Name of the Flux automation object (`.AutomationObject` in commit templates, the id, and in cluster mode the `ImageUpdateAutomation`, its `GitRepository` and Secret); default the resource name. Cluster mode needs a Kubernetes object name (lowercase, digits, `-`, `.`)."),
         "interval": string("Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`."),
         "sourceRef": reference("GitRepositoryRef", "Cluster mode: an existing `GitRepository` for the Flux automation's `spec.sourceRef`; default: a `GitRepository` (and its auth Secret) rendered from `git`."),
     });

@@ -199,8 +199,8 @@ fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, OpEr
     })
 }
 
-/// An `UpdateAutomation`'s inputs: the object is `fluxNamespace`/resource
-/// name (its id), its policies are exactly the `policies` input, and its
+/// An `UpdateAutomation`'s inputs: the object is `fluxNamespace`/`name`
+/// (default the resource name; its id), its policies are exactly the `policies` input, and its
 /// source is `sourceRef` when given, else a rendered `GitRepository` with
 /// the Git credentials (or `githubToken` for github.com) in its Secret.
 fn update_automation_input(ctx: &Ctx, plain: &Value) -> UpdateAutomationInput {
@@ -232,7 +232,7 @@ fn update_automation_input(ctx: &Ctx, plain: &Value) -> UpdateAutomationInput {
     let has_checkout = checkout != GitRef::default();
     UpdateAutomationInput {
         namespace: ctx.config.flux_namespace.clone(),
-        name: ctx.name.clone(),
+        name: super::update_automation::flux_name(ctx, plain),
         interval: text(plain, "interval"),
         source_ref: text(plain, "sourceRef.name").map(|name| ObjectRef {
             namespace: text(plain, "sourceRef.namespace"),

@@ -89,6 +89,13 @@ pub(crate) fn is_github(url: &str) -> bool {
     host == "github.com"
 }
 
+/// The Flux object name of the automation: the `name` input, default the
+/// resource name (`.AutomationObject`, the id, and in cluster mode the
+/// `ImageUpdateAutomation` object).
+pub(crate) fn flux_name(ctx: &Ctx, plain: &Value) -> String {
+    str_at(plain, "name").map_or_else(|| ctx.name.clone(), str::to_owned)
+}
+
 /// The run's request, from checked inputs and the provider configuration.
 fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
     let url = str_at(plain, "git.url").unwrap_or_default().to_owned();
@@ -142,7 +149,7 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
         message_template_values: string_map(plain.pointer("/git/commit/messageTemplateValues")),
         automation_object: NamespacedName {
             namespace: ctx.config.flux_namespace.clone(),
-            name: ctx.name.clone(),
+            name: flux_name(ctx, plain),
         },
         retry: RetryPolicy::default(),
         shallow: true,
@@ -446,10 +453,8 @@ impl Resource for UpdateAutomation {
         preview: bool,
     ) -> Result<(String, Value), OpError> {
         let outputs = self.run(ctx, inputs, &Value::Null, preview).await?;
-        Ok((
-            format!("{}/{}", ctx.config.flux_namespace, ctx.name),
-            outputs,
-        ))
+        let name = flux_name(ctx, &codec::reveal(inputs).0);
+        Ok((format!("{}/{}", ctx.config.flux_namespace, name), outputs))
     }
 
     async fn update(

@@ -1,0 +1,633 @@
+//! `imageautomation render DIR`: the Flux objects that cluster mode would
+//! apply, as multi-document YAML on stdout, for a GitOps repository. Secrets
+//! are never rendered (stderr says so): the Flux objects reference them by
+//! the names the provider gives them (`<name>-registry-auth`,
+//! `<name>-registry-tls`, `<automation>-git-auth`), to be provided another
+//! way (SOPS, External Secrets, `kubectl create secret`).
+//!
+//! `DIR` is either
+//! - a Pulumi YAML project (it has `Pulumi.yaml`): its
+//!   `imageautomation:index:*` resources, whose properties must be literal
+//!   values, config defaults (`${name}` of a `config:` entry with a
+//!   `default`), or the standard wiring `${repo.imageRepositoryRef}` /
+//!   `${policy.imagePolicyRef}` between them; or
+//! - a folder of Flux manifests (read as `imageautomation run` reads them):
+//!   the objects are rendered again as `image.toolkit.fluxcd.io/v1` with the
+//!   provider's labels and an automation's `policySelector` resolved to the
+//!   exact policies it selects in the folder.
+//!
+//! Exit codes: 0 rendered, 2 bad input (every problem listed on stderr).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::LazyLock;
+
+use imageautomation_kube::{
+    DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
+    Kind, Manifest, ObjectRef, Order, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
+    UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
+    to_yaml_documents,
+};
+use regex::Regex;
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use crate::run::manifests;
+
+/// Render the Flux objects (never Secrets) of a Pulumi YAML project or a
+/// folder of Flux manifests, as multi-document YAML on stdout.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A Pulumi YAML project folder (with `Pulumi.yaml`) or a folder of Flux manifests.
+    pub dir: PathBuf,
+    /// Namespace of the resources of a Pulumi project that give none (`fluxNamespace`).
+    /// Default: the project's `imageautomation:fluxNamespace` config, else `flux-system`.
+    #[arg(long)]
+    pub flux_namespace: Option<String>,
+}
+
+/// The note printed on stderr with every successful render.
+pub const NO_SECRETS_NOTE: &str = "note: Secrets are not rendered; the Flux objects reference them by name (spec.secretRef, spec.certSecretRef): provide them another way (SOPS, External Secrets, kubectl create secret)";
+
+/// Runs `imageautomation render`.
+pub fn run(args: Args) -> ExitCode {
+    let rendered = if project_file(&args.dir).is_some() {
+        from_project(&args.dir, args.flux_namespace.as_deref())
+    } else {
+        from_manifests(&args.dir)
+    };
+    match rendered {
+        Ok(mut objects) => {
+            // Kubernetes apply order: sources before the objects that use them.
+            objects.sort_by_key(|m| Kind::ALL.iter().position(|k| *k == m.key().kind));
+            eprintln!("{NO_SECRETS_NOTE}");
+            print!("{}", to_yaml_documents(&objects));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn project_file(dir: &Path) -> Option<PathBuf> {
+    ["Pulumi.yaml", "Pulumi.yml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+/// A stand-in for a secret value: with [`SecretsMode::Omit`] only the
+/// presence of credentials matters (it makes the object reference a Secret).
+fn placeholder() -> SecretString {
+    SecretString::from("{\"auths\":{}}".to_owned())
+}
+
+fn keep(manifests: Vec<Manifest>) -> impl Iterator<Item = Manifest> {
+    manifests.into_iter().filter(|m| !m.is_secret())
+}
+
+// ---------------------------------------------------------------------------
+// A Pulumi YAML project.
+
+static WHOLE_REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\$\{([^}]+)\}$").expect("static regex"));
+
+struct Declared {
+    name: String,
+    token: String,
+    properties: Value,
+}
+
+/// Renders the `imageautomation:index:*` resources of the Pulumi YAML
+/// project in `dir`.
+///
+/// # Errors
+/// Every unreadable file, non-literal property and invalid input, each
+/// with the resource and property.
+pub fn from_project(
+    dir: &Path,
+    flux_namespace: Option<&str>,
+) -> Result<Vec<Manifest>, Vec<String>> {
+    let path =
+        project_file(dir).ok_or_else(|| vec![format!("{}: no Pulumi.yaml", dir.display())])?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| vec![format!("{}: cannot be read: {e}", path.display())])?;
+    let project: Value = serde_norway::from_str(&text)
+        .map_err(|e| vec![format!("{}: not YAML: {e}", path.display())])?;
+    let config = project.get("config").and_then(Value::as_object);
+    let config_value = |key: &str| {
+        config.and_then(|c| c.get(key)).and_then(|v| match v {
+            Value::Object(m) => m.get("default").or_else(|| m.get("value")).cloned(),
+            other => Some(other.clone()),
+        })
+    };
+    let flux_namespace = flux_namespace
+        .map(str::to_owned)
+        .or_else(|| {
+            config_value("imageautomation:fluxNamespace")
+                .and_then(|v| v.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "flux-system".to_owned());
+    let declared: Vec<Declared> = project
+        .get("resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, r)| {
+            let token = r.get("type")?.as_str()?;
+            token
+                .starts_with("imageautomation:index:")
+                .then(|| Declared {
+                    name: name.clone(),
+                    token: token.to_owned(),
+                    properties: r.get("properties").cloned().unwrap_or(json!({})),
+                })
+        })
+        .collect();
+    if declared.is_empty() {
+        return Err(vec![format!(
+            "{}: no imageautomation:index:* resources to render",
+            path.display()
+        )]);
+    }
+    // The Flux identity of each resource, for `${x.imageRepositoryRef}` and `${x.imagePolicyRef}`.
+    let identity = |d: &Declared| -> (String, String) {
+        let field = |k: &str| {
+            d.properties
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        if d.token.ends_with(":UpdateAutomation") {
+            let name = field("name").unwrap_or_else(|| d.name.clone());
+            return (flux_namespace.clone(), name);
+        }
+        (
+            field("namespace").unwrap_or_else(|| flux_namespace.clone()),
+            field("name").unwrap_or_else(|| d.name.clone()),
+        )
+    };
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for d in &declared {
+        let where_ = |p: &str| format!("{} (resources.{}.properties{p})", path.display(), d.name);
+        let resolve_ref = |reference: &str, at: &str, errors: &mut Vec<String>| -> Value {
+            if let Some((resource, output)) = reference.split_once('.') {
+                let target = declared.iter().find(|x| x.name == resource);
+                match (target, output) {
+                    (Some(t), "imageRepositoryRef") if t.token.ends_with(":ImageRepository") => {
+                        let (namespace, name) = identity(t);
+                        return json!({"namespace": namespace, "name": name});
+                    }
+                    (Some(t), "imagePolicyRef") if t.token.ends_with(":ImagePolicy") => {
+                        let (namespace, name) = identity(t);
+                        return json!({"namespace": namespace, "name": name});
+                    }
+                    _ => {}
+                }
+            } else if let Some(v) = config_value(reference) {
+                return v;
+            }
+            errors.push(format!(
+                "{}: ${{{reference}}} cannot be rendered without running the program: use a literal value, a config entry with a default, or ${{<ImageRepository>.imageRepositoryRef}} / ${{<ImagePolicy>.imagePolicyRef}}",
+                where_(at)
+            ));
+            Value::Null
+        };
+        let properties = resolve(&d.properties, "", &mut errors, &resolve_ref, &where_);
+        let (namespace, name) = identity(d);
+        let rendered = match d.token.rsplit(':').next().unwrap_or_default() {
+            "ImageRepository" => render_image_repository(
+                &repository_from_properties(&namespace, &name, &properties),
+                SecretsMode::Omit,
+            ),
+            "ImagePolicy" => policy_from_properties(&namespace, &name, &properties)
+                .and_then(|input| render_image_policy(&input).map(|m| vec![m])),
+            "UpdateAutomation" => render_update_automation(
+                &automation_from_properties(&namespace, &name, &properties),
+                SecretsMode::Omit,
+            ),
+            other => {
+                errors.push(format!(
+                    "{}: unknown resource type imageautomation:index:{other}",
+                    where_("")
+                ));
+                continue;
+            }
+        };
+        match rendered {
+            Ok(m) => out.extend(keep(m)),
+            Err(e) => errors.push(format!("{}: {e}", where_(""))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Replaces whole-string `${...}` references; any other interpolation or
+/// `fn::` function is an error (secrets: `fn::secret` stands for a value
+/// that is not rendered anyway).
+fn resolve(
+    v: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+    reference: &dyn Fn(&str, &str, &mut Vec<String>) -> Value,
+    where_: &dyn Fn(&str) -> String,
+) -> Value {
+    match v {
+        Value::String(s) => {
+            if let Some(c) = WHOLE_REFERENCE.captures(s) {
+                reference(c[1].trim(), at, errors)
+            } else if s.contains("${") {
+                errors.push(format!(
+                    "{}: interpolation {s:?} cannot be rendered without running the program: use a literal value",
+                    where_(at)
+                ));
+                Value::Null
+            } else {
+                v.clone()
+            }
+        }
+        Value::Object(m) if m.len() == 1 && m.contains_key("fn::secret") => {
+            Value::String("[secret]".to_owned())
+        }
+        Value::Object(m) if m.keys().any(|k| k.starts_with("fn::")) => {
+            errors.push(format!(
+                "{}: functions (fn::...) cannot be rendered without running the program: use a literal value",
+                where_(at)
+            ));
+            Value::Null
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        resolve(x, &format!("{at}.{k}"), errors, reference, where_),
+                    )
+                })
+                .collect::<Map<String, Value>>(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| resolve(x, &format!("{at}[{i}]"), errors, reference, where_))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn text(v: &Value, path: &str) -> Option<String> {
+    path.split('.')
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn flag(v: &Value, path: &str) -> bool {
+    path.split('.')
+        .try_fold(v, |v, k| v.get(k))
+        .is_some_and(|b| b == true || b == "true")
+}
+
+fn strings(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn repository_from_properties(namespace: &str, name: &str, p: &Value) -> ImageRepositoryInput {
+    let has_credentials = p.get("credentials").is_some_and(Value::is_object)
+        || p.get("dockerConfigJson").is_some_and(|v| !v.is_null());
+    let has_certificate = p.get("certificate").is_some_and(Value::is_object);
+    ImageRepositoryInput {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        image: text(p, "image").unwrap_or_default(),
+        interval: text(p, "interval"),
+        timeout: text(p, "timeout"),
+        exclusion_list: p
+            .get("exclusionList")
+            .and_then(|l| serde_json::from_value(l.clone()).ok()),
+        insecure: flag(p, "insecure"),
+        suspend: flag(p, "suspend"),
+        credentials: has_credentials.then(|| RegistryCredentials::DockerConfigJson(placeholder())),
+        certificate: has_certificate.then(|| TlsCertificate {
+            ca_pem: text(p, "certificate.caPem").or_else(|| Some(String::new())),
+            cert_pem: text(p, "certificate.certPem"),
+            key_pem: text(p, "certificate.keyPem").map(|_| placeholder()),
+        }),
+    }
+}
+
+fn order(v: Option<&str>) -> Option<Order> {
+    match v {
+        Some("desc") => Some(Order::Desc),
+        Some("asc") => Some(Order::Asc),
+        _ => None,
+    }
+}
+
+fn digest_policy(v: Option<&str>) -> Option<DigestReflectionPolicy> {
+    match v {
+        Some("Always") => Some(DigestReflectionPolicy::Always),
+        Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
+        _ => None,
+    }
+}
+
+fn policy_from_properties(
+    namespace: &str,
+    name: &str,
+    p: &Value,
+) -> Result<ImagePolicyInput, imageautomation_kube::Error> {
+    let invalid = |field: &'static str, reason: &str| imageautomation_kube::Error::InvalidInput {
+        object: format!("ImagePolicy {namespace}/{name}"),
+        field,
+        reason: reason.to_owned(),
+    };
+    let policy = if let Some(range) = text(p, "policy.semver.range") {
+        Policy::Semver { range }
+    } else if p
+        .pointer("/policy/alphabetical")
+        .is_some_and(Value::is_object)
+    {
+        Policy::Alphabetical {
+            order: order(text(p, "policy.alphabetical.order").as_deref()),
+        }
+    } else if p.pointer("/policy/numerical").is_some_and(Value::is_object) {
+        Policy::Numerical {
+            order: order(text(p, "policy.numerical.order").as_deref()),
+        }
+    } else {
+        return Err(invalid(
+            "policy",
+            "set one of semver, alphabetical or numerical",
+        ));
+    };
+    let repository = text(p, "imageRepositoryRef.name").ok_or_else(|| {
+        invalid(
+            "imageRepositoryRef",
+            "use ${<ImageRepository>.imageRepositoryRef}",
+        )
+    })?;
+    let digest_reflection_policy = digest_policy(text(p, "digestReflectionPolicy").as_deref());
+    Ok(ImagePolicyInput {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        image_repository_ref: ObjectRef {
+            namespace: text(p, "imageRepositoryRef.namespace"),
+            name: repository,
+        },
+        policy,
+        filter_tags_pattern: text(p, "filterTags.pattern"),
+        filter_tags_extract: text(p, "filterTags.extract"),
+        interval: (digest_reflection_policy == Some(DigestReflectionPolicy::Always))
+            .then(|| text(p, "interval"))
+            .flatten(),
+        digest_reflection_policy,
+        suspend: flag(p, "suspend"),
+    })
+}
+
+fn automation_from_properties(namespace: &str, name: &str, p: &Value) -> UpdateAutomationInput {
+    let auth = if p
+        .pointer("/git/auth/sshPrivateKey")
+        .is_some_and(|v| !v.is_null())
+    {
+        Some(GitAuth::Ssh {
+            private_key: placeholder(),
+            known_hosts: text(p, "git.auth.knownHosts").unwrap_or_else(|| "[not rendered]".into()),
+            passphrase: None,
+        })
+    } else if p.pointer("/git/auth").is_some_and(Value::is_object) {
+        Some(GitAuth::Token(placeholder()))
+    } else {
+        None
+    };
+    let checkout = GitRef {
+        branch: text(p, "git.checkout.ref.branch"),
+        tag: text(p, "git.checkout.ref.tag"),
+        commit: text(p, "git.checkout.ref.commit"),
+        ..GitRef::default()
+    };
+    UpdateAutomationInput {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        interval: text(p, "interval"),
+        source_ref: text(p, "sourceRef.name").map(|n| ObjectRef {
+            namespace: text(p, "sourceRef.namespace"),
+            name: n,
+        }),
+        git: GitInput {
+            url: text(p, "git.url").unwrap_or_default(),
+            auth,
+            ca_pem: text(p, "git.caPem"),
+            checkout: (checkout != GitRef::default()).then_some(checkout),
+            author_name: text(p, "git.commit.author.name"),
+            author_email: text(p, "git.commit.author.email").unwrap_or_default(),
+            message_template: text(p, "git.commit.messageTemplate"),
+            message_template_values: strings(p.pointer("/git/commit/messageTemplateValues")),
+            push_branch: text(p, "git.push.branch"),
+            push_refspec: text(p, "git.push.refspec"),
+            push_options: strings(p.pointer("/git/push/options")),
+        },
+        update_path: text(p, "update.path"),
+        policies: p
+            .get("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|x| {
+                Some(ObjectRef {
+                    namespace: text(x, "namespace"),
+                    name: text(x, "name")?,
+                })
+            })
+            .collect(),
+        suspend: flag(p, "suspend"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A folder of Flux manifests.
+
+/// Renders the Flux image automation objects of the manifests under `dir`.
+///
+/// # Errors
+/// Every unreadable or invalid manifest, and objects that cannot be rendered
+/// (an automation whose `sourceRef` is not a `GitRepository` in the folder
+/// is rendered with that `sourceRef`).
+pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
+    let found = manifests::read_dir(dir)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    if found.repositories.is_empty() && found.policies.is_empty() && found.automations.is_empty() {
+        return Err(vec![format!(
+            "{}: no ImageRepository, ImagePolicy or ImageUpdateAutomation objects to render",
+            dir.display()
+        )]);
+    }
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    let mut push =
+        |origin: &manifests::Origin, r: imageautomation_kube::Result<Vec<Manifest>>| match r {
+            Ok(m) => out.extend(keep(m)),
+            Err(e) => errors.push(format!("{}: {origin}: {e}", dir.display())),
+        };
+    for r in &found.repositories {
+        let s = &r.spec;
+        let input = ImageRepositoryInput {
+            namespace: r.metadata.namespace.clone(),
+            name: r.metadata.name.clone(),
+            image: s.image.clone(),
+            interval: s.interval.clone(),
+            timeout: s.timeout.clone(),
+            exclusion_list: s.exclusion_list.clone(),
+            insecure: s.insecure,
+            suspend: s.suspend,
+            credentials: s
+                .secret_ref
+                .as_ref()
+                .map(|_| RegistryCredentials::DockerConfigJson(placeholder())),
+            certificate: s.cert_secret_ref.as_ref().map(|_| TlsCertificate {
+                ca_pem: Some(String::new()),
+                cert_pem: None,
+                key_pem: None,
+            }),
+        };
+        push(
+            &r.origin,
+            render_image_repository(&input, SecretsMode::Omit),
+        );
+    }
+    for p in &found.policies {
+        let choice = &p.spec.selection.policy;
+        let policy = if let Some(s) = &choice.semver {
+            Policy::Semver {
+                range: s.range.clone(),
+            }
+        } else if let Some(a) = &choice.alphabetical {
+            Policy::Alphabetical {
+                order: order(a.order.as_deref()),
+            }
+        } else if let Some(n) = &choice.numerical {
+            Policy::Numerical {
+                order: order(n.order.as_deref()),
+            }
+        } else {
+            Policy::Alphabetical { order: None }
+        };
+        let filter = p.spec.selection.filter_tags.as_ref();
+        let input = ImagePolicyInput {
+            namespace: p.metadata.namespace.clone(),
+            name: p.metadata.name.clone(),
+            image_repository_ref: ObjectRef {
+                namespace: p.spec.spec.image_repository_ref.namespace.clone(),
+                name: p.spec.spec.image_repository_ref.name.clone(),
+            },
+            policy,
+            filter_tags_pattern: filter.map(|f| f.pattern.clone()).filter(|s| !s.is_empty()),
+            filter_tags_extract: filter.map(|f| f.extract.clone()).filter(|s| !s.is_empty()),
+            digest_reflection_policy: digest_policy(
+                p.spec.spec.digest_reflection_policy.as_deref(),
+            ),
+            interval: None,
+            suspend: p.spec.spec.suspend,
+        };
+        push(&p.origin, render_image_policy(&input).map(|m| vec![m]));
+    }
+    for a in &found.automations {
+        let ns = &a.metadata.namespace;
+        let source_ns = a
+            .spec
+            .source_ref
+            .namespace
+            .clone()
+            .unwrap_or_else(|| ns.clone());
+        let source = found.git_repositories.iter().find(|g| {
+            g.metadata.namespace == source_ns && g.metadata.name == a.spec.source_ref.name
+        });
+        // The provider renders the GitRepository under the automation's name;
+        // any other source stays a reference.
+        let own_source = source.filter(|g| g.metadata.name == a.metadata.name && &source_ns == ns);
+        let git = a.spec.git.clone().unwrap_or_default();
+        let checkout = git
+            .checkout
+            .and_then(|c| c.reference)
+            .or_else(|| source.and_then(|g| g.spec.reference.clone()))
+            .filter(|r| !r.is_empty())
+            .map(|r| GitRef {
+                branch: r.branch,
+                tag: r.tag,
+                semver: r.semver,
+                name: r.name,
+                commit: r.commit,
+            });
+        let push_spec = git.push.unwrap_or_default();
+        let selector = a.spec.policy_selector.clone().unwrap_or_default();
+        let policies = found
+            .policies
+            .iter()
+            .filter(|p| &p.metadata.namespace == ns && selector.matches(&p.metadata.labels))
+            .map(|p| ObjectRef {
+                namespace: Some(p.metadata.namespace.clone()),
+                name: p.metadata.name.clone(),
+            })
+            .collect();
+        let input = UpdateAutomationInput {
+            namespace: ns.clone(),
+            name: a.metadata.name.clone(),
+            interval: None,
+            source_ref: own_source.is_none().then(|| ObjectRef {
+                namespace: a.spec.source_ref.namespace.clone(),
+                name: a.spec.source_ref.name.clone(),
+            }),
+            git: GitInput {
+                url: source.map(|g| g.spec.url.clone()).unwrap_or_default(),
+                auth: own_source
+                    .and_then(|g| g.spec.secret_ref.as_ref())
+                    .map(|_| GitAuth::Token(placeholder())),
+                ca_pem: None,
+                checkout,
+                author_name: Some(git.commit.author.name.clone()).filter(|s| !s.is_empty()),
+                author_email: git.commit.author.email.clone(),
+                message_template: git.commit.message_template.clone(),
+                message_template_values: git.commit.message_template_values.clone(),
+                push_branch: push_spec.branch,
+                push_refspec: push_spec.refspec,
+                push_options: push_spec.options,
+            },
+            update_path: a.spec.update.as_ref().and_then(|u| u.path.clone()),
+            policies,
+            suspend: a.spec.suspend,
+        };
+        push(
+            &a.origin,
+            render_update_automation(&input, SecretsMode::Omit),
+        );
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,205 @@
+//! `imageautomation render DIR`: the Flux objects of a Pulumi YAML project
+//! (`examples/podinfo`) and of a folder of Flux manifests, each validated
+//! against the real Flux CRD schemas; never a Secret; bad input exits 2.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use imageautomation_tests::kube_schema;
+use serde::Deserialize;
+use serde_json::Value;
+
+fn render(dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imageautomation"))
+        .arg("render")
+        .arg(dir)
+        .output()
+        .expect("imageautomation runs")
+}
+
+/// The YAML documents of stdout, each checked against the CRD schemas.
+fn validated(output: &Output) -> Vec<Value> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("Secrets are not rendered"), "{stderr}");
+    let objects: Vec<Value> = serde_norway::Deserializer::from_str(&stdout)
+        .map(|d| Value::deserialize(d).expect("a YAML document"))
+        .collect();
+    for o in &objects {
+        assert_ne!(o["kind"], "Secret", "no Secret is rendered");
+        if let Err(errors) = kube_schema::validate(o) {
+            panic!("{} is invalid: {errors:?}", o["kind"]);
+        }
+        assert_eq!(
+            o["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "pulumi-imageautomation"
+        );
+    }
+    objects
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("{kind} {name} in {objects:?}"))
+}
+
+#[test]
+fn renders_the_podinfo_example_stack() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/podinfo");
+    let objects = validated(&render(&dir));
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "GitRepository",
+            "ImageRepository",
+            "ImagePolicy",
+            "ImageUpdateAutomation"
+        ]
+    );
+    let policy = find(&objects, "ImagePolicy", "podinfo");
+    assert_eq!(policy["spec"]["imageRepositoryRef"]["name"], "podinfo");
+    assert_eq!(policy["spec"]["policy"]["semver"]["range"], "5.0.x");
+    let automation = find(&objects, "ImageUpdateAutomation", "fleet-automation");
+    assert_eq!(
+        automation["spec"]["policySelector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["podinfo"])
+    );
+    // `${fleetRepository}` is the config default.
+    let git = find(&objects, "GitRepository", "fleet-automation");
+    assert_eq!(git["spec"]["url"], "https://github.com/example/fleet-infra");
+}
+
+const FLUX: &str = r#"apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata:
+  name: podinfo
+  namespace: flux-system
+spec:
+  image: ghcr.io/stefanprodan/podinfo
+  interval: 10m
+  secretRef:
+    name: ghcr-auth
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata:
+  name: podinfo
+  namespace: flux-system
+  labels:
+    team: web
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  filterTags:
+    pattern: '^main-[a-f0-9]+-(?P<ts>[0-9]+)'
+    extract: '$ts'
+  policy:
+    numerical:
+      order: asc
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata:
+  name: other
+  namespace: flux-system
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  policy:
+    semver:
+      range: 6.x
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: fleet
+  namespace: flux-system
+spec:
+  interval: 1m
+  url: https://github.com/example/fleet
+  ref:
+    branch: main
+  secretRef:
+    name: fleet-token
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageUpdateAutomation
+metadata:
+  name: fleet
+  namespace: flux-system
+spec:
+  interval: 30m
+  sourceRef:
+    kind: GitRepository
+    name: fleet
+  git:
+    commit:
+      author:
+        name: fluxcdbot
+        email: fluxcdbot@example.com
+    push:
+      branch: main
+  update:
+    path: ./clusters/dev
+    strategy: Setters
+  policySelector:
+    matchLabels:
+      team: web
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ignored
+"#;
+
+#[test]
+fn renders_a_folder_of_flux_manifests() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("clusters/dev")).expect("mkdir");
+    std::fs::write(dir.path().join("clusters/dev/automation.yaml"), FLUX).expect("write");
+    let objects = validated(&render(dir.path()));
+    assert_eq!(objects.len(), 5, "{objects:?}");
+    let repository = find(&objects, "ImageRepository", "podinfo");
+    assert_eq!(repository["apiVersion"], "image.toolkit.fluxcd.io/v1");
+    assert_eq!(repository["spec"]["interval"], "10m");
+    assert!(
+        repository["spec"]["secretRef"]["name"].is_string(),
+        "credentials stay referenced: {repository}"
+    );
+    let policy = find(&objects, "ImagePolicy", "podinfo");
+    assert_eq!(policy["spec"]["filterTags"]["extract"], "$ts");
+    assert_eq!(policy["spec"]["policy"]["numerical"]["order"], "asc");
+    // The automation selects exactly the policies its selector matched.
+    let automation = find(&objects, "ImageUpdateAutomation", "fleet");
+    assert_eq!(
+        automation["spec"]["policySelector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["podinfo"])
+    );
+    let git = find(&objects, "GitRepository", "fleet");
+    assert_eq!(git["spec"]["url"], "https://github.com/example/fleet");
+    assert!(git["spec"]["secretRef"]["name"].is_string());
+}
+
+#[test]
+fn a_stack_with_computed_values_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("Pulumi.yaml"),
+        "name: x\nruntime: yaml\nresources:\n  repo:\n    type: imageautomation:index:ImageRepository\n    properties:\n      image: ${other.image}\n",
+    )
+    .expect("write");
+    let output = render(dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("resources.repo.properties.image")
+            && stderr.contains("${other.image}")
+            && stderr.contains("literal value"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
