@@ -53,6 +53,11 @@ impl Fleet {
     }
 
     fn program(&self, interval: &str) -> Vec<(Urn, Inputs)> {
+        self.program_with(interval, json!({}))
+    }
+
+    /// The program with `extra` merged into the automation's inputs.
+    fn program_with(&self, interval: &str, extra: Value) -> Vec<(Urn, Inputs)> {
         let image = self.image.clone();
         let interval = interval.to_owned();
         let url = self.git.url("fleet");
@@ -74,7 +79,7 @@ impl Fleet {
             (
                 Urn::new(AUTOMATION, "fleet"),
                 Box::new(move |s: &StackState| {
-                    json!({
+                    let mut inputs = json!({
                         "git": {
                             "url": url,
                             "auth": {"token": imageautomation_proto::codec::secret(json!(TOKEN))},
@@ -84,7 +89,11 @@ impl Fleet {
                         },
                         "update": {"path": "./clusters/dev"},
                         "policies": [s["podinfoPolicy"].outputs["imagePolicyRef"]],
-                    })
+                    });
+                    if let (Some(map), Some(extra)) = (inputs.as_object_mut(), extra.as_object()) {
+                        map.extend(extra.clone());
+                    }
+                    inputs
                 }),
             ),
         ]
@@ -113,14 +122,21 @@ async fn run(
     interval: &str,
     preview: bool,
 ) -> Run {
+    run_program(kubeconfig, &fleet.program(interval), state, preview).await
+}
+
+async fn run_program(
+    kubeconfig: &str,
+    program: &[(Urn, Inputs)],
+    state: &mut StackState,
+    preview: bool,
+) -> Run {
     let mut plugin = Plugin::start(&[]).await;
     plugin
         .configure(config(kubeconfig))
         .await
         .expect("configure");
-    let result = plugin
-        .deploy(&fleet.program(interval), state, preview)
-        .await;
+    let result = plugin.deploy(program, state, preview).await;
     let logs = plugin.logs();
     let diagnostics = logs
         .iter()
@@ -441,4 +457,80 @@ async fn an_unreachable_cluster_warns_in_preview_and_fails_up() {
         "{}",
         err.message()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn naming_an_existing_git_repository_deletes_the_rendered_one() {
+    let fake = FakeKubeApi::start().await;
+    let kubeconfig = fake.kubeconfig();
+    let fleet = Fleet::start();
+    let mut state = StackState::new();
+    run(&fleet, &kubeconfig, &mut state, "5m", false)
+        .await
+        .result
+        .expect("up succeeds");
+    assert!(fake.object("gitrepositories", NS, "fleet").is_some());
+    assert!(fake.object("secrets", NS, "fleet-git-auth").is_some());
+
+    let program = fleet.program_with(
+        "5m",
+        json!({"sourceRef": {"name": "flux-system"}, "interval": "15m"}),
+    );
+    let update = run_program(&kubeconfig, &program, &mut state, false).await;
+    update.result.expect("update succeeds");
+    assert!(fake.object("gitrepositories", NS, "fleet").is_none());
+    assert!(fake.object("secrets", NS, "fleet-git-auth").is_none());
+    let automation = fake
+        .object("imageupdateautomations", NS, "fleet")
+        .expect("automation");
+    assert_eq!(automation["spec"]["sourceRef"]["name"], "flux-system");
+    assert_eq!(automation["spec"]["interval"], "15m");
+    assert!(has(
+        &update.diagnostics,
+        INFO,
+        "GitRepository flux-system/fleet: deleted (no longer declared)"
+    ));
+    assert_eq!(
+        state["fleet"].outputs["fluxObjects"]
+            .as_array()
+            .expect("fluxObjects")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_kubernetes_refuses_is_a_check_failure_in_cluster_mode() {
+    let fake = FakeKubeApi::start().await;
+    let mut plugin = Plugin::start(&[]).await;
+    plugin
+        .configure(config(&fake.kubeconfig()))
+        .await
+        .expect("configure");
+    let inputs = json!({
+        "git": {
+            "url": "https://github.com/example/fleet",
+            "commit": {"author": {"email": "flux@example.com"}},
+        },
+        "policies": [{"namespace": NS, "name": "podinfo", "latestRef": {"name": "x", "tag": "1.0.0"}}],
+    });
+    let failures = plugin
+        .check(
+            &Urn::new(AUTOMATION, "fleetAutomation"),
+            &json!({}),
+            &inputs,
+        )
+        .await
+        .expect("check answers")
+        .expect_err("a failure");
+    assert_eq!(failures[0].0, "name", "{failures:?}");
+    assert!(failures[0].1.contains("set `name`"), "{failures:?}");
+    let mut named = inputs.clone();
+    named["name"] = json!("fleet-automation");
+    plugin
+        .check(&Urn::new(AUTOMATION, "fleetAutomation"), &json!({}), &named)
+        .await
+        .expect("check answers")
+        .expect("valid with a Kubernetes name");
+    plugin.stop().await;
 }

@@ -251,11 +251,17 @@ impl ResourceProvider for Provider {
         let r = request.get_ref();
         let resource = resource(&r.r#type)?;
         let ctx = self.ctx(&r.urn, &r.name);
-        let (inputs, problems) = resource.check(
+        let (inputs, mut problems) = resource.check(
             &ctx,
             &from_struct(r.olds.as_ref()),
             &from_struct(r.news.as_ref()),
         );
+        if problems.is_empty()
+            && cluster::enabled(&ctx)
+            && let Some(problem) = cluster::check(&ctx, &r.r#type, &inputs)
+        {
+            problems.push(problem);
+        }
         Ok(Response::new(CheckResponse {
             inputs: Some(to_struct(&inputs)),
             failures: failures(problems),

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use super::common::{bool_at, str_at};
 use super::{Ctx, OpError};
+use crate::config::Failure;
 use crate::schema;
 
 /// The output holding the rendered objects.
@@ -148,7 +149,14 @@ fn order(v: &Value, path: &str) -> Option<Order> {
 
 /// An `ImagePolicy`'s inputs; `imageRepositoryRef` names the repository
 /// object by its `namespace`/`name`.
-fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, OpError> {
+fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, KubeError> {
+    let namespace = text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone());
+    let name = text(plain, "name").unwrap_or_else(|| ctx.name.clone());
+    let invalid = |field: &'static str, reason: &str| KubeError::InvalidInput {
+        object: format!("ImagePolicy {namespace}/{name}"),
+        field,
+        reason: reason.to_owned(),
+    };
     let policy = if let Some(range) = text(plain, "policy.semver.range") {
         Policy::Semver { range }
     } else if plain
@@ -166,8 +174,9 @@ fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, OpEr
             order: order(plain, "policy.numerical.order"),
         }
     } else {
-        return Err(OpError::InvalidArgument(
-            "policy: set one of semver, alphabetical or numerical".into(),
+        return Err(invalid(
+            "policy",
+            "set one of semver, alphabetical or numerical",
         ));
     };
     let digest_reflection_policy = match str_at(plain, "digestReflectionPolicy") {
@@ -176,13 +185,14 @@ fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, OpEr
         _ => None,
     };
     let repository_name = text(plain, "imageRepositoryRef.name").ok_or_else(|| {
-        OpError::InvalidArgument(
-            "imageRepositoryRef.name is required in cluster mode: pass an ImageRepository's imageRepositoryRef output".into(),
+        invalid(
+            "imageRepositoryRef",
+            "the repository's name is required: pass an ImageRepository's imageRepositoryRef output",
         )
     })?;
     Ok(ImagePolicyInput {
-        namespace: text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone()),
-        name: text(plain, "name").unwrap_or_else(|| ctx.name.clone()),
+        namespace: namespace.clone(),
+        name: name.clone(),
         image_repository_ref: ObjectRef {
             namespace: text(plain, "imageRepositoryRef.namespace"),
             name: repository_name,
@@ -268,13 +278,45 @@ fn update_automation_input(ctx: &Ctx, plain: &Value) -> UpdateAutomationInput {
     }
 }
 
+/// `Check` in cluster mode: the inputs must also make valid Kubernetes
+/// objects (a `name` that is a Kubernetes name, an interval Flux accepts);
+/// the first problem as a failure on its property. Unknown inputs are not
+/// checked.
+pub fn check(ctx: &Ctx, token: &str, inputs: &Value) -> Option<Failure> {
+    let (plain, _) = codec::reveal(inputs);
+    if codec::contains_unknown(&plain) {
+        return None;
+    }
+    let Err(e @ KubeError::InvalidInput { .. }) = render_kube(token, ctx, &plain) else {
+        return None;
+    };
+    let property = match &e {
+        KubeError::InvalidInput { field, .. } => (*field).to_owned(),
+        _ => String::new(),
+    };
+    let hint = if property == "name" {
+        " (cluster mode: the Flux object needs a Kubernetes name; set `name`, e.g. \"fleet-automation\")"
+    } else {
+        " (cluster mode)"
+    };
+    Some(Failure {
+        property,
+        reason: format!("{e}{hint}"),
+    })
+}
+
 /// The objects of the resource `token` for its plain checked inputs, in
 /// apply order (Secrets first), Secrets included.
 ///
 /// # Errors
 /// `InvalidArgument` for inputs Kubernetes or Flux would refuse.
 pub fn render(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, OpError> {
-    let rendered = match token {
+    render_kube(token, ctx, plain).map_err(kube_error)
+}
+
+/// [`render`] with the kube crate's error.
+fn render_kube(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, KubeError> {
+    match token {
         schema::IMAGE_REPOSITORY => {
             render_image_repository(&image_repository_input(ctx, plain), SecretsMode::Include)
         }
@@ -284,13 +326,12 @@ pub fn render(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, Op
         schema::UPDATE_AUTOMATION => {
             render_update_automation(&update_automation_input(ctx, plain), SecretsMode::Include)
         }
-        other => {
-            return Err(OpError::Internal(format!(
-                "no Flux objects for resource type {other}"
-            )));
-        }
-    };
-    rendered.map_err(kube_error)
+        other => Err(KubeError::InvalidInput {
+            object: other.to_owned(),
+            field: "type",
+            reason: "no Flux objects for this resource type".into(),
+        }),
+    }
 }
 
 /// The `fluxObjects` output: the objects with Secret data redacted.
