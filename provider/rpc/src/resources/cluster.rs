@@ -587,6 +587,58 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn rejected(code: u16) -> KubeError {
+        KubeError::Rejected {
+            object: "ImagePolicy flux-system/podinfo".into(),
+            verb: "apply",
+            code,
+            reason: "x".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn kube_errors_map_to_grpc_classes() {
+        let conflict = kube_error(KubeError::Conflict {
+            object: "ImageRepository flux-system/podinfo".into(),
+            fields: vec![".spec.interval".into()],
+            managers: vec!["kubectl-edit".into()],
+        });
+        match conflict {
+            OpError::FailedPrecondition(m) => {
+                assert!(
+                    m.contains("kubectl-edit") && m.contains(".spec.interval"),
+                    "{m}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            kube_error(rejected(401)),
+            OpError::Unauthenticated(_)
+        ));
+        assert!(matches!(
+            kube_error(rejected(403)),
+            OpError::PermissionDenied(_)
+        ));
+        assert!(matches!(
+            kube_error(rejected(422)),
+            OpError::InvalidArgument(_)
+        ));
+        assert!(matches!(
+            kube_error(KubeError::NoKubeconfig),
+            OpError::InvalidArgument(_)
+        ));
+        let server = KubeError::Server {
+            object: "o".into(),
+            verb: "get",
+            code: 503,
+            reason: "ServiceUnavailable".into(),
+            message: "m".into(),
+        };
+        assert!(matches!(kube_error(server), OpError::Unavailable(_)));
+    }
+
     #[test]
     fn projection_keeps_the_applied_shape_and_drops_what_is_gone() {
         let applied = json!({"spec": {"interval": "5m", "image": "x"}, "metadata": {"name": "a"}});
