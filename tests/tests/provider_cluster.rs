@@ -131,11 +131,17 @@ async fn run_program(
     state: &mut StackState,
     preview: bool,
 ) -> Run {
+    run_configured(config(kubeconfig), program, state, preview).await
+}
+
+async fn run_configured(
+    config: Value,
+    program: &[(Urn, Inputs)],
+    state: &mut StackState,
+    preview: bool,
+) -> Run {
     let mut plugin = Plugin::start(&[]).await;
-    plugin
-        .configure(config(kubeconfig))
-        .await
-        .expect("configure");
+    plugin.configure(config).await.expect("configure");
     let result = plugin.deploy(program, state, preview).await;
     let logs = plugin.logs();
     let diagnostics = logs
@@ -390,7 +396,7 @@ async fn preview_up_update_noop_drift_destroy() {
     assert!(has(
         &conflict.diagnostics,
         WARNING,
-        "ImageRepository flux-system/podinfo: changed in the cluster (.spec.interval)"
+        "ImageRepository flux-system/podinfo: differs in the cluster from the declaration (.spec.interval)"
     ));
     let err = conflict.result.expect_err("a conflict fails the update");
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
@@ -533,4 +539,66 @@ async fn a_name_kubernetes_refuses_is_a_check_failure_in_cluster_mode() {
         .expect("check answers")
         .expect("valid with a Kubernetes name");
     plugin.stop().await;
+}
+
+/// The password in the `.dockerconfigjson` of a stored registry Secret.
+fn docker_password(fake: &FakeKubeApi, name: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let secret = fake.object("secrets", NS, name).expect("registry Secret");
+    let encoded = secret["data"][".dockerconfigjson"]
+        .as_str()
+        .expect(".dockerconfigjson");
+    let config: Value =
+        serde_json::from_slice(&b64.decode(encoded).expect("base64")).expect("JSON");
+    let auth = config["auths"]
+        .as_object()
+        .and_then(|a| a.values().next())
+        .expect("one auths entry");
+    let pair = b64
+        .decode(auth["auth"].as_str().expect("auth"))
+        .expect("base64");
+    String::from_utf8(pair)
+        .expect("utf-8")
+        .split_once(':')
+        .expect("user:password")
+        .1
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
+    let fake = FakeKubeApi::start().await;
+    let fleet = Fleet::start();
+    let registry = fleet.image.split('/').next().expect("host").to_owned();
+    let configured = |password: &str| {
+        json!({
+            "kubernetes": json!({"kubeconfig": fake.kubeconfig()}).to_string(),
+            "registryAuth": json!([{"address": registry, "username": "bot", "password": password}]).to_string(),
+        })
+    };
+    let program: Vec<(Urn, Inputs)> = fleet.program("5m").into_iter().take(1).collect();
+    let mut state = StackState::new();
+    run_configured(configured("first-Secret-1"), &program, &mut state, false)
+        .await
+        .result
+        .expect("up succeeds");
+    assert_eq!(
+        docker_password(&fake, "podinfo-registry-auth"),
+        "first-Secret-1"
+    );
+
+    let rotated = run_configured(configured("second-Secret-2"), &program, &mut state, false).await;
+    let steps = rotated.result.expect("up succeeds");
+    assert!(matches!(steps[0].1, Step::Update(_)), "{steps:?}");
+    assert!(has(
+        &rotated.diagnostics,
+        WARNING,
+        "Secret flux-system/podinfo-registry-auth: differs in the cluster from the declaration"
+    ));
+    assert_eq!(
+        docker_password(&fake, "podinfo-registry-auth"),
+        "second-Secret-2"
+    );
+    assert!(!rotated.text.contains("Secret-1") && !rotated.text.contains("Secret-2"));
 }

@@ -30,7 +30,7 @@ pub const FLUX_OBJECTS: &str = "fluxObjects";
 
 /// What a drifted Secret value shows in `fluxObjects` after a refresh (the
 /// data itself is never shown).
-pub const CHANGED_IN_CLUSTER: &str = "[redacted; changed in the cluster]";
+pub const CHANGED_IN_CLUSTER: &str = "[redacted; differs in the cluster]";
 
 /// Whether cluster mode is on.
 pub fn enabled(ctx: &Ctx) -> bool {
@@ -477,10 +477,13 @@ fn changed_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
 
 /// Refresh: reads the resource's objects from the cluster and returns the
 /// `fluxObjects` output as the cluster has them (on the fields we apply): an
-/// object deleted in the cluster is missing, a changed Secret value shows
+/// object deleted in the cluster is missing, a differing Secret value shows
 /// [`CHANGED_IN_CLUSTER`]. Each drifted object is a warning diagnostic; the
 /// next `Diff` then differs from what the inputs render and the update
-/// re-applies it.
+/// re-applies it. The comparison is with what the inputs and the current
+/// provider config render, so a rotated `githubToken` or `registryAuth`
+/// password also shows as a Secret that differs, and the next update
+/// applies the new one.
 ///
 /// # Errors
 /// As [`sync`] (a refresh needs the cluster).
@@ -515,7 +518,7 @@ pub async fn observe(ctx: &Ctx, token: &str, inputs: &Value) -> Result<Value, Op
             .warning(
                 &ctx.urn,
                 format!(
-                    "{key}: changed in the cluster ({}); the next update re-applies it",
+                    "{key}: differs in the cluster from the declaration ({}); the next update re-applies it",
                     fields.join(", ")
                 ),
             )
