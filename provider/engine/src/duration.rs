@@ -61,7 +61,9 @@ mod tests {
         assert_eq!(parse_go_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_go_duration("0s"), Ok(Duration::ZERO));
-        for bad in ["", "5", "m", "5 m", "1d", "-5m", ".5m", "5.m", "1.2.3s", "5mm"] {
+        for bad in [
+            "", "5", "m", "5 m", "1d", "-5m", ".5m", "5.m", "1.2.3s", "5mm",
+        ] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");
         }
     }
