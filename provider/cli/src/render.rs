@@ -18,11 +18,13 @@
 //!
 //! Exit codes: 0 rendered, 2 bad input (every problem listed on stderr).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::LazyLock;
 
+use imageautomation_engine::flux_objects::{
+    Defaults, image_policy_input, image_repository_input, update_automation_input,
+};
 use imageautomation_kube::{
     DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
     Kind, Manifest, ObjectRef, Order, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
@@ -201,15 +203,22 @@ pub fn from_project(
         };
         let properties = resolve(&d.properties, "", &mut errors, &resolve_ref, &where_);
         let (namespace, name) = identity(d);
+        // The same mapping as the provider's cluster mode; Secrets are omitted,
+        // so credential values (often unresolved references here) never matter.
+        let defaults = Defaults {
+            namespace,
+            name,
+            ..Defaults::default()
+        };
         let rendered = match d.token.rsplit(':').next().unwrap_or_default() {
             "ImageRepository" => render_image_repository(
-                &repository_from_properties(&namespace, &name, &properties),
+                &image_repository_input(&properties, &defaults),
                 SecretsMode::Omit,
             ),
-            "ImagePolicy" => policy_from_properties(&namespace, &name, &properties)
+            "ImagePolicy" => image_policy_input(&properties, &defaults)
                 .and_then(|input| render_image_policy(&input).map(|m| vec![m])),
             "UpdateAutomation" => render_update_automation(
-                &automation_from_properties(&namespace, &name, &properties),
+                &update_automation_input(&properties, &defaults),
                 SecretsMode::Omit,
             ),
             other => {
@@ -286,59 +295,6 @@ fn resolve(
     }
 }
 
-fn text(v: &Value, path: &str) -> Option<String> {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-fn flag(v: &Value, path: &str) -> bool {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .is_some_and(|b| b == true || b == "true")
-}
-
-fn strings(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn repository_from_properties(namespace: &str, name: &str, p: &Value) -> ImageRepositoryInput {
-    let has_credentials = p.get("credentials").is_some_and(Value::is_object)
-        || p.get("dockerConfigJson").is_some_and(|v| !v.is_null());
-    let has_certificate = p.get("certificate").is_some_and(Value::is_object);
-    ImageRepositoryInput {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        image: text(p, "image").unwrap_or_default(),
-        interval: text(p, "interval"),
-        timeout: text(p, "timeout"),
-        exclusion_list: p
-            .get("exclusionList")
-            .and_then(|l| serde_json::from_value(l.clone()).ok()),
-        insecure: flag(p, "insecure"),
-        suspend: flag(p, "suspend"),
-        credentials: has_credentials.then(|| RegistryCredentials::DockerConfigJson(placeholder())),
-        certificate: has_certificate.then(|| TlsCertificate {
-            ca_pem: text(p, "certificate.caPem").or_else(|| Some(String::new())),
-            cert_pem: text(p, "certificate.certPem"),
-            key_pem: text(p, "certificate.keyPem").map(|_| placeholder()),
-        }),
-    }
-}
-
 fn order(v: Option<&str>) -> Option<Order> {
     match v {
         Some("desc") => Some(Order::Desc),
@@ -352,119 +308,6 @@ fn digest_policy(v: Option<&str>) -> Option<DigestReflectionPolicy> {
         Some("Always") => Some(DigestReflectionPolicy::Always),
         Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
         _ => None,
-    }
-}
-
-fn policy_from_properties(
-    namespace: &str,
-    name: &str,
-    p: &Value,
-) -> Result<ImagePolicyInput, imageautomation_kube::Error> {
-    let invalid = |field: &'static str, reason: &str| imageautomation_kube::Error::InvalidInput {
-        object: format!("ImagePolicy {namespace}/{name}"),
-        field,
-        reason: reason.to_owned(),
-    };
-    let policy = if let Some(range) = text(p, "policy.semver.range") {
-        Policy::Semver { range }
-    } else if p
-        .pointer("/policy/alphabetical")
-        .is_some_and(Value::is_object)
-    {
-        Policy::Alphabetical {
-            order: order(text(p, "policy.alphabetical.order").as_deref()),
-        }
-    } else if p.pointer("/policy/numerical").is_some_and(Value::is_object) {
-        Policy::Numerical {
-            order: order(text(p, "policy.numerical.order").as_deref()),
-        }
-    } else {
-        return Err(invalid(
-            "policy",
-            "set one of semver, alphabetical or numerical",
-        ));
-    };
-    let repository = text(p, "imageRepositoryRef.name").ok_or_else(|| {
-        invalid(
-            "imageRepositoryRef",
-            "use ${<ImageRepository>.imageRepositoryRef}",
-        )
-    })?;
-    let digest_reflection_policy = digest_policy(text(p, "digestReflectionPolicy").as_deref());
-    Ok(ImagePolicyInput {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        image_repository_ref: ObjectRef {
-            namespace: text(p, "imageRepositoryRef.namespace"),
-            name: repository,
-        },
-        policy,
-        filter_tags_pattern: text(p, "filterTags.pattern"),
-        filter_tags_extract: text(p, "filterTags.extract"),
-        interval: (digest_reflection_policy == Some(DigestReflectionPolicy::Always))
-            .then(|| text(p, "interval"))
-            .flatten(),
-        digest_reflection_policy,
-        suspend: flag(p, "suspend"),
-    })
-}
-
-fn automation_from_properties(namespace: &str, name: &str, p: &Value) -> UpdateAutomationInput {
-    let auth = if p
-        .pointer("/git/auth/sshPrivateKey")
-        .is_some_and(|v| !v.is_null())
-    {
-        Some(GitAuth::Ssh {
-            private_key: placeholder(),
-            known_hosts: text(p, "git.auth.knownHosts").unwrap_or_else(|| "[not rendered]".into()),
-            passphrase: None,
-        })
-    } else if p.pointer("/git/auth").is_some_and(Value::is_object) {
-        Some(GitAuth::Token(placeholder()))
-    } else {
-        None
-    };
-    let checkout = GitRef {
-        branch: text(p, "git.checkout.ref.branch"),
-        tag: text(p, "git.checkout.ref.tag"),
-        commit: text(p, "git.checkout.ref.commit"),
-        ..GitRef::default()
-    };
-    UpdateAutomationInput {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        interval: text(p, "interval"),
-        source_ref: text(p, "sourceRef.name").map(|n| ObjectRef {
-            namespace: text(p, "sourceRef.namespace"),
-            name: n,
-        }),
-        git: GitInput {
-            url: text(p, "git.url").unwrap_or_default(),
-            auth,
-            ca_pem: text(p, "git.caPem"),
-            checkout: (checkout != GitRef::default()).then_some(checkout),
-            author_name: text(p, "git.commit.author.name"),
-            author_email: text(p, "git.commit.author.email").unwrap_or_default(),
-            message_template: text(p, "git.commit.messageTemplate"),
-            message_template_values: strings(p.pointer("/git/commit/messageTemplateValues")),
-            push_branch: text(p, "git.push.branch"),
-            push_refspec: text(p, "git.push.refspec"),
-            push_options: strings(p.pointer("/git/push/options")),
-        },
-        update_path: text(p, "update.path"),
-        policies: p
-            .get("policies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|x| {
-                Some(ObjectRef {
-                    namespace: text(x, "namespace"),
-                    name: text(x, "name")?,
-                })
-            })
-            .collect(),
-        suspend: flag(p, "suspend"),
     }
 }
 

@@ -33,6 +33,7 @@
 
 mod duration;
 mod error;
+pub mod flux_objects;
 pub mod reconcile;
 mod scheduler;
 mod should_scan;

@@ -8,19 +8,16 @@
 //! before `Delete` and [`drifted`] in `Diff`, and puts the result in the
 //! output `fluxObjects` (the rendered objects, Secret data redacted).
 
-use std::collections::BTreeMap;
-
+use imageautomation_engine::flux_objects::{
+    Defaults, image_policy_input, image_repository_input, update_automation_input,
+};
 use imageautomation_kube::{
-    Applier, ApplyMode, Change, DeleteOutcome, DigestReflectionPolicy, Error as KubeError, GitAuth,
-    GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput, Kind, Manifest, ObjectRef, Order,
-    Policy, REDACTED, RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput,
-    render_image_policy, render_image_repository, render_update_automation,
+    Applier, ApplyMode, Change, DeleteOutcome, Error as KubeError, Kind, Manifest, REDACTED,
+    SecretsMode, render_image_policy, render_image_repository, render_update_automation,
 };
 use imageautomation_proto::codec;
-use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use super::common::{bool_at, str_at};
 use super::{Ctx, OpError};
 use crate::config::Failure;
 use crate::schema;
@@ -65,216 +62,20 @@ pub fn kube_error(e: KubeError) -> OpError {
     }
 }
 
-fn text(v: &Value, path: &str) -> Option<String> {
-    str_at(v, path).map(str::to_owned)
-}
-
-fn secret(v: &Value, path: &str) -> Option<SecretString> {
-    str_at(v, path).map(|s| SecretString::from(s.to_owned()))
-}
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// An `ImageRepository`'s inputs: its credentials, else `dockerConfigJson`,
-/// else the provider's `registryAuth` entry for the image's registry (the
-/// Docker config file of the machine running Pulumi is not copied into the
-/// cluster).
-fn image_repository_input(ctx: &Ctx, plain: &Value) -> ImageRepositoryInput {
-    let image = text(plain, "image").unwrap_or_default();
-    let credentials = if let (Some(username), Some(password)) = (
-        text(plain, "credentials.username"),
-        secret(plain, "credentials.password"),
-    ) {
-        Some(RegistryCredentials::Basic { username, password })
-    } else if let Some(json) = secret(plain, "dockerConfigJson") {
-        Some(RegistryCredentials::DockerConfigJson(json))
-    } else {
-        let registry =
-            imageautomation_registry::ImageReference::parse(&image, bool_at(plain, "insecure"))
-                .map(|r| r.registry().to_owned())
-                .ok();
-        ctx.config
+/// What the inputs leave open, from the provider configuration: the
+/// namespace, the resource name, `registryAuth` and `githubToken` (the Docker
+/// config file of the machine running Pulumi is not copied into the cluster).
+fn defaults(ctx: &Ctx) -> Defaults {
+    Defaults {
+        namespace: ctx.config.flux_namespace.clone(),
+        name: ctx.name.clone(),
+        registry_auth: ctx
+            .config
             .registry_auth
             .iter()
-            .find(|a| Some(&a.address) == registry.as_ref())
-            .map(|a| RegistryCredentials::Basic {
-                username: a.username.clone(),
-                password: a.password.clone(),
-            })
-    };
-    let certificate = TlsCertificate {
-        ca_pem: text(plain, "certificate.caPem"),
-        cert_pem: text(plain, "certificate.certPem"),
-        key_pem: secret(plain, "certificate.keyPem"),
-    };
-    let has_certificate = certificate.ca_pem.is_some()
-        || certificate.cert_pem.is_some()
-        || certificate.key_pem.is_some();
-    ImageRepositoryInput {
-        namespace: text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone()),
-        name: text(plain, "name").unwrap_or_else(|| ctx.name.clone()),
-        image,
-        interval: text(plain, "interval"),
-        timeout: text(plain, "timeout"),
-        exclusion_list: plain
-            .get("exclusionList")
-            .and_then(|l| serde_json::from_value(l.clone()).ok()),
-        insecure: bool_at(plain, "insecure"),
-        suspend: bool_at(plain, "suspend"),
-        credentials,
-        certificate: has_certificate.then_some(certificate),
-    }
-}
-
-fn order(v: &Value, path: &str) -> Option<Order> {
-    match str_at(v, path) {
-        Some("desc") => Some(Order::Desc),
-        Some("asc") => Some(Order::Asc),
-        _ => None,
-    }
-}
-
-/// An `ImagePolicy`'s inputs; `imageRepositoryRef` names the repository
-/// object by its `namespace`/`name`.
-fn image_policy_input(ctx: &Ctx, plain: &Value) -> Result<ImagePolicyInput, KubeError> {
-    let namespace = text(plain, "namespace").unwrap_or_else(|| ctx.config.flux_namespace.clone());
-    let name = text(plain, "name").unwrap_or_else(|| ctx.name.clone());
-    let invalid = |field: &'static str, reason: &str| KubeError::InvalidInput {
-        object: format!("ImagePolicy {namespace}/{name}"),
-        field,
-        reason: reason.to_owned(),
-    };
-    let policy = if let Some(range) = text(plain, "policy.semver.range") {
-        Policy::Semver { range }
-    } else if plain
-        .pointer("/policy/alphabetical")
-        .is_some_and(Value::is_object)
-    {
-        Policy::Alphabetical {
-            order: order(plain, "policy.alphabetical.order"),
-        }
-    } else if plain
-        .pointer("/policy/numerical")
-        .is_some_and(Value::is_object)
-    {
-        Policy::Numerical {
-            order: order(plain, "policy.numerical.order"),
-        }
-    } else {
-        return Err(invalid(
-            "policy",
-            "set one of semver, alphabetical or numerical",
-        ));
-    };
-    let digest_reflection_policy = match str_at(plain, "digestReflectionPolicy") {
-        Some("Always") => Some(DigestReflectionPolicy::Always),
-        Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
-        _ => None,
-    };
-    let repository_name = text(plain, "imageRepositoryRef.name").ok_or_else(|| {
-        invalid(
-            "imageRepositoryRef",
-            "the repository's name is required: pass an ImageRepository's imageRepositoryRef output",
-        )
-    })?;
-    Ok(ImagePolicyInput {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        image_repository_ref: ObjectRef {
-            namespace: text(plain, "imageRepositoryRef.namespace"),
-            name: repository_name,
-        },
-        policy,
-        filter_tags_pattern: text(plain, "filterTags.pattern"),
-        filter_tags_extract: text(plain, "filterTags.extract"),
-        // Flux accepts (and then requires) an interval only with `Always`.
-        interval: (digest_reflection_policy == Some(DigestReflectionPolicy::Always))
-            .then(|| text(plain, "interval"))
-            .flatten(),
-        digest_reflection_policy,
-        suspend: bool_at(plain, "suspend"),
-    })
-}
-
-/// An `UpdateAutomation`'s inputs: the object is `fluxNamespace`/`name`
-/// (default the resource name; its id), its policies are exactly the `policies` input, and its
-/// source is `sourceRef` when given, else a rendered `GitRepository` with
-/// the Git credentials (or `githubToken` for github.com) in its Secret.
-fn update_automation_input(ctx: &Ctx, plain: &Value) -> UpdateAutomationInput {
-    let url = text(plain, "git.url").unwrap_or_default();
-    let auth = if let Some(token) = secret(plain, "git.auth.token") {
-        Some(GitAuth::Token(token))
-    } else if let (Some(username), Some(password)) = (
-        text(plain, "git.auth.username"),
-        secret(plain, "git.auth.password"),
-    ) {
-        Some(GitAuth::Basic { username, password })
-    } else if let Some(private_key) = secret(plain, "git.auth.sshPrivateKey") {
-        Some(GitAuth::Ssh {
-            private_key,
-            known_hosts: text(plain, "git.auth.knownHosts").unwrap_or_default(),
-            passphrase: None,
-        })
-    } else if super::update_automation::is_github(&url) {
-        ctx.config.github_token.clone().map(GitAuth::Token)
-    } else {
-        None
-    };
-    let checkout = GitRef {
-        branch: text(plain, "git.checkout.ref.branch"),
-        tag: text(plain, "git.checkout.ref.tag"),
-        commit: text(plain, "git.checkout.ref.commit"),
-        ..GitRef::default()
-    };
-    let has_checkout = checkout != GitRef::default();
-    UpdateAutomationInput {
-        namespace: ctx.config.flux_namespace.clone(),
-        name: super::update_automation::flux_name(ctx, plain),
-        interval: text(plain, "interval"),
-        source_ref: text(plain, "sourceRef.name").map(|name| ObjectRef {
-            namespace: text(plain, "sourceRef.namespace"),
-            name,
-        }),
-        git: GitInput {
-            url,
-            auth,
-            ca_pem: text(plain, "git.caPem"),
-            checkout: has_checkout.then_some(checkout),
-            author_name: text(plain, "git.commit.author.name"),
-            author_email: text(plain, "git.commit.author.email").unwrap_or_default(),
-            message_template: text(plain, "git.commit.messageTemplate"),
-            message_template_values: string_map(plain.pointer("/git/commit/messageTemplateValues")),
-            push_branch: text(plain, "git.push.branch"),
-            push_refspec: text(plain, "git.push.refspec"),
-            push_options: string_map(plain.pointer("/git/push/options")),
-        },
-        update_path: text(plain, "update.path"),
-        policies: plain
-            .get("policies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| {
-                Some(ObjectRef {
-                    namespace: text(p, "namespace"),
-                    name: text(p, "name")?,
-                })
-            })
+            .map(|a| (a.address.clone(), (a.username.clone(), a.password.clone())))
             .collect(),
-        suspend: bool_at(plain, "suspend"),
+        github_token: ctx.config.github_token.clone(),
     }
 }
 
@@ -317,15 +118,17 @@ pub fn render(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, Op
 /// [`render`] with the kube crate's error.
 fn render_kube(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, KubeError> {
     match token {
-        schema::IMAGE_REPOSITORY => {
-            render_image_repository(&image_repository_input(ctx, plain), SecretsMode::Include)
-        }
+        schema::IMAGE_REPOSITORY => render_image_repository(
+            &image_repository_input(plain, &defaults(ctx)),
+            SecretsMode::Include,
+        ),
         schema::IMAGE_POLICY => {
-            render_image_policy(&image_policy_input(ctx, plain)?).map(|m| vec![m])
+            render_image_policy(&image_policy_input(plain, &defaults(ctx))?).map(|m| vec![m])
         }
-        schema::UPDATE_AUTOMATION => {
-            render_update_automation(&update_automation_input(ctx, plain), SecretsMode::Include)
-        }
+        schema::UPDATE_AUTOMATION => render_update_automation(
+            &update_automation_input(plain, &defaults(ctx)),
+            SecretsMode::Include,
+        ),
         other => Err(KubeError::InvalidInput {
             object: other.to_owned(),
             field: "type",

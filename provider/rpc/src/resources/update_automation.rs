@@ -82,13 +82,6 @@ fn policies_of(plain: &Value) -> Result<Policies, OpError> {
     Ok(policies)
 }
 
-pub(crate) fn is_github(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    let host = host.rsplit('@').next().unwrap_or(host);
-    host == "github.com"
-}
-
 /// The Flux object name of the automation: the `name` input, default the
 /// resource name (`.AutomationObject`, the id, and in cluster mode the
 /// `ImageUpdateAutomation` object).
@@ -116,7 +109,10 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
             private_key: SecretString::from(key.to_owned()),
             passphrase: None,
         }
-    } else if let (true, Some(token)) = (is_github(&url), &github_token) {
+    } else if let (true, Some(token)) = (
+        imageautomation_engine::flux_objects::is_github(&url),
+        &github_token,
+    ) {
         GitCredentials::Token(token.clone())
     } else {
         GitCredentials::Anonymous
@@ -643,13 +639,5 @@ mod tests {
                 "clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3".to_owned()
             ]
         );
-    }
-
-    #[test]
-    fn github_hosts_are_recognised() {
-        assert!(is_github("https://github.com/org/repo"));
-        assert!(is_github("ssh://git@github.com/org/repo"));
-        assert!(!is_github("https://github.com.evil.example/org/repo"));
-        assert!(!is_github("http://127.0.0.1:8080/repo.git"));
     }
 }
