@@ -114,107 +114,11 @@ step "Creating the fleet repository $GIT_URL (as in the Flux image automation gu
 git clone -q "$BARE" "$WORK/fleet" 2>/dev/null
 fleet_git remote set-url origin "$GIT_URL"
 CLUSTER=$WORK/fleet/clusters/my-cluster
-mkdir -p "$CLUSTER/flux-system"
-cat > "$CLUSTER/flux-system/gotk-sync.yaml" <<EOF
-# What 'flux bootstrap' writes: the GitRepository this cluster syncs from.
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 1m0s
-  ref:
-    branch: main
-  secretRef:
-    name: flux-system
-  url: $GIT_URL
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 10m0s
-  path: ./clusters/my-cluster
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-EOF
-cat > "$CLUSTER/podinfo-deployment.yaml" <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: podinfo
-  template:
-    metadata:
-      labels:
-        app: podinfo
-    spec:
-      containers:
-        - name: podinfod
-          image: $IMAGE:5.0.0 # {"\$imagepolicy": "flux-system:podinfo"}
-          ports:
-            - containerPort: 9898
-              name: http
-EOF
-cat > "$CLUSTER/podinfo-registry.yaml" <<EOF
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata:
-  name: podinfo
-  namespace: flux-system
-spec:
-  image: $IMAGE
-  interval: 5m
-EOF
-cat > "$CLUSTER/podinfo-policy.yaml" <<EOF
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata:
-  name: podinfo
-  namespace: flux-system
-spec:
-  imageRepositoryRef:
-    name: podinfo
-  policy:
-    semver:
-      range: 5.0.x
-EOF
-cat > "$CLUSTER/flux-system-automation.yaml" <<'EOF'
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageUpdateAutomation
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 30m
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-  git:
-    checkout:
-      ref:
-        branch: main
-    commit:
-      author:
-        email: fluxcdbot@users.noreply.github.com
-        name: fluxcdbot
-      messageTemplate: '{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}'
-    push:
-      branch: main
-  update:
-    path: ./clusters/my-cluster
-    strategy: Setters
-EOF
+# The example fleet (examples/fleet-infra), pointed at the local registry and Git server.
+cp -r "$ROOT/examples/fleet-infra/clusters" "$WORK/fleet/"
+find "$WORK/fleet/clusters" -name '*.yaml' -exec sed -i \
+    -e "s#ghcr.io/stefanprodan/podinfo#$IMAGE#g" \
+    -e "s#https://github.com/example/fleet-infra#$GIT_URL#g" {} +
 fleet_git add -A
 fleet_git commit -q -m "Add podinfo and its image automation"
 fleet_git push -q origin HEAD:main

@@ -13,68 +13,38 @@ use imageautomation_tests::registry::Registry;
 
 const TOKEN: &str = "ghp_runEndToEndSecret0123456789";
 
+/// The example fleet (`examples/fleet-infra/clusters/my-cluster`), pointed at
+/// the local registry image and Git URL: `(path in the repository, contents)`.
+fn fleet_files(image: &str, url: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet-infra");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("clusters")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the example fleet is readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .expect("YAML text")
+                .replace("ghcr.io/stefanprodan/podinfo", image)
+                .replace("https://github.com/example/fleet-infra", url);
+            let relative = path.strip_prefix(&root).expect("under the root");
+            files.push((relative.to_string_lossy().into_owned(), text));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The example's marked Deployment at `5.0.0`.
 fn deployment(image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\n  namespace: default\nspec:\n  selector:\n    matchLabels:\n      app: podinfo\n  template:\n    metadata:\n      labels:\n        app: podinfo\n    spec:\n      containers:\n        - name: podinfod\n          image: {image}:5.0.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}\n"
-    )
-}
-
-fn image_automation(image: &str) -> String {
-    format!(
-        r#"---
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata:
-  name: podinfo
-  namespace: flux-system
-spec:
-  image: {image}
-  interval: 5m
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata:
-  name: podinfo
-  namespace: flux-system
-spec:
-  imageRepositoryRef:
-    name: podinfo
-  policy:
-    semver:
-      range: 5.0.x
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageUpdateAutomation
-metadata:
-  name: flux-system
-  namespace: flux-system
-spec:
-  interval: 30m
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-  git:
-    checkout:
-      ref:
-        branch: main
-    commit:
-      author:
-        email: fluxcdbot@users.noreply.github.com
-        name: fluxcdbot
-      messageTemplate: '{{{{range .Changed.Changes}}}}{{{{print .OldValue}}}} -> {{{{println .NewValue}}}}{{{{end}}}}'
-    push:
-      branch: main
-  update:
-    path: ./clusters/my-cluster
-    strategy: Setters
-"#
-    )
-}
-
-fn gotk_sync(url: &str) -> String {
-    format!(
-        "---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  secretRef:\n    name: flux-system\n  url: {url}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: ./clusters/my-cluster\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
-    )
+    fleet_files(image, "")
+        .into_iter()
+        .find(|(path, _)| path.ends_with("podinfo-deployment.yaml"))
+        .map(|(_, text)| text)
+        .expect("the example has the marked Deployment")
 }
 
 struct Fleet {
@@ -99,20 +69,10 @@ impl Fleet {
         seed_repo(
             &bare,
             "main",
-            &[
-                (
-                    "clusters/my-cluster/podinfo-deployment.yaml",
-                    deployment(&image).as_str(),
-                ),
-                (
-                    "clusters/my-cluster/flux-system/gotk-sync.yaml",
-                    gotk_sync(&url).as_str(),
-                ),
-                (
-                    "clusters/my-cluster/image-automation.yaml",
-                    image_automation(&image).as_str(),
-                ),
-            ],
+            &fleet_files(&image, &url)
+                .iter()
+                .map(|(path, text)| (path.as_str(), text.as_str()))
+                .collect::<Vec<_>>(),
             "Add podinfo and its image automation",
         );
         // The manifests the user runs on: a local checkout of the fleet repository.
@@ -368,15 +328,14 @@ fn a_failing_reconcile_exits_1_and_invalid_manifests_exit_2() {
     let manifest = fleet
         .checkout
         .path()
-        .join("clusters/my-cluster/image-automation.yaml");
+        .join("clusters/my-cluster/podinfo-policy.yaml");
     let text = std::fs::read_to_string(&manifest).expect("read");
     std::fs::write(&manifest, text.replace("range: 5.0.x", "range: '>>5'")).expect("write");
     let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(
-        stderr.contains(
-            "ImagePolicy flux-system/podinfo (image-automation.yaml (document 2)): spec:"
-        ),
+        stderr
+            .contains("ImagePolicy flux-system/podinfo (podinfo-policy.yaml (document 1)): spec:"),
         "{stderr}"
     );
     assert_eq!(fleet.head(), before);
