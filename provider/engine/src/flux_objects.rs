@@ -48,7 +48,9 @@ fn flag(v: &Value, path: &str) -> bool {
         .is_some_and(|b| b == true || b == "true")
 }
 
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+/// A `map[string]string` property (`messageTemplateValues`, `push.options`):
+/// non-string values are kept as their JSON text; absent is empty.
+pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| {
             m.iter()

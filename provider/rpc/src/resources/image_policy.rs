@@ -226,7 +226,11 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
         .unwrap_or("Never")
         .parse()
         .map_err(OpError::InvalidArgument)?;
-    let (credentials, tls) = registry_access(ctx, &reference, &image)?;
+    // Credentials (and the Docker config file) are only needed to read a digest.
+    let (credentials, tls) = match digest_reflection {
+        DigestReflectionPolicy::Never => Default::default(),
+        _ => registry_access(ctx, &reference, &image)?,
+    };
     let digest_access = DigestRequest {
         image: image.clone(),
         insecure: bool_at(&reference, "insecure"),

@@ -8,9 +8,8 @@
 //! The id is the automation object `namespace/name` (`fluxNamespace`, the
 //! resource name), Flux's `.AutomationObject`.
 
-use std::collections::BTreeMap;
-
 use chrono::{SecondsFormat, Utc};
+use imageautomation_engine::flux_objects::string_map;
 use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
     run_update_automation,
@@ -38,21 +37,6 @@ const SECRET_INPUTS: &[&str] = &[
 
 /// The UpdateAutomation resource.
 pub struct UpdateAutomation;
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// `"namespace:name"` -> `latestRef` of each `policies` entry.
 fn policies_of(plain: &Value) -> Result<Policies, OpError> {
