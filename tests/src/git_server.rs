@@ -111,7 +111,8 @@ pub struct GitHttpServer {
 
 impl GitHttpServer {
     /// Starts the server; `users` are `(user, password)` pairs accepted by
-    /// Basic auth (GitHub style: `("x-access-token", "<token>")`).
+    /// Basic auth (GitHub style: `("x-access-token", "<token>")`). With no
+    /// users, clone and push need no credentials.
     ///
     /// # Panics
     /// When lighttpd, htpasswd or git are missing or the server does not
@@ -189,8 +190,12 @@ cgi.assign = ( "" => "" )
 setenv.set-environment = ( "GIT_PROJECT_ROOT" => "{d}/repos", "GIT_HTTP_EXPORT_ALL" => "1" )
 auth.backend = "htpasswd"
 auth.backend.htpasswd.userfile = "{d}/htpasswd"
-auth.require = ( "/" => ( "method" => "basic", "realm" => "GitHub", "require" => "valid-user" ) )
-{ssl}"#,
+{auth}{ssl}"#,
+            auth = if users.is_empty() {
+                ""
+            } else {
+                "auth.require = ( \"/\" => ( \"method\" => \"basic\", \"realm\" => \"GitHub\", \"require\" => \"valid-user\" ) )\n"
+            },
             www = d.join("www").display(),
             d = d.display(),
         );

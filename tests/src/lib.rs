@@ -1,15 +1,18 @@
 //! Test support for the end-to-end tests: the real servers (registry, Git over
-//! HTTP and SSH) that the tests start on free loopback ports and stop on drop.
+//! HTTP and SSH) that the tests start on free loopback ports and stop on drop,
+//! the engine harness, and the real `pulumi` CLI run offline.
 //!
 //! Nothing here is used by the product crates; it knows only how to start and
 //! stop the components described in `README.md` ("Tests").
 
 pub mod engine;
+pub mod fleet;
 pub mod git_server;
 pub mod github_fake;
 pub mod kube_fake;
 pub mod kube_samples;
 pub mod kube_schema;
+pub mod pulumi;
 pub mod registry;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

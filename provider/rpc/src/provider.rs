@@ -81,9 +81,17 @@ fn resource(token: &str) -> Result<&'static dyn Resource, Status> {
 
 fn failures(list: Vec<Failure>) -> Vec<CheckFailure> {
     list.into_iter()
-        .map(|f| CheckFailure {
-            property: f.property,
-            reason: f.reason,
+        .map(|f| {
+            // The CLI prints "property <path> value ... has a problem: <reason>"
+            // (Pulumi step_generator.go issueCheckFailures): say the path once.
+            let reason = match f.reason.strip_prefix(&format!("{}: ", f.property)) {
+                Some(rest) if !f.property.is_empty() => rest.to_owned(),
+                _ => f.reason,
+            };
+            CheckFailure {
+                property: f.property,
+                reason,
+            }
         })
         .collect()
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# All the tests in one command, on a fresh Debian machine or a warm one:
+#
+#   scripts/test.sh [extra cargo test arguments]
+#
+# 1. installs the Debian packages the tests need when they are missing (apt-get, as root or
+#    through sudo);
+# 2. builds the Go tools the tests run (the pulumi CLI and its language hosts) into a cache
+#    outside the checkout, or reuses them (scripts/install-pulumi.sh);
+# 3. runs `cargo test --workspace` with those tools on the PATH.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+# --- 1. Debian packages (servers are started by the tests themselves, on loopback) ------------
+PACKAGES=(
+    # Git write-back (provider/git, tests/tests/git_*.rs): smart HTTP server with
+    # Basic auth and TLS, private sshd and its keys, test CA; libgit2's HTTPS
+    # transport builds against OpenSSL.
+    git lighttpd lighttpd-mod-openssl apache2-utils openssh-server openssh-client openssl
+    libssl-dev pkg-config
+    # schema.json check (provider/rpc): Pulumi's metaschema validated with jsonschema.
+    python3 python3-jsonschema
+    # Registry scanning (tests/tests/registry_*.rs): distribution 2.8 registry, htpasswd
+    # (apache2-utils, above), test CA (openssl, above), token server and proxy (python3).
+    docker-registry
+    # The engine harness (tests/src/engine.rs) sends SIGINT to the plugin with kill(1).
+    procps
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- 2. Go tools --------------------------------------------------------------------------------
+# The real pulumi CLI (tests/tests/pulumi_cli_*.rs) finds its language hosts on the PATH.
+PULUMI_BIN=$(scripts/install-pulumi.sh | tail -n 1)
+export PATH="$PULUMI_BIN:$PATH"
+export IMAGEAUTOMATION_PULUMI_BIN=$PULUMI_BIN
+
+# --- 3. The tests -------------------------------------------------------------------------------
+cargo test --workspace "$@"

@@ -1,0 +1,86 @@
+//! Cluster mode through the real `pulumi` CLI: `examples/cluster` with the
+//! kubeconfig as secret stack config (`imageautomation:kubernetes.kubeconfig`,
+//! as ESC's `pulumiConfig` would set it), against the real registry, Git over
+//! smart HTTP and the FAKE Kubernetes API server (`tests/src/kube_fake.rs`,
+//! which validates every body against the Flux CRD schemas): `preview` sends
+//! only dry-run applies, `up` applies the Flux objects and the Secret, and no
+//! secret appears in anything the CLI printed or stored.
+
+use imageautomation_tests::fleet::{Fleet, repo_root};
+use imageautomation_tests::kube_fake::{self, FakeKubeApi};
+use imageautomation_tests::pulumi::{PASSPHRASE, Project};
+
+/// `imageautomation:githubToken`: the fleet repository is not on github.com, so no Secret
+/// gets it, and it appears nowhere.
+const GITHUB_TOKEN: &str = "ghp_cliClusterToken0123456789abcdef";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_example_preview_then_up() {
+    let api = FakeKubeApi::start().await;
+    // The CLI blocks this thread; the fake API server runs on the other worker.
+    tokio::task::block_in_place(|| {
+        let fleet = Fleet::start(&[]);
+        let project = Project::copy_of(&repo_root().join("examples/cluster"));
+        // Not `dev`: Pulumi.dev.yaml imports an ESC environment, which needs Pulumi Cloud.
+        project.ok(&["stack", "init", "test", "--non-interactive"]);
+        project.set("image", &fleet.image);
+        project.set("fleetRepository", &fleet.url());
+        project.set_secret("imageautomation:githubToken", GITHUB_TOKEN);
+        let run = project.run_with_stdin(
+            &[
+                "config",
+                "set",
+                "--path",
+                "--secret",
+                "imageautomation:kubernetes.kubeconfig",
+            ],
+            &api.kubeconfig(),
+        );
+        assert!(run.status.success(), "{run}");
+
+        // Preview: the API server's dry run only, nothing stored, nothing pushed.
+        let preview = project.ok(&["preview", "--non-interactive"]);
+        assert!(
+            preview
+                .stdout
+                .contains("ImageUpdateAutomation flux-system/fleet-automation: would be created"),
+            "{preview}"
+        );
+        let calls = api.calls();
+        assert!(!calls.is_empty(), "{preview}");
+        assert!(
+            calls.iter().filter(|c| c.method == "PATCH").all(|c| c
+                .query
+                .get("dryRun")
+                .map(String::as_str)
+                == Some("All")),
+            "{calls:?}"
+        );
+        assert!(api.is_empty(), "a preview stores nothing");
+        assert_eq!(fleet.commits(), 1);
+
+        // Up: the Flux objects are applied, the bump is pushed.
+        let up = project.ok(&["up", "--yes", "--non-interactive"]);
+        for (plural, name) in [
+            ("imagerepositories", "podinfo"),
+            ("imagepolicies", "podinfo"),
+            ("imageupdateautomations", "fleet-automation"),
+            ("gitrepositories", "fleet-automation"),
+        ] {
+            let object = api.object(plural, "flux-system", name);
+            assert!(object.is_some(), "{plural}/{name} not applied: {up}");
+        }
+        let repository = api
+            .object("gitrepositories", "flux-system", "fleet-automation")
+            .expect("applied");
+        assert_eq!(repository["spec"]["url"], fleet.url());
+        assert_eq!(fleet.commits(), 2, "{up}");
+        project.ok(&["preview", "--non-interactive", "--expect-no-changes"]);
+
+        for (place, text) in project.everything_written() {
+            for secret in [kube_fake::TOKEN, GITHUB_TOKEN, PASSPHRASE] {
+                assert!(!text.contains(secret), "a secret appears in {place}");
+            }
+        }
+    });
+}
