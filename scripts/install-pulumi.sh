@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pulumi CLI and its YAML language host from their Go modules (pinned in
-# tools/pulumi/*/go.mod) into a cache outside the checkout, and reuses them when present:
+# Builds the pulumi CLI, its YAML language host and esc-eval (ESC environments evaluated offline)
+# from their Go modules (pinned in tools/pulumi/*/go.mod) into a cache outside the checkout, and
+# reuses them when present:
 #
 #   scripts/install-pulumi.sh        # prints the bin directory as its last line
 #
@@ -38,5 +39,8 @@ build cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi pulumi \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 build yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml pulumi-language-yaml \
     "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=v1.25.0"
+
+# Pulumi ESC environments evaluated offline with the evaluator the CLI links (tools/pulumi/esc).
+build esc github.com/imageautomation/tools/pulumi/esc esc-eval
 
 echo "$BIN"

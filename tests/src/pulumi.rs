@@ -26,8 +26,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 /// The passphrase of the test stacks' secrets provider.
 pub const PASSPHRASE: &str = "imageautomation-test-passphrase";
 
-/// The directory holding `pulumi` and `pulumi-language-yaml`: `IMAGEAUTOMATION_PULUMI_BIN`, else
-/// the cache `scripts/install-pulumi.sh` builds into.
+/// The directory holding `pulumi`, `pulumi-language-yaml` and `esc-eval`:
+/// `IMAGEAUTOMATION_PULUMI_BIN`, else the cache `scripts/install-pulumi.sh` builds into.
 ///
 /// # Panics
 /// When the CLI is not there, saying how to build it.
@@ -40,7 +40,7 @@ pub fn bin_dir() -> PathBuf {
                 .unwrap_or_else(|| home().join(".cache/imageautomation-tools"));
             tools.join(format!("pulumi-{PULUMI_VERSION}/bin"))
         });
-    for tool in ["pulumi", "pulumi-language-yaml"] {
+    for tool in ["pulumi", "pulumi-language-yaml", "esc-eval"] {
         assert!(
             dir.join(tool).is_file(),
             "{} is missing: run scripts/install-pulumi.sh (scripts/test.sh does) to build the pulumi CLI {PULUMI_VERSION} from its Go modules",
@@ -263,6 +263,42 @@ impl Project {
         // for the CLI's VCS probe) and the system tools stay reachable.
         format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display())
     }
+}
+
+/// One leaf of an ESC environment's `pulumiConfig`, as `esc-eval` prints it
+/// (`tools/pulumi/esc`): stack config key, property path inside it, value, secretness.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct EscLeaf {
+    /// `imageautomation:githubToken`.
+    pub key: String,
+    /// `kubeconfig` inside an object value; empty for a scalar.
+    pub path: String,
+    /// The value.
+    pub value: Value,
+    /// Whether the environment marks it (or a container of it) secret.
+    pub secret: bool,
+}
+
+/// Evaluates an ESC environment file offline with the evaluator the CLI links, and returns the
+/// leaves of its `pulumiConfig`.
+///
+/// # Panics
+/// When `esc-eval` is missing or the file does not evaluate.
+pub fn esc_eval(file: &Path) -> Vec<EscLeaf> {
+    let out = Command::new(bin_dir().join("esc-eval"))
+        .arg(file)
+        .output()
+        .expect("run esc-eval");
+    assert!(
+        out.status.success(),
+        "esc-eval {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("esc-eval prints JSON lines"))
+        .collect()
 }
 
 /// Every regular file below `dir`.
