@@ -441,10 +441,27 @@ pub fn schema() -> Value {
             UPDATE_AUTOMATION: update_automation(),
         },
         "types": types(),
+        // For the SDKs in sdk/ (scripts/gen-sdk.sh): `respectSchemaVersion` writes this version
+        // instead of a placeholder for a release pipeline to substitute; `typescriptVersion` is
+        // the compiler tests/tests/sdk.rs builds the Node.js SDK with; `pyproject` replaces the
+        // deprecated setup.py.
         "language": {
-            "nodejs": {"packageName": "@imageautomation/pulumi", "dependencies": {"@pulumi/pulumi": "^3.0.0"}},
-            "python": {"packageName": "pulumi_imageautomation", "requires": {"pulumi": ">=3.0.0,<4.0.0"}},
-            "go": {"importBasePath": "github.com/imageautomation/pulumi-imageautomation/sdk/go/imageautomation"},
+            "nodejs": {
+                "packageName": "@imageautomation/pulumi",
+                "dependencies": {"@pulumi/pulumi": "^3.0.0"},
+                "typescriptVersion": "^5.9.3",
+                "respectSchemaVersion": true,
+            },
+            "python": {
+                "packageName": "pulumi_imageautomation",
+                "requires": {"pulumi": ">=3.0.0,<4.0.0"},
+                "pyproject": {"enabled": true},
+                "respectSchemaVersion": true,
+            },
+            "go": {
+                "importBasePath": "github.com/imageautomation/pulumi-imageautomation/sdk/go/imageautomation",
+                "respectSchemaVersion": true,
+            },
             "csharp": {"rootNamespace": "ImageAutomation", "packageReferences": {"Pulumi": "3.*"}},
         },
     })
