@@ -10,8 +10,9 @@
 #    5.0.0 .. 5.1.1 and a fleet repository laid out as in the Flux image automation guide,
 # 4. runs `imageautomation run --dry-run` (the pending bump as a diff, nothing pushed), then
 #    `imageautomation run` (one commit pushed), shows the commit, and runs once more (nothing to do),
-# 5. only when a `pulumi` CLI is on PATH: pushes tag 5.0.4 and runs `pulumi preview` and
-#    `pulumi up` of examples/local against the same services (local state backend),
+# 5. pushes tag 5.0.4 and runs `pulumi preview` and `pulumi up` of examples/local against the
+#    same services, with the pulumi CLI that scripts/install-pulumi.sh builds from its Go modules
+#    (Go 1.26 and the Go module proxy; cached outside the checkout) and a local state backend,
 # 6. stops the servers and removes its temporary directory on exit (KEEP=1 keeps the directory).
 #
 # Nothing listens on anything but 127.0.0.1; nothing outside the temporary directory is written
@@ -51,13 +52,14 @@ fi
 
 # --- 2. Build ----------------------------------------------------------------------------------
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs), then rerun"
-PULUMI=$(command -v pulumi || true)
-crates=(-p imageautomation)
-[ -n "$PULUMI" ] && crates+=(-p pulumi-resource-imageautomation)
-step "Building the release binaries (cargo build --release ${crates[*]}; a few minutes the first time)"
-(cd "$ROOT" && cargo build --release --quiet "${crates[@]}")
+step "Building the release binaries (cargo build --release; a few minutes the first time)"
+(cd "$ROOT" && cargo build --release --quiet -p imageautomation -p pulumi-resource-imageautomation)
 BIN=$ROOT/target/release/imageautomation
 "$BIN" --version
+step "The pulumi CLI (scripts/install-pulumi.sh: built from its Go modules once, then reused)"
+PULUMI_BIN=$("$ROOT/scripts/install-pulumi.sh" | tail -n 1)
+export PATH="$PULUMI_BIN:$PATH"
+pulumi version
 
 # --- 3. Servers and sample data ----------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imageautomation-demo.XXXXXX")
@@ -146,13 +148,7 @@ fleet_git --no-pager log -1 -p --format='commit %H%nAuthor: %an <%ae>%nDate:   %
 step "imageautomation run again: nothing to do"
 "$BIN" run "$CLUSTER" --git-token-stdin <<<"$TOKEN"
 
-# --- 5. The same with Pulumi (only when a pulumi CLI is installed) -----------------------------
-if [ -z "$PULUMI" ]; then
-    step "pulumi preview / pulumi up of examples/local: skipped"
-    echo "No 'pulumi' CLI on PATH, so this part was skipped. Install it (https://www.pulumi.com/docs/install/)"
-    echo "and rerun to also see 'pulumi preview' show the next bump and 'pulumi up' push it."
-    exit 0
-fi
+# --- 5. The same with Pulumi ------------------------------------------------------------------
 step "A new tag 5.0.4 for Pulumi to pick up"
 python3 "$FIXTURES/populate_registry.py" --registry "$REGISTRY" --repo stefanprodan/podinfo --tags 5.0.4 --quiet
 echo "pushed $IMAGE:5.0.4"
@@ -162,18 +158,26 @@ STACK_DIR=$WORK/pulumi-local
 mkdir -p "$STACK_DIR" "$WORK/pulumi-state"
 # The example points at ../../target/release; the copy points at this checkout's.
 sed "s#path: ../../target/release#path: $ROOT/target/release#" "$ROOT/examples/local/Pulumi.yaml" > "$STACK_DIR/Pulumi.yaml"
+# Offline and isolated: CLI home and state in the temporary directory, no update check, no plugin
+# downloads (the provider is this checkout's release build, named in Pulumi.yaml).
+export PULUMI_HOME="$WORK/pulumi-home"
 export PULUMI_BACKEND_URL="file://$WORK/pulumi-state"
 export PULUMI_CONFIG_PASSPHRASE=demo-only
 export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 cd "$STACK_DIR"
 pulumi stack init demo --non-interactive
 pulumi config set registry "$REGISTRY"
 pulumi config set gitUrl "$GIT_URL"
 printf '%s' "$TOKEN" | pulumi config set --secret gitToken
-show "pulumi preview --diff"
-pulumi preview --non-interactive --diff
+show "pulumi preview"
+pulumi preview --non-interactive
 show "pulumi up --yes"
 pulumi up --yes --non-interactive
 fleet_git pull -q --ff-only origin main
 show "git log -1 -p"
 fleet_git --no-pager log -1 -p --format='commit %H%nAuthor: %an <%ae>%nDate:   %ad%n%n%w(0,4,4)%B'
+
+step "pulumi preview again: nothing pending"
+show "pulumi preview --expect-no-changes"
+pulumi preview --non-interactive --expect-no-changes

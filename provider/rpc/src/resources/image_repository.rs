@@ -116,6 +116,17 @@ impl ImageRepository {
                             ),
                         )
                         .await;
+                } else {
+                    // The interval has not passed: say so, not "scanning", last.
+                    ctx.log
+                        .status(
+                            &ctx.urn,
+                            format!(
+                                "{image}: last scan still current ({} tags; interval not passed)",
+                                scan.result.tags.len()
+                            ),
+                        )
+                        .await;
                 }
                 scan.result
             }
