@@ -98,6 +98,10 @@ export class UpdateAutomation extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly observedPolicies: pulumi.Output<{[key: string]: outputs.ImageRef}>;
     /**
+     * `<branch>@sha1:<commit>` where the markers matched `policies` at the last run (the pushed commit, or the checkout commit when nothing changed), as Flux's `status.observedSourceRevision`. A refresh with the same policies only asks the remote for the branch head (no clone) and reads the repository only when the branch moved. Absent when pushing to another branch than the checkout branch, or checking out a tag or commit.
+     */
+    declare public /*out*/ readonly observedSourceRevision: pulumi.Output<string | undefined>;
+    /**
      * The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values.
      */
     declare public readonly policies: pulumi.Output<outputs.ImagePolicyRef[]>;
@@ -152,6 +156,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["lastPushCommit"] = undefined /*out*/;
             resourceInputs["lastPushTime"] = undefined /*out*/;
             resourceInputs["observedPolicies"] = undefined /*out*/;
+            resourceInputs["observedSourceRevision"] = undefined /*out*/;
             resourceInputs["pullRequestUrl"] = undefined /*out*/;
         } else {
             resourceInputs["changes"] = undefined /*out*/;
@@ -162,6 +167,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["lastPushTime"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
             resourceInputs["observedPolicies"] = undefined /*out*/;
+            resourceInputs["observedSourceRevision"] = undefined /*out*/;
             resourceInputs["policies"] = undefined /*out*/;
             resourceInputs["pullRequest"] = undefined /*out*/;
             resourceInputs["pullRequestUrl"] = undefined /*out*/;

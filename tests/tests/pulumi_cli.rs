@@ -96,8 +96,16 @@ fn preview_up_noop_new_tag_revert_refresh_destroy() {
     assert_eq!(outputs["lastPushCommit"], pushed.as_str(), "{outputs}");
     assert_eq!(outputs["latestImage"], format!("{}:5.0.3", fleet.image));
 
-    // Nothing pending: the CLI's own no-change checks pass, and nothing is pushed.
-    project.ok(&["preview", "--non-interactive", "--expect-no-changes"]);
+    // Nothing pending: the CLI's own no-change checks pass, and nothing is pushed. The
+    // branch has not moved since the push, so the refresh asks for its head and skips the
+    // clone, as Flux does with `observedSourceRevision`.
+    let noop = project.ok(&["preview", "--non-interactive", "--expect-no-changes"]);
+    assert!(
+        noop.stdout.contains(&format!(
+            "unchanged since the last run (main@sha1:{pushed})"
+        )),
+        "{noop}"
+    );
     project.ok(&["up", "--yes", "--non-interactive", "--expect-no-changes"]);
     assert_eq!(fleet.head(), pushed);
 

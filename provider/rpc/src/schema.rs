@@ -404,6 +404,7 @@ fn update_automation() -> Value {
             "lastPushCommit": string("SHA-1 of the last pushed commit."),
             "lastPushTime": string("RFC 3339 time of the last push."),
             "observedPolicies": {"type": "object", "additionalProperties": {"$ref": t("ImageRef")}, "description": "`namespace:name` -> the policy's `latestRef` at the last run."},
+            "observedSourceRevision": string("`<branch>@sha1:<commit>` where the markers matched `policies` at the last run (the pushed commit, or the checkout commit when nothing changed), as Flux's `status.observedSourceRevision`. A refresh with the same policies only asks the remote for the branch head (no clone) and reads the repository only when the branch moved. Absent when pushing to another branch than the checkout branch, or checking out a tag or commit."),
             "changes": reference("UpdateResult", "The setters result of the last run."),
             "pullRequestUrl": string("URL of the pull request, when one was opened."),
             "fluxObjects": {"type": "array", "items": {"$ref": "pulumi.json#/Any"}, "description": "Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages."},

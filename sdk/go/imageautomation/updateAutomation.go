@@ -51,6 +51,8 @@ type UpdateAutomation struct {
 	Name pulumi.StringPtrOutput `pulumi:"name"`
 	// `namespace:name` -> the policy's `latestRef` at the last run.
 	ObservedPolicies ImageRefMapOutput `pulumi:"observedPolicies"`
+	// `<branch>@sha1:<commit>` where the markers matched `policies` at the last run (the pushed commit, or the checkout commit when nothing changed), as Flux's `status.observedSourceRevision`. A refresh with the same policies only asks the remote for the branch head (no clone) and reads the repository only when the branch moved. Absent when pushing to another branch than the checkout branch, or checking out a tag or commit.
+	ObservedSourceRevision pulumi.StringPtrOutput `pulumi:"observedSourceRevision"`
 	// The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values.
 	Policies ImagePolicyRefArrayOutput `pulumi:"policies"`
 	// Open a pull request after pushing to a branch other than the checkout branch.
@@ -233,6 +235,11 @@ func (o UpdateAutomationOutput) Name() pulumi.StringPtrOutput {
 // `namespace:name` -> the policy's `latestRef` at the last run.
 func (o UpdateAutomationOutput) ObservedPolicies() ImageRefMapOutput {
 	return o.ApplyT(func(v *UpdateAutomation) ImageRefMapOutput { return v.ObservedPolicies }).(ImageRefMapOutput)
+}
+
+// `<branch>@sha1:<commit>` where the markers matched `policies` at the last run (the pushed commit, or the checkout commit when nothing changed), as Flux's `status.observedSourceRevision`. A refresh with the same policies only asks the remote for the branch head (no clone) and reads the repository only when the branch moved. Absent when pushing to another branch than the checkout branch, or checking out a tag or commit.
+func (o UpdateAutomationOutput) ObservedSourceRevision() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *UpdateAutomation) pulumi.StringPtrOutput { return v.ObservedSourceRevision }).(pulumi.StringPtrOutput)
 }
 
 // The policies whose markers are updated: `ImagePolicy.imagePolicyRef` values.

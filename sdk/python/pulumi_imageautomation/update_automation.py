@@ -280,6 +280,7 @@ class UpdateAutomation(pulumi.CustomResource):
             __props__.__dict__["last_push_commit"] = None
             __props__.__dict__["last_push_time"] = None
             __props__.__dict__["observed_policies"] = None
+            __props__.__dict__["observed_source_revision"] = None
             __props__.__dict__["pull_request_url"] = None
         super(UpdateAutomation, __self__).__init__(
             'imageautomation:index:UpdateAutomation',
@@ -311,6 +312,7 @@ class UpdateAutomation(pulumi.CustomResource):
         __props__.__dict__["last_push_time"] = None
         __props__.__dict__["name"] = None
         __props__.__dict__["observed_policies"] = None
+        __props__.__dict__["observed_source_revision"] = None
         __props__.__dict__["policies"] = None
         __props__.__dict__["pull_request"] = None
         __props__.__dict__["pull_request_url"] = None
@@ -388,6 +390,14 @@ class UpdateAutomation(pulumi.CustomResource):
         `namespace:name` -> the policy's `latestRef` at the last run.
         """
         return pulumi.get(self, "observed_policies")
+
+    @_builtins.property
+    @pulumi.getter(name="observedSourceRevision")
+    def observed_source_revision(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `<branch>@sha1:<commit>` where the markers matched `policies` at the last run (the pushed commit, or the checkout commit when nothing changed), as Flux's `status.observedSourceRevision`. A refresh with the same policies only asks the remote for the branch head (no clone) and reads the repository only when the branch moved. Absent when pushing to another branch than the checkout branch, or checking out a tag or commit.
+        """
+        return pulumi.get(self, "observed_source_revision")
 
     @_builtins.property
     @pulumi.getter

@@ -17,6 +17,7 @@ use imageautomation_engine::reconcile::{
 use imageautomation_git::{
     Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
     NamespacedName, PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec,
+    list_remote_refs,
 };
 use imageautomation_proto::codec;
 use imageautomation_update::{LatestRef, Policies, UpdateResult};
@@ -282,6 +283,7 @@ impl UpdateAutomation {
         let policies = request.policies.clone();
         let update_path = request.update_path.clone();
         let url = request.write_back.url.clone();
+        let write_back = request.write_back.clone();
         let status = match (preview, &request.write_back.push_branch) {
             (true, _) => format!("cloning {url} read-only"),
             (false, Some(branch)) => format!("cloning {url}, committing and pushing to {branch}"),
@@ -322,8 +324,62 @@ impl UpdateAutomation {
                 .info(&ctx.urn, format!("{verb} pull request {}", pr.html_url))
                 .await;
         }
-        Ok(outputs(inputs, olds, Some((&outcome, &policies)), preview))
+        let mut out = outputs(inputs, olds, Some((&outcome, &policies)), preview);
+        if let Value::Object(map) = &mut out {
+            let pending = !outcome.changes.files.is_empty();
+            match source_revision(&write_back, &outcome) {
+                Some(revision) => {
+                    map.insert("observedSourceRevision".into(), Value::String(revision));
+                }
+                None if preview && pending => {
+                    map.insert(
+                        "observedSourceRevision".into(),
+                        Value::String(codec::UNKNOWN.into()),
+                    );
+                }
+                None => {
+                    map.remove("observedSourceRevision");
+                }
+            }
+        }
+        Ok(out)
     }
+}
+
+/// Flux's `status.observedSourceRevision` (`<branch>@sha1:<hex>`, flux-spec 5.1 steps 8-9): the
+/// commit at which the markers match these inputs. Only when the automation reads and pushes
+/// one branch: after a push to another branch (a pull request) or a checkout by tag or commit,
+/// the next refresh clones as before.
+fn source_revision(spec: &WriteBackSpec, outcome: &AutomationOutcome) -> Option<String> {
+    let CheckoutRef::Branch(branch) = &spec.checkout else {
+        return None;
+    };
+    if spec.push_branch.as_ref().is_some_and(|p| p != branch) {
+        return None;
+    }
+    match &outcome.push {
+        Some(push) => Some(format!("{branch}@sha1:{}", push.commit)),
+        None if outcome.changes.files.is_empty() => {
+            Some(format!("{branch}@sha1:{}", outcome.checkout_commit))
+        }
+        None => None,
+    }
+}
+
+/// True when the branch of `revision` (`<branch>@sha1:<hex>`) still points at its commit
+/// (`git ls-remote`, no clone). Any error answers false: the caller then clones.
+async fn source_unchanged(spec: &WriteBackSpec, revision: &str) -> bool {
+    let Some((branch, commit)) = revision.split_once("@sha1:") else {
+        return false;
+    };
+    let (url, auth) = (spec.url.clone(), spec.auth.clone());
+    let head = format!("refs/heads/{branch}");
+    let commit = commit.to_owned();
+    tokio::task::spawn_blocking(move || {
+        list_remote_refs(&url, &auth).is_ok_and(|refs| refs.get(&head) == Some(&commit))
+    })
+    .await
+    .unwrap_or(false)
 }
 
 #[tonic::async_trait]
@@ -472,6 +528,32 @@ impl Resource for UpdateAutomation {
         }
         let request = request_of(ctx, &plain)?;
         let update_path = request.update_path.clone();
+        // As Flux (flux-spec 5.1 step 6): the same policies as at the last run and the branch
+        // still at the commit where the markers matched them: nothing can differ, no clone.
+        let (outputs_plain, _) = codec::reveal(outputs);
+        if let Some(revision) = str_at(&outputs_plain, "observedSourceRevision")
+            && outputs_plain.get("observedPolicies") == Some(&observed_policies(&request.policies))
+        {
+            ctx.log
+                .status(
+                    &ctx.urn,
+                    format!("checking {} for new commits", request.write_back.url),
+                )
+                .await;
+            if source_unchanged(&request.write_back, revision).await {
+                ctx.log
+                    .status(
+                        &ctx.urn,
+                        format!("unchanged since the last run ({revision})"),
+                    )
+                    .await;
+                return Ok(ReadResult {
+                    id: id.into(),
+                    outputs: outputs.clone(),
+                    inputs: inputs.clone(),
+                });
+            }
+        }
         ctx.log
             .status(&ctx.urn, format!("reading {}", request.write_back.url))
             .await;
