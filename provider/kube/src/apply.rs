@@ -24,10 +24,11 @@ pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60)
 /// config `kubernetes {kubeconfig, context}`).
 #[derive(Debug, Clone, Default)]
 pub struct ClusterConfig {
-    /// The kubeconfig's contents or a path to it (secret: it may hold
-    /// tokens and client keys). A value containing a newline or starting
-    /// with `{` or `apiVersion` is taken as contents, anything else as a
-    /// path (`~/` expanded). `None`: `KUBECONFIG`, then `~/.kube/config`.
+    /// The kubeconfig's contents, a path to it, or its base64 (secret: it
+    /// may hold tokens and client keys). A value containing a newline or
+    /// starting with `{` or `apiVersion` is contents; a one-line value is the
+    /// path of a file when one exists there (`~/` expanded), else base64 of
+    /// the contents. `None`: `KUBECONFIG`, then `~/.kube/config`.
     pub kubeconfig: Option<SecretString>,
     /// The context to use; `None` for the kubeconfig's `current-context`.
     pub context: Option<String>,
@@ -117,25 +118,7 @@ impl Applier {
             ..KubeConfigOptions::default()
         };
         let (kubeconfig, origin) = match &config.kubeconfig {
-            Some(value) => {
-                let text = value.expose_secret();
-                let trimmed = text.trim_start();
-                if text.contains('\n')
-                    || trimmed.starts_with('{')
-                    || trimmed.starts_with("apiVersion")
-                {
-                    let origin = "the provider config (contents)".to_owned();
-                    let kc =
-                        Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_error(&origin, &e))?;
-                    (kc, origin)
-                } else {
-                    let path = expand_home(text.trim());
-                    let origin = path.display().to_string();
-                    let kc =
-                        Kubeconfig::read_from(&path).map_err(|e| kubeconfig_error(&origin, &e))?;
-                    (kc, origin)
-                }
-            }
+            Some(value) => kubeconfig_from_value(value.expose_secret())?,
             None => {
                 let origin = "KUBECONFIG or ~/.kube/config".to_owned();
                 let env_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
@@ -333,6 +316,50 @@ fn to_value(key: &ObjectKey, verb: &'static str, obj: &DynamicObject) -> Result<
         verb,
         reason: e.to_string(),
     })
+}
+
+/// The provider config's `kubeconfig`: kubeconfig YAML (or JSON), the path of an existing file
+/// (`~/` expanded), or, on one line, base64 of kubeconfig YAML (as CI variables often hold it).
+/// The value is secret whichever it is, so no error quotes it, not even as a path.
+fn kubeconfig_from_value(text: &str) -> Result<(Kubeconfig, String)> {
+    let line = text.trim();
+    if line.contains('\n') || line.starts_with('{') || line.starts_with("apiVersion") {
+        let origin = "the provider config (contents)".to_owned();
+        let kc = Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_error(&origin, &e))?;
+        return Ok((kc, origin));
+    }
+    let path = expand_home(line);
+    if path.is_file() {
+        let origin = "the file the provider config names".to_owned();
+        let kc = Kubeconfig::read_from(&path).map_err(|e| kubeconfig_error(&origin, &e))?;
+        return Ok((kc, origin));
+    }
+    let origin = "the provider config (one line)".to_owned();
+    let decoded = base64_text(line).ok_or_else(|| Error::Kubeconfig {
+        origin: origin.clone(),
+        reason: "it is neither the path of an existing file nor base64 of a kubeconfig; give \
+                 the kubeconfig's contents, the path of the file, or its base64"
+            .to_owned(),
+    })?;
+    let origin = "the provider config (base64 contents)".to_owned();
+    let kc = Kubeconfig::from_yaml(&decoded).map_err(|e| kubeconfig_error(&origin, &e))?;
+    Ok((kc, origin))
+}
+
+/// `text` decoded as base64 (standard or URL-safe alphabet, padding optional) when that gives
+/// UTF-8 text.
+fn base64_text(text: &str) -> Option<String> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let alphabet = if text.contains(['-', '_']) {
+        &base64::alphabet::URL_SAFE
+    } else {
+        &base64::alphabet::STANDARD
+    };
+    let bytes = GeneralPurpose::new(alphabet, config).decode(text).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// Describes a kubeconfig error without quoting the kubeconfig: YAML errors
@@ -540,6 +567,44 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn config(value: &str) -> ClusterConfig {
+        ClusterConfig {
+            kubeconfig: Some(SecretString::from(value.to_owned())),
+            context: None,
+        }
+    }
+
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: kubeconfig-secret-token-123\n";
+
+    /// A one-line value that is not an existing file is never echoed: not a base64 blob,
+    /// not a path-like string (both are the secret).
+    #[tokio::test]
+    async fn a_one_line_kubeconfig_that_is_not_a_file_is_never_echoed() {
+        for value in [
+            "c2VjcmV0LWJ1dC1ub3QtYS1rdWJlY29uZmlnLXRva2VuLTQ1Njc4OQ==",
+            "/nonexistent/dir/secret-token-in-a-path-4567",
+            "just-some-secret-text-8910",
+        ] {
+            let err = Applier::connect(&config(value))
+                .await
+                .err()
+                .expect("not a usable kubeconfig");
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains(value.trim_end_matches('=')), "{text}");
+            assert!(text.contains("kubeconfig"), "{text}");
+        }
+    }
+
+    /// Base64 of a kubeconfig (common in CI variables) is decoded.
+    #[tokio::test]
+    async fn a_base64_kubeconfig_is_decoded() {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(KUBECONFIG);
+        Applier::connect(&config(&encoded))
+            .await
+            .expect("base64 of a kubeconfig connects (no request is sent)");
+    }
+
     #[test]
     fn manager_is_taken_from_the_cause_message() {
         assert_eq!(
@@ -580,7 +645,14 @@ mod tests {
         };
         let err = Applier::connect(&config).await.err().expect("must fail");
         let text = err.to_string();
-        assert!(text.contains("/nonexistent/kubeconfig"), "{text}");
+        assert!(
+            !text.contains("/nonexistent/kubeconfig"),
+            "the value is secret: {text}"
+        );
+        assert!(
+            text.contains("neither the path of an existing file nor base64"),
+            "{text}"
+        );
         assert!(!err.is_transient());
     }
 
