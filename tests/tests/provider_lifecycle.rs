@@ -465,3 +465,49 @@ async fn a_registry_that_is_down_keeps_the_last_scan_and_the_preview_goes_on() {
     plugin.stop().await;
     assert_eq!(fleet.head(), pushed);
 }
+
+/// A token in the user part of an HTTP(S) `git.url` is refused by Check (it would be stored
+/// in the state and copied into the Flux GitRepository), and the failure never quotes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_in_the_git_url_are_refused() {
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    for url in [
+        "https://ghp_userPartToken42@github.com/org/fleet.git",
+        "https://bot:hunter2-pw42@git.example.com/org/fleet.git",
+        "https://bot:pa/ss-pw42@git.example.com/org/fleet.git",
+    ] {
+        let failures = plugin
+            .check(
+                &Urn::new(AUTOMATION, "fleet"),
+                &json!({}),
+                &json!({
+                    "git": {"url": url, "commit": {"author": {"name": "a", "email": "a@b.c"}}},
+                    "policies": [],
+                }),
+            )
+            .await
+            .expect("Check answers")
+            .expect_err("credentials in the URL");
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(failures[0].0, "git.url");
+        assert!(failures[0].1.contains("git.auth"), "{failures:?}");
+        for part in ["ghp_userPartToken42", "hunter2-pw42", "ss-pw42"] {
+            assert!(!failures[0].1.contains(part), "{failures:?}");
+        }
+    }
+    // An SSH user is not a credential.
+    let ok = plugin
+        .check(
+            &Urn::new(AUTOMATION, "fleet"),
+            &json!({}),
+            &json!({
+                "git": {"url": "ssh://git@github.com/org/fleet.git", "commit": {"author": {"name": "a", "email": "a@b.c"}}},
+                "policies": [],
+            }),
+        )
+        .await
+        .expect("Check answers");
+    assert!(ok.is_ok(), "{ok:?}");
+    plugin.stop().await;
+}

@@ -135,7 +135,7 @@ impl RemoteUrl {
             });
         }
         let parsed = url::Url::parse(raw).map_err(|e| Error::InvalidUrl {
-            url: strip_userinfo(raw),
+            url: display_url(raw),
             reason: format!("{e}; use https://host/org/repo.git, ssh://user@host[:port]/org/repo.git, user@host:org/repo.git or file:///path"),
         })?;
         let mut display = parsed.clone();
@@ -173,20 +173,30 @@ impl RemoteUrl {
     }
 }
 
-fn strip_userinfo(raw: &str) -> String {
-    regex::Regex::new(r"://[^/@\s]*@")
-        .expect("static regex is valid")
-        .replace_all(raw, "://")
-        .into_owned()
+/// `raw` for a message: parsed by the `url` crate and shown without user info; a URL that does
+/// not parse is not shown when it has an `@` (its user info cannot be told from the rest).
+fn display_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) if raw.contains('@') => "[a URL that does not parse, not shown]".to_owned(),
+        Err(_) => raw.to_owned(),
+    }
 }
 
-/// Removes secrets and URL user info from a message.
+/// Removes secrets, then the user info of every URL (`scheme://...` up to white space) in a
+/// message, by [`display_url`].
 pub(crate) fn redact(message: &str, secrets: &[String]) -> String {
-    let mut out = strip_userinfo(message);
+    let mut out = message.to_owned();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         out = out.replace(s.as_str(), "[redacted]");
     }
-    out
+    let urls = regex::Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://\S+").expect("static regex is valid");
+    urls.replace_all(&out, |c: &regex::Captures<'_>| display_url(&c[0]))
+        .into_owned()
 }
 
 /// What the callbacks saw, read after an operation fails.
@@ -476,6 +486,30 @@ mod tests {
         let u = RemoteUrl::parse("file:///tmp/x.git").expect("file");
         assert_eq!(u.scheme, Scheme::File);
         assert!(RemoteUrl::parse("ftp://host/x").is_err());
+    }
+
+    /// Passwords with an unencoded `/` or `@` (and tokens in the user part) never reach a
+    /// message: not from a URL that does not parse, not from a message quoting a URL.
+    #[test]
+    fn userinfo_with_slash_or_at_is_never_shown() {
+        for raw in [
+            "https://bot:pa/ss0rd-42@git.example.com/org/repo.git",
+            "https://bot:p@ss0rd-42@git.example.com/org/repo.git",
+            "https://ghp_tokenInUser42@github.com/org/repo.git",
+        ] {
+            let shown = match RemoteUrl::parse(raw) {
+                Ok(u) => u.display,
+                Err(e) => e.to_string(),
+            };
+            for part in ["ss0rd-42", "pa/ss", "ghp_tokenInUser42"] {
+                assert!(!shown.contains(part), "{shown}");
+            }
+            let message = redact(&format!("could not fetch '{raw}': 401; retry {raw}"), &[]);
+            for part in ["ss0rd-42", "pa/ss", "ghp_tokenInUser42"] {
+                assert!(!message.contains(part), "{message}");
+            }
+            assert!(message.contains("could not fetch"), "{message}");
+        }
     }
 
     #[test]

@@ -346,6 +346,22 @@ impl UpdateAutomation {
     }
 }
 
+/// True for an HTTP(S) URL with user info (`https://token@host/...`, `https://user:pw@...`),
+/// also one whose password makes it unparsable (an unencoded `/`). An SSH user
+/// (`ssh://git@host`, `git@host:org/repo`) is not a credential.
+fn carries_credentials(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return false;
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) => !parsed.username().is_empty() || parsed.password().is_some(),
+        Err(_) => rest.contains('@'),
+    }
+}
+
 /// Flux's `status.observedSourceRevision` (`<branch>@sha1:<hex>`, flux-spec 5.1 steps 8-9): the
 /// commit at which the markers match these inputs. Only when the automation reads and pushes
 /// one branch: after a push to another branch (a pull request) or a checkout by tag or commit,
@@ -398,6 +414,16 @@ impl Resource for UpdateAutomation {
             failures.push(failure(
                 "git.url",
                 "git.url is required: https://..., ssh://... or file://...",
+            ));
+        }
+        if let Some(url) = str_at(&plain, "git.url")
+            && carries_credentials(url)
+        {
+            failures.push(failure(
+                "git.url",
+                "the URL carries credentials in its user part (they would be stored in the state \
+                 and in the Flux GitRepository): remove them, and give the token in git.auth, or \
+                 imageautomation:githubToken for github.com, where it stays secret",
             ));
         }
         if str_at(&plain, "git.commit.author.email").is_none()
