@@ -136,6 +136,38 @@ fn reveal_into(v: &Value, found: &mut bool) -> Value {
     }
 }
 
+/// Wraps as secret every value of `out` that sits where `original` had a secret (the same
+/// object keys and array indices), so that a result built from revealed inputs keeps the
+/// program's secretness on any path, not only the schema's (Pulumi: a secret input stays
+/// secret in what is computed from it). Values `out` no longer has, nulls and unknowns are
+/// left alone.
+pub fn keep_secrets_of(original: &Value, out: &mut Value) {
+    if is_secret(original) {
+        if !out.is_null() && !is_unknown(out) {
+            *out = secret(out.take());
+        }
+        return;
+    }
+    if is_secret(out) {
+        return;
+    }
+    match (original, out) {
+        (Value::Object(o), Value::Object(m)) => {
+            for (key, child) in o {
+                if let Some(target) = m.get_mut(key) {
+                    keep_secrets_of(child, target);
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(items)) => {
+            for (child, target) in o.iter().zip(items.iter_mut()) {
+                keep_secrets_of(child, target);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Wraps the values at `paths` (dotted object paths; `[]` steps into every
 /// array element) as secrets, where present and not null.
 pub fn mark_secret_paths(v: &mut Value, paths: &[&str]) {
@@ -160,6 +192,27 @@ fn mark_path(v: &mut Value, steps: &[&str]) {
         }
     } else if let Some(child) = v.get_mut(*first) {
         mark_path(child, rest);
+    }
+}
+
+#[cfg(test)]
+mod keep_secrets_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_kept_on_the_original_paths_only() {
+        let original = json!({"a": {"b": secret(json!("x")), "c": "y"}, "l": [1, secret(json!(2))], "gone": secret(json!(3))});
+        let mut out = json!({"a": {"b": "x", "c": "y", "new": "z"}, "l": [1, 2], "extra": 4});
+        keep_secrets_of(&original, &mut out);
+        assert_eq!(
+            out,
+            json!({"a": {"b": secret(json!("x")), "c": "y", "new": "z"}, "l": [1, secret(json!(2))], "extra": 4})
+        );
+        // Already secret stays wrapped once; a secret container wraps what is there.
+        let mut out = json!({"a": secret(json!({"b": "x"}))});
+        keep_secrets_of(&json!({"a": {"b": secret(json!("x"))}}), &mut out);
+        assert_eq!(out, json!({"a": secret(json!({"b": "x"}))}));
     }
 }
 

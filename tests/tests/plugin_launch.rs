@@ -1,7 +1,7 @@
 //! The plugin's launch contract and provider configuration, driven as the
 //! Pulumi engine drives them (tests/src/engine.rs).
 
-use imageautomation_tests::engine::Plugin;
+use imageautomation_tests::engine::{Plugin, Urn};
 use serde_json::json;
 
 #[tokio::test]
@@ -136,5 +136,43 @@ async fn unknown_inputs_are_tolerated_in_preview() {
             outputs[computed]
         );
     }
+    plugin.stop().await;
+}
+
+/// A value the program marked secret comes back secret from Check on any path, also where
+/// the schema marks nothing (`git.url`, `messageTemplateValues`), and so do the outputs that
+/// copy it (a preview Create with unknown policies, which makes no network call).
+#[tokio::test]
+async fn secretness_survives_check_on_any_path() {
+    use imageautomation_proto::codec::{UNKNOWN, is_secret, secret};
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let urn = Urn::new("imageautomation:index:UpdateAutomation", "fleet");
+    let news = json!({
+        "git": {
+            "url": secret(json!("https://git.example.com/org/secret-fleet.git")),
+            "commit": {
+                "author": {"name": "a", "email": "a@b.c"},
+                "messageTemplateValues": {"ticket": secret(json!("SECRET-1234"))},
+            },
+        },
+        "policies": UNKNOWN,
+    });
+    let checked = plugin
+        .check(&urn, &json!({}), &news)
+        .await
+        .expect("Check answers")
+        .expect("valid inputs");
+    assert!(is_secret(&checked["git"]["url"]), "{checked}");
+    assert!(
+        is_secret(&checked["git"]["commit"]["messageTemplateValues"]["ticket"]),
+        "{checked}"
+    );
+    let (_, outputs, _) = plugin.create(&urn, &checked, true).await.expect("preview");
+    assert!(is_secret(&outputs["git"]["url"]), "{outputs}");
+    assert!(
+        is_secret(&outputs["git"]["commit"]["messageTemplateValues"]["ticket"]),
+        "{outputs}"
+    );
     plugin.stop().await;
 }

@@ -88,7 +88,8 @@ pub fn check_identity(v: &Value, failures: &mut Vec<Failure>) {
 }
 
 /// Reveals secrets, applies `fill` to the plain object, and wraps the schema's
-/// secret paths again (precise secretness: HOUSE_STYLE "Pulumi specifics").
+/// secret paths again (precise secretness: HOUSE_STYLE "Pulumi specifics"), and
+/// every path the program marked secret in `v` ([`codec::keep_secrets_of`]).
 pub fn with_plain(
     v: &Value,
     secret_paths: &[&str],
@@ -102,6 +103,7 @@ pub fn with_plain(
     fill(&mut map);
     let mut out = Value::Object(map);
     codec::mark_secret_paths(&mut out, secret_paths);
+    codec::keep_secrets_of(v, &mut out);
     out
 }
 
