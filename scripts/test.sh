@@ -5,8 +5,9 @@
 #
 # 1. installs the Debian packages the tests need when they are missing (apt-get, as root or
 #    through sudo);
-# 2. builds the Go tools the tests run (the pulumi CLI and its language hosts) into a cache
-#    outside the checkout, or reuses them (scripts/install-pulumi.sh);
+# 2. builds the Go tools the tests run (the pulumi CLI and its YAML host, esc-eval, and Flux's
+#    selection and setters code for the differential tests) into a cache outside the checkout,
+#    or reuses them (scripts/install-pulumi.sh, scripts/build-flux-diff.sh);
 # 3. runs `cargo test --workspace` with those tools on the PATH.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,10 @@ fi
 PULUMI_BIN=$(scripts/install-pulumi.sh | tail -n 1)
 export PATH="$PULUMI_BIN:$PATH"
 export IMAGEAUTOMATION_PULUMI_BIN=$PULUMI_BIN
+# Flux's own selection and setters code, the oracle of the differential tests
+# (provider/{policy,update}/tests/differential.rs, tools/flux-diff).
+IMAGEAUTOMATION_FLUX_DIFF_BIN=$(scripts/build-flux-diff.sh | tail -n 1)
+export IMAGEAUTOMATION_FLUX_DIFF_BIN
 
 # --- 3. The tests -------------------------------------------------------------------------------
 cargo test --workspace "$@"

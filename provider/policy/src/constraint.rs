@@ -38,6 +38,13 @@ static VALID_GROUP: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Masterminds refuses longer ranges (`MaxConstraintLen`, v3.5.0 `constraints.go`).
+pub const MAX_RANGE_LEN: usize = 512;
+
+/// Masterminds refuses ranges with more `||` groups, counted after hyphen ranges are rewritten
+/// (`MaxConstraintGroups`, v3.5.0 `constraints.go`).
+pub const MAX_GROUPS: usize = 32;
+
 /// A parsed range: OR groups of ANDed constraints.
 #[derive(Debug, Clone)]
 pub struct Constraints {
@@ -88,6 +95,12 @@ pub enum ConstraintError {
         /// The offending `||` group, as written.
         group: String,
     },
+    /// The range is longer than [`MAX_RANGE_LEN`] bytes.
+    #[error("the range is longer than {MAX_RANGE_LEN} bytes")]
+    TooLong,
+    /// The range has more than [`MAX_GROUPS`] `||` groups.
+    #[error("the range has more than {MAX_GROUPS} alternatives joined with \"||\"")]
+    TooManyGroups,
     /// A version inside a constraint is not a version (`1x.2`, a number over 2^64).
     #[error("improper version in constraint {constraint:?}")]
     Version {
@@ -105,7 +118,13 @@ impl Constraints {
         if range.trim().is_empty() {
             return Err(ConstraintError::Empty);
         }
+        if range.len() > MAX_RANGE_LEN {
+            return Err(ConstraintError::TooLong);
+        }
         let rewritten = rewrite_hyphen_ranges(range);
+        if rewritten.split("||").count() > MAX_GROUPS {
+            return Err(ConstraintError::TooManyGroups);
+        }
         let mut groups = Vec::new();
         for group in rewritten.split("||") {
             if !VALID_GROUP.is_match(group) {

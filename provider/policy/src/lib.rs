@@ -29,6 +29,7 @@
 
 pub mod constraint;
 mod expand;
+mod go_regexp;
 mod numeric;
 pub mod version;
 
@@ -83,7 +84,7 @@ pub struct SemVerPolicy {
 #[serde(deny_unknown_fields)]
 pub struct OrderPolicy {
     /// `asc` (default: the greatest wins) or `desc` (the smallest wins);
-    /// case-insensitive, as Flux upper-cases it.
+    /// case-insensitive, as Flux upper-cases it (with Unicode rules: `aſc` is `asc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
 }
@@ -92,7 +93,8 @@ pub struct OrderPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterTags {
-    /// A regular expression in RE2 syntax, unanchored; `""` matches every tag.
+    /// A regular expression in Go's `regexp` syntax (RE2, as Flux compiles it: ASCII `\d`,
+    /// `\w`, `\s`, `\b`), unanchored; `""` matches every tag.
     #[serde(default)]
     pub pattern: String,
     /// A Go `ExpandString` template (`$1`, `${name}`) giving the key the policy
@@ -299,7 +301,8 @@ struct Keyed<'a> {
 }
 
 fn parse_order(policy: &'static str, order: Option<&str>) -> Result<Order, Error> {
-    match order.map(str::to_ascii_uppercase).as_deref() {
+    // Unicode upper-casing, as Go's `strings.ToUpper` in Flux's factory: `aſc` is `ASC`.
+    match order.map(str::to_uppercase).as_deref() {
         None | Some("") | Some("ASC") => Ok(Order::Asc),
         Some("DESC") => Ok(Order::Desc),
         Some(_) => Err(Error::InvalidOrder {
@@ -351,15 +354,16 @@ impl TagSelector {
         let filter = match &spec.filter_tags {
             None => None,
             Some(f) => {
-                let regex = Regex::new(&f.pattern).map_err(|e| Error::InvalidPattern {
-                    pattern: f.pattern.clone(),
-                    message: regex_error_message(&e),
-                })?;
-                let extract =
-                    (!f.extract.is_empty()).then(|| expand::Template::new(&f.extract, &regex));
+                let compiled =
+                    go_regexp::compile(&f.pattern).map_err(|message| Error::InvalidPattern {
+                        pattern: f.pattern.clone(),
+                        message,
+                    })?;
+                let extract = (!f.extract.is_empty())
+                    .then(|| expand::Template::new(&f.extract, &compiled.names));
                 Some(TagFilter {
                     pattern: f.pattern.clone(),
-                    regex,
+                    regex: compiled.regex,
                     extract,
                 })
             }
@@ -624,11 +628,4 @@ fn select_numerical<'a>(
         }
     }
     Ok(best.map(|(k, _)| k.tag).unwrap_or_default())
-}
-
-/// The regex crate's message without the pattern echo, on one line.
-fn regex_error_message(error: &regex::Error) -> String {
-    let text = error.to_string();
-    let last = text.lines().last().unwrap_or_default();
-    last.trim_start_matches("error: ").trim().to_owned()
 }

@@ -49,7 +49,14 @@ pub enum VersionError {
     /// Build metadata has an invalid identifier.
     #[error("build metadata is invalid")]
     Build,
+    /// The text is longer than [`MAX_VERSION_LEN`] bytes.
+    #[error("longer than {MAX_VERSION_LEN} bytes")]
+    TooLong,
 }
+
+/// Masterminds refuses longer versions (`MaxVersionLen`, v3.5.0 `version.go`), also the versions
+/// inside a range.
+pub const MAX_VERSION_LEN: usize = 256;
 
 impl Version {
     /// Parses `text` as Masterminds v3 `NewVersion` does with its default
@@ -57,11 +64,14 @@ impl Version {
     /// separated decimal numbers (leading zeros allowed, missing parts are 0),
     /// optional `-prerelease` and `+build` made of dot separated non-empty
     /// `[0-9A-Za-z-]` identifiers; numeric prerelease identifiers without a
-    /// leading zero.
+    /// leading zero; at most [`MAX_VERSION_LEN`] bytes.
     ///
     /// # Errors
     /// [`VersionError`] saying which part is wrong.
     pub fn parse(text: &str) -> Result<Version, VersionError> {
+        if text.len() > MAX_VERSION_LEN {
+            return Err(VersionError::TooLong);
+        }
         let bytes = text.as_bytes();
         let mut i = usize::from(bytes.first() == Some(&b'v'));
         let mut core = [0u64; 3];

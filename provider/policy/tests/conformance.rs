@@ -1,5 +1,6 @@
 //! The upstream Flux and Masterminds/semver test vectors (`fixtures/flux/`,
-//! provenance in its README), run case for case.
+//! provenance in its README), run case for case, and the cases the differential
+//! tests against Flux's own code found (`fixtures/differential_cases.json`).
 
 use imageautomation_policy::{
     Constraints, ImagePolicySpec, TagSelector, Version, parse_tag_version,
@@ -195,4 +196,97 @@ fn semver_version_string_and_compare() {
             other => panic!("unknown op {other}"),
         }
     }
+}
+
+/// The disagreements the differential tests against Flux found (`tests/differential.rs`), each
+/// case with Flux's own answer (`fixtures/differential_cases.json`).
+#[test]
+fn found_by_flux_diff() {
+    let cases = {
+        let path = format!(
+            "{}/tests/fixtures/differential_cases.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("fixture is readable");
+        let v: Value = serde_json::from_str(&text).expect("fixture is JSON");
+        v["cases"].as_array().expect("cases").clone()
+    };
+    let strings = |v: &Value| -> Vec<String> {
+        serde_json::from_value(v.clone()).expect("a list of strings")
+    };
+    for case in &cases {
+        let id = case["id"].as_str().expect("id");
+        let expect_error = case["expectError"].as_bool().unwrap_or(false);
+        match case["kind"].as_str().expect("kind") {
+            "version" => {
+                let parsed = Version::parse(case["version"].as_str().expect("version"));
+                assert_eq!(parsed.is_err(), expect_error, "{id}: {parsed:?}");
+                if let Ok(v) = parsed {
+                    assert_eq!(
+                        Some(v.to_string().as_str()),
+                        case["expectString"].as_str(),
+                        "{id}"
+                    );
+                }
+            }
+            "range" => {
+                let parsed = Constraints::parse(case["range"].as_str().expect("range"));
+                assert_eq!(parsed.is_err(), expect_error, "{id}: {parsed:?}");
+                if let Ok(c) = parsed {
+                    let checks: Vec<Option<bool>> = strings(&case["versions"])
+                        .iter()
+                        .map(|v| Version::parse(v).ok().map(|v| c.matches(&v)))
+                        .collect();
+                    let want: Vec<Option<bool>> =
+                        serde_json::from_value(case["expectChecks"].clone()).expect("checks");
+                    assert_eq!(checks, want, "{id}");
+                }
+            }
+            "select" => {
+                let spec: ImagePolicySpec =
+                    serde_json::from_value(serde_json::json!({"policy": case["policy"]}))
+                        .expect("a policy");
+                let result =
+                    TagSelector::new(&spec).and_then(|s| s.select_latest(&strings(&case["tags"])));
+                match case["expect"].as_str() {
+                    Some(tag) => assert_eq!(result.as_deref(), Ok(tag), "{id}"),
+                    None => {
+                        let e = result.expect_err(id);
+                        assert_eq!(
+                            e.is_invalid_policy(),
+                            case["expectInvalidPolicy"].as_bool().unwrap_or(false),
+                            "{id}: {e}"
+                        );
+                    }
+                }
+            }
+            "filter" => {
+                let spec: ImagePolicySpec = serde_json::from_value(serde_json::json!({
+                    "policy": {"alphabetical": {}},
+                    "filterTags": case["filterTags"],
+                }))
+                .expect("a filter");
+                match TagSelector::new(&spec) {
+                    Err(e) => {
+                        assert!(expect_error, "{id}: {e}");
+                        assert!(e.is_invalid_policy(), "{id}: {e}");
+                    }
+                    Ok(selector) => {
+                        assert!(!expect_error, "{id}: Flux refuses the pattern");
+                        let keys: std::collections::BTreeMap<String, String> = selector
+                            .explain(&strings(&case["tags"]))
+                            .candidates
+                            .into_iter()
+                            .map(|c| (c.key, c.tag))
+                            .collect();
+                        let want: std::collections::BTreeMap<String, String> =
+                            serde_json::from_value(case["expectKeys"].clone()).expect("keys");
+                        assert_eq!(keys, want, "{id}");
+                    }
+                }
+            }
+            other => panic!("{id}: unknown kind {other}"),
+        }
+    }
+    assert_eq!(cases.len(), 32, "the fixture holds every case");
 }
