@@ -64,13 +64,17 @@ pub enum Mode {
 /// - Markers: the JSON object in a scalar's line comment (leading `#`s trimmed, other string keys
 ///   allowed), or the head comment of a block sequence item when it has no line comment:
 ///   `{"$imagepolicy": "<ns>:<name>"}` -> `name:tag[@digest]`, `<ns>:<name>:name` -> `name`,
-///   `<ns>:<name>:tag` -> `tag`, `<ns>:<name>:digest` -> `digest` (may be empty).
+///   `<ns>:<name>:tag` -> `tag`, `<ns>:<name>:digest` -> `digest` (may be empty). The name is
+///   taken as written (`${ns:name}` names nothing). kyaml's older form
+///   `{"$ref": "#/definitions/io.k8s.cli.setters.<ns>:<name>"}` marks a value too, as in Flux.
 /// - Rewrite: only the marked scalars' bytes change. A plain value whose new text YAML 1.1 would
 ///   not read as a string (`1.20`, `yes`) is double-quoted, as Flux's `FormatNonStringStyle`
-///   does; an empty new value is written `""` (Flux writes a null); quoted values keep their
-///   quote style. No change is recorded when the value is already right.
-/// - A file that cannot be read (malformed YAML, a document that is not a mapping, not UTF-8, a
-///   marker on a block scalar) is left untouched and listed in [`UpdateResult::skipped`].
+///   does; an empty new value is written `""`, as Flux does; quoted values keep their quote
+///   style. A marked block scalar (`|`, `>`) gets the new value inline, written like a
+///   plain one, in place of its indicator, and loses its content lines. No change is recorded
+///   when the value is already right.
+/// - A file that cannot be read (malformed YAML, a document that is not a mapping, not UTF-8) is
+///   left untouched and listed in [`UpdateResult::skipped`].
 ///
 /// Result paths are relative to `root`/`path` with `/` separators, sorted; objects are in
 /// document order and changes in traversal order. All files are computed before the first is

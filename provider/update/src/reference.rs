@@ -3,9 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -28,24 +26,10 @@ pub struct LatestRef {
     pub digest: String,
 }
 
-// The grammar of github.com/distribution/reference `regexp.go`.
-const DOMAIN_COMPONENT: &str = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const PATH_COMPONENT: &str = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    let domain =
-        format!(r"(?:{DOMAIN_COMPONENT}(?:\.{DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?");
-    Regex::new(&format!(
-        r"^(?:{domain}/)?{PATH_COMPONENT}(?:/{PATH_COMPONENT})*$"
-    ))
-    .expect("the reference name grammar is a valid regex")
-});
-static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\w][\w.-]{0,127}$").expect("the tag grammar is a valid regex"));
-static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-        .expect("the digest grammar is a valid regex")
-});
+/// The characters go-containerregistry allows in a repository path and in a tag
+/// (`pkg/name/repository.go`, `tag.go`).
+const REPOSITORY_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789_-./";
+const TAG_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 impl LatestRef {
     /// The full reference `name:tag[@digest]`: the value of the `<namespace>:<name>` setter.
@@ -53,7 +37,16 @@ impl LatestRef {
         self.to_string()
     }
 
-    /// Checks `name`, `tag` and `digest` against the OCI distribution reference grammar.
+    /// Checks the reference as Flux does before it runs the setters: go-containerregistry's
+    /// `name.ParseReference(name:tag[@digest], name.WeakValidation)` (v0.21.6, IAC
+    /// `internal/update/setters.go`), plus the OCI distribution rule that a tag does not start
+    /// with `.` or `-`, which no registry breaks (Flux's check lets such a tag through).
+    ///
+    /// - `name`: an optional registry (the first `/`-separated part, when it contains `.` or
+    ///   `:`; a host Go's `net/url` reads back unchanged, e.g. `localhost:5000`,
+    ///   `[::1]:5000`), then a repository of 2 to 255 characters of `[a-z0-9_./-]`;
+    /// - `tag`: 1 to 128 characters of `[A-Za-z0-9_.-]`, not starting with `.` or `-`;
+    /// - `digest`: empty, or `sha256:` and 64 lowercase hexadecimal digits.
     ///
     /// # Errors
     /// [`Error::InvalidReference`] naming the part that is wrong.
@@ -64,35 +57,85 @@ impl LatestRef {
                 reason,
             })
         };
-        if self.name.len() > 255 || !NAME.is_match(&self.name) {
-            return fail(format!(
-                "name {:?} is not registry/repository (lowercase path components, optional registry host with port)",
-                self.name
-            ));
+        if let Err(reason) = check_name(&self.name) {
+            return fail(reason);
         }
-        if !TAG.is_match(&self.tag) {
+        let tag_len = self.tag.chars().count();
+        if !(1..=128).contains(&tag_len)
+            || !self.tag.chars().all(|c| TAG_CHARS.contains(c))
+            || self.tag.starts_with(['.', '-'])
+        {
             return fail(format!(
                 "tag {:?} is not a valid tag (1 to 128 characters of [A-Za-z0-9_.-], not starting with '.' or '-')",
                 self.tag
             ));
         }
         if !self.digest.is_empty() {
-            let ok = DIGEST.is_match(&self.digest)
-                && match self.digest.strip_prefix("sha256:") {
-                    Some(hex) => {
-                        hex.len() == 64
-                            && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                    }
-                    None => true,
-                };
+            let ok = self.digest.strip_prefix("sha256:").is_some_and(|hex| {
+                hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            });
             if !ok {
                 return fail(format!(
-                    "digest {:?} is not algorithm:hex (e.g. sha256: followed by 64 lowercase hex digits)",
+                    "digest {:?} is not sha256: followed by 64 lowercase hex digits",
                     self.digest
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// go-containerregistry `NewRepository` with weak validation.
+fn check_name(name: &str) -> Result<(), String> {
+    let (registry, repository) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) => (first, rest),
+        _ => ("", name),
+    };
+    let len = repository.chars().count();
+    if !(2..=255).contains(&len) || !repository.chars().all(|c| REPOSITORY_CHARS.contains(c)) {
+        return Err(format!(
+            "repository {repository:?} in name {name:?} is not 2 to 255 characters of [a-z0-9_./-]"
+        ));
+    }
+    if !registry_ok(registry) {
+        return Err(format!(
+            "registry {registry:?} in name {name:?} is not a host[:port] (go-containerregistry \
+             requires that Go's net/url reads it back unchanged)"
+        ));
+    }
+    Ok(())
+}
+
+/// go-containerregistry `checkRegistry`: `url.Parse("//" + registry)` succeeds and its host is
+/// the registry unchanged (Go 1.26 `net/url` `parseHost`, for a URL without a scheme).
+fn registry_ok(registry: &str) -> bool {
+    let port_ok = |port: &str| {
+        port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+    };
+    // Characters `net/url` keeps as they are in a host; a `%` escape would change it.
+    let host_char = |c: char| {
+        !c.is_ascii() || c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:[]<>\"".contains(c)
+    };
+    if registry.contains(['#', '?', '@', '%']) || !registry.chars().all(host_char) {
+        return false;
+    }
+    match registry.rfind('[') {
+        None => {}
+        Some(0) => {
+            let Some(close) = registry.rfind(']') else {
+                return false;
+            };
+            return port_ok(&registry[close + 1..])
+                && registry[1..close].parse::<std::net::Ipv6Addr>().is_ok();
+        }
+        Some(_) => return false,
+    }
+    match registry.rfind(':') {
+        Some(i) => port_ok(&registry[i..]),
+        None => true,
     }
 }
 
@@ -175,5 +218,59 @@ mod tests {
         ] {
             assert!(bad.parse::<LatestRef>().is_err(), "{bad:?} was accepted");
         }
+    }
+
+    /// Found by the differential tests against Flux (`tests/differential.rs`): Flux checks a
+    /// latestRef with go-containerregistry's weak validation, not the distribution grammar.
+    /// Every case here was run through image-automation-controller v1.2.4.
+    #[test]
+    fn validates_like_go_containerregistry() {
+        let sha = |c: &str| format!("sha256:{}", c.repeat(64));
+        let check = |name: &str, tag: &str, digest: &str| {
+            LatestRef {
+                name: name.into(),
+                tag: tag.into(),
+                digest: digest.into(),
+            }
+            .validate()
+            .is_ok()
+        };
+        for name in [
+            "ab",
+            "app/",
+            "a__b/c..d",
+            "-app",
+            "Reg.Example/app",
+            "reg_1.example/app",
+            "[::1]:5000/app",
+            "reg.io:/app",
+            "a:b:5000/app",
+            "é.io/app",
+        ] {
+            assert!(check(name, "1", ""), "{name:?} is valid for Flux");
+        }
+        for name in [
+            "a",
+            "[1.2.3.4]/app",
+            "[::1/app",
+            "reg.io:x/app",
+            "user@reg.io/app",
+            "reg.io/App",
+            "localhost:5000",
+            "reg.io%41/app",
+        ] {
+            assert!(!check(name, "1", ""), "{name:?} is invalid for Flux");
+        }
+        assert!(check("app", "_x", ""));
+        assert!(check("app", &"a".repeat(128), ""));
+        assert!(!check("app", &"a".repeat(129), ""));
+        assert!(!check("app", "1 2", ""));
+        assert!(check("app", "1", &sha("a")));
+        assert!(!check("app", "1", &sha("A")));
+        assert!(!check("app", "1", &format!("sha512:{}", "a".repeat(128))));
+        assert!(!check("app", "", &sha("a")));
+        // Deliberately stricter than Flux, which accepts these tags no registry can have.
+        assert!(!check("app", "-x", ""));
+        assert!(!check("app", ".x", ""));
     }
 }

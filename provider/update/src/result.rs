@@ -13,7 +13,7 @@ pub struct UpdateResult {
     /// Files with at least one changed value, sorted by `path`. Empty when nothing changed.
     pub files: Vec<FileChanges>,
     /// Files that carry the `"$imagepolicy"` token but were left untouched because they could not
-    /// be read (malformed YAML, not UTF-8, a marker on a block scalar, ...), sorted by `path`.
+    /// be read (malformed YAML, not UTF-8, a document that is not a mapping), sorted by `path`.
     pub skipped: Vec<SkippedFile>,
 }
 

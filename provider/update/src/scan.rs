@@ -77,16 +77,26 @@ enum Frame {
         expect_key: bool,
         key: Option<String>,
         in_key: bool,
+        flow: bool,
     },
     Seq {
         in_key: bool,
+        flow: bool,
     },
 }
 
 impl Frame {
     fn in_key(&self) -> bool {
         match self {
-            Frame::Map { in_key, .. } | Frame::Seq { in_key } => *in_key,
+            Frame::Map { in_key, .. } | Frame::Seq { in_key, .. } => *in_key,
+        }
+    }
+
+    /// A flow collection (`[a, b]`, `{k: v}`), where a `,` may sit between a value and its
+    /// line comment.
+    fn flow(&self) -> bool {
+        match self {
+            Frame::Map { flow, .. } | Frame::Seq { flow, .. } => *flow,
         }
     }
 }
@@ -104,6 +114,7 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut doc: Option<Doc> = None;
     let mut doc_number = 0usize;
+    let mut last_collection_start = None;
 
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
@@ -151,13 +162,25 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
                             }
                         )
                 });
+                let at = offsets.byte(span.start.index());
+                let flow = matches!(first_after_properties(text, at), Some(b'[' | b'{'));
+                // saphyr starts a sequence without indentation (`key:\n- [a]`) at its first
+                // item: when a flow collection starts there too, the first one is the block one.
+                if last_collection_start == Some(at)
+                    && let Some(Frame::Map { flow, .. } | Frame::Seq { flow, .. }) =
+                        stack.last_mut()
+                {
+                    *flow = false;
+                }
+                last_collection_start = Some(at);
                 stack.push(match event {
                     Event::MappingStart(..) => Frame::Map {
                         expect_key: true,
                         key: None,
                         in_key,
+                        flow,
                     },
-                    _ => Frame::Seq { in_key },
+                    _ => Frame::Seq { in_key, flow },
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -185,11 +208,13 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
                     }
                 );
                 if !is_key && !top.in_key() {
-                    let in_seq = matches!(top, Frame::Seq { .. });
+                    let in_seq = matches!(top, Frame::Seq { flow: false, .. });
+                    let in_flow = top.flow();
                     if let Some(d) = doc.as_mut() {
                         record_identity(&stack, &value, &mut d.id);
+                        let context = Context { in_seq, in_flow };
                         visit_value(
-                            text, &offsets, span, &value, style, in_seq, setters, d, &mut out,
+                            text, &offsets, span, &value, style, context, setters, d, &mut out,
                         )?;
                     }
                 }
@@ -315,6 +340,44 @@ fn line_end(text: &str, at: usize) -> usize {
     }
 }
 
+/// The first byte at or after `at` that is not part of a node's properties (`&anchor`, `!tag`).
+fn first_after_properties(text: &str, mut at: usize) -> Option<u8> {
+    let bytes = text.as_bytes();
+    while matches!(bytes.get(at), Some(b'&' | b'!')) {
+        while at < bytes.len() && !matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+        }
+        while at < bytes.len() && matches!(bytes[at], b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+        }
+    }
+    bytes.get(at).copied()
+}
+
+/// Where a scalar sits: a block sequence item (which a comment above may mark), or inside a flow
+/// collection (where `a, # comment` is `a`'s line comment, as yaml.v3 reads it).
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    in_seq: bool,
+    in_flow: bool,
+}
+
+/// A value's line comment: after the value and blanks, and in a flow collection also after the
+/// `,` that ends the item.
+fn value_comment(text: &str, end: usize, in_flow: bool) -> Option<&str> {
+    if in_flow {
+        let rest = &text[end..];
+        let after_blanks = rest.trim_start_matches([' ', '\t']);
+        if let Some(after_comma) = after_blanks.strip_prefix(',') {
+            let at = text.len() - after_comma.len();
+            let comment = comment_after(text, at)?;
+            // `a,# x` is no comment: `#` needs a blank before it.
+            return (comment.as_ptr() != after_comma.as_ptr()).then_some(comment);
+        }
+    }
+    comment_after(text, end)
+}
+
 /// The comment that starts on the same line after `at` (only blanks in between), `#` included.
 fn comment_after(text: &str, at: usize) -> Option<&str> {
     let rest = &text[at..];
@@ -324,60 +387,256 @@ fn comment_after(text: &str, at: usize) -> Option<&str> {
 }
 
 /// The head comment of a block sequence item starting at `at`: the comment-only lines directly
-/// above the `- ` line, joined with `\n` (as yaml.v3 reports it).
+/// above the `- ` line, joined with `\n` (as yaml.v3 reports it). When the item before is a
+/// collection (`- key: value`, `- - a`, or content on further lines), yaml.v3 gives the comment
+/// lines indented more than the dash to that collection, as its foot comment: the head comment
+/// is then only the lines below the last such line.
 fn head_comment(text: &str, at: usize) -> Option<String> {
     let ls = line_start(text, at);
     let prefix = &text[ls..at];
     if !prefix.contains('-') || !prefix.chars().all(|c| c == '-' || c == ' ' || c == '\t') {
         return None;
     }
-    let mut lines = Vec::new();
+    let dash = prefix.rfind('-').unwrap_or_default();
+    let indentation = |line: &str| line.len() - line.trim_start_matches(' ').len();
+    let mut lines: Vec<(&str, usize)> = Vec::new();
     let mut end = ls;
     while end > 0 {
         let start = line_start(text, end - 1);
-        let line = text[start..end].trim();
+        let raw = text[start..end].trim_end_matches(['\n', '\r']);
+        let line = raw.trim();
         if !line.starts_with('#') {
             break;
         }
-        lines.push(line);
+        lines.push((line, indentation(raw)));
         end = start;
     }
     if lines.is_empty() {
         return None;
     }
-    lines.reverse();
-    Some(lines.join("\n"))
-}
-
-/// The comment on a block scalar's header line (`key: | # comment`).
-fn block_header_comment(text: &str, content_start: usize) -> Option<&str> {
-    let ls = line_start(text, content_start);
-    if ls == 0 {
+    if previous_item_is_collection(text, end, dash)
+        && let Some(deeper) = lines.iter().position(|&(_, indent)| indent > dash)
+    {
+        lines.truncate(deeper);
+    }
+    if lines.is_empty() {
         return None;
     }
-    let header_start = line_start(text, ls - 1);
-    let header = &text[header_start..line_end(text, header_start)];
-    let indicator = header.rfind(['|', '>'])?;
-    let after = &header[indicator + 1..];
-    let after = after.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
-    let comment = after.trim_start_matches([' ', '\t']);
-    (comment.len() < after.len() && comment.starts_with('#')).then_some(comment)
+    lines.reverse();
+    Some(lines.iter().map(|&(l, _)| l).collect::<Vec<_>>().join("\n"))
+}
+
+/// Whether the content above `end` (the start of a comment block above a sequence item whose
+/// dash is in column `dash`) is a previous item of the same sequence that is a collection.
+fn previous_item_is_collection(text: &str, end: usize, dash: usize) -> bool {
+    if end == 0 {
+        return false;
+    }
+    let start = line_start(text, end - 1);
+    let line = text[start..end].trim_end_matches(['\n', '\r']);
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > dash {
+        return true; // the item's content goes on over several lines
+    }
+    let Some(rest) = line[indent..].strip_prefix('-') else {
+        return false;
+    };
+    if indent < dash || !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return false;
+    }
+    let rest = rest.trim();
+    rest.starts_with("- ") || rest == "-" || rest.contains(": ") || rest.ends_with(':')
+}
+
+/// Where a block scalar (`|`, `>`) is in the text.
+struct Block<'t> {
+    /// The indicator with its chomping and indentation indicators (`|`, `>-`, `|2+`).
+    indicator: (usize, usize),
+    /// The comment on the header line (`key: | # comment`), `#` included.
+    comment: Option<&'t str>,
+    /// From the end of the header line to the end of the last content line that is not blank:
+    /// removed when the value is rewritten inline. `None` for an empty block scalar.
+    content: Option<(usize, usize)>,
+}
+
+/// Finds the block scalar whose content saphyr places at `content_start` (its first non-blank
+/// content character, or the next token for an empty one): the header is the nearest line above
+/// that is not blank, and the content is every following line that is blank or indented at
+/// least as much as the first content line, which must be indented more than the node that owns
+/// the scalar (the key, or the dash of a sequence item).
+fn locate_block(text: &str, content_start: usize) -> Option<Block<'_>> {
+    let mut header_start = line_start(text, content_start);
+    // With an anchor or a tag, saphyr's span starts at it, on the header line.
+    let on_header = matches!(text.as_bytes().get(content_start), Some(b'&' | b'!'));
+    if !on_header {
+        loop {
+            if header_start == 0 {
+                return None;
+            }
+            header_start = line_start(text, header_start - 1);
+            if !text[header_start..line_end(text, header_start)]
+                .trim()
+                .is_empty()
+            {
+                break;
+            }
+        }
+    }
+    let header_end = line_end(text, header_start);
+    let header = &text[header_start..header_end];
+    // The first `|` or `>` after which only indicators, blanks and a comment follow.
+    let (indicator, comment) = header.match_indices(['|', '>']).find_map(|(i, _)| {
+        let rest = &header[i + 1..];
+        let after = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+        let blank = after.trim_start_matches([' ', '\t']);
+        let ok = blank.is_empty() || (blank.len() < after.len() && blank.starts_with('#'));
+        ok.then(|| {
+            let end = i + 1 + (rest.len() - after.len());
+            (
+                (header_start + i, header_start + end),
+                (!blank.is_empty()).then_some(blank),
+            )
+        })
+    })?;
+    // The owner's column: a key on the header line, else the last dash before the indicator.
+    let owner = {
+        let before = &header[..indicator.0 - header_start];
+        let mut col = before.len() - before.trim_start_matches(' ').len();
+        let mut last_dash = None;
+        while let Some(rest) = before[col..].strip_prefix('-')
+            && (rest.starts_with([' ', '\t']) || rest.is_empty())
+        {
+            last_dash = Some(col);
+            col = before.len() - rest.trim_start_matches([' ', '\t']).len();
+        }
+        let has_key = before[col..].trim_end().ends_with(':') || before[col..].contains(": ");
+        if has_key { Some(col) } else { last_dash }
+    };
+    let owner = owner.unwrap_or(0);
+    let indentation = |line: &str| line.len() - line.trim_start_matches(' ').len();
+    let mut at = header_end;
+    let mut content_indent = None;
+    let mut last_content_end = None;
+    while at < text.len() {
+        let start = at + text[at..].find('\n').map_or(text.len() - at, |i| i + 1);
+        if start >= text.len() {
+            break;
+        }
+        let end = line_end(text, start);
+        let line = &text[start..end];
+        if !line.trim().is_empty() {
+            let n = indentation(line);
+            match content_indent {
+                None if n > owner => content_indent = Some(n),
+                Some(c) if n >= c => {}
+                _ => break,
+            }
+            last_content_end = Some(end);
+        }
+        at = end;
+    }
+    Some(Block {
+        indicator,
+        comment,
+        content: last_content_end.map(|end| (header_end, end)),
+    })
 }
 
 /// The setter named by a comment's marker: all leading `#` trimmed, the rest a JSON object of
-/// strings with the key `$imagepolicy` (kyaml `fieldmeta.go` `processShortHand`).
+/// strings with the key `$imagepolicy` (kyaml `fieldmeta.go` `processShortHand`). The name is
+/// taken as written: `${ns:p}` names no setter.
 pub(crate) fn marker(comment: &str) -> Option<String> {
-    if !comment.contains(MARKER_KEY) {
+    let json = comment.trim_start_matches('#');
+    if !json.trim_start().starts_with('{') {
         return None;
     }
-    let json = comment.trim_start_matches('#');
     let map: HashMap<String, String> = serde_json::from_str(json).ok()?;
     let name = map.get(MARKER_KEY)?;
-    let name = name
-        .strip_prefix("${")
-        .and_then(|n| n.strip_suffix('}'))
-        .unwrap_or(name);
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The setter of `setters` a comment marks, as kyaml `FieldMeta.Read` finds it: the
+/// `$imagepolicy` shorthand when it names a setter; otherwise the comment read as an OpenAPI
+/// schema whose `$ref` points at a setter definition,
+/// `{"$ref": "#/definitions/io.k8s.cli.setters.<ns>:<name>[:tag]"}` (the older kyaml form,
+/// which Flux accepts too).
+fn setter_named(comment: &str, setters: &SetterValues) -> Option<String> {
+    if let Some(name) = marker(comment)
+        && setters.contains_key(&name)
+    {
+        return Some(name);
+    }
+    let json = comment.trim_start_matches('#');
+    if !json.trim_start().starts_with('{') {
+        return None;
+    }
+    let schema: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).ok()?;
+    let pointer = schema.get("$ref")?.as_str()?;
+    let name = pointer.strip_prefix("#/definitions/io.k8s.cli.setters.")?;
+    // A JSON pointer token: `~1` is `/`, `~0` is `~`.
+    let name = name.replace("~1", "/").replace("~0", "~");
+    setters.contains_key(&name).then_some(name)
+}
+
+/// A block scalar (`|`, `>`) marked on its header line (or, as a sequence item, by the comment
+/// above it): Flux sets its value, and so do we, by writing the new value inline in place of the
+/// indicator and removing the old content lines (the comment stays where it is).
+#[allow(clippy::too_many_arguments)]
+fn visit_block(
+    text: &str,
+    offsets: &Offsets,
+    span: Span,
+    value: &str,
+    in_seq: bool,
+    setters: &SetterValues,
+    doc: &mut Doc,
+    out: &mut Scan,
+) -> Result<(), String> {
+    let content = offsets.byte(span.start.index()).min(text.len());
+    let Some(block) = locate_block(text, content) else {
+        return Ok(());
+    };
+    let mut name = block.comment.and_then(|c| setter_named(c, setters));
+    if name.is_none() && in_seq && block.comment.is_none() {
+        name = head_comment(text, block.indicator.0)
+            .as_deref()
+            .and_then(|c| setter_named(c, setters));
+    }
+    let Some(name) = name else { return Ok(()) };
+    let new = &setters[&name];
+    out.marked += 1;
+    // saphyr-parser ends the value with a line break even when the file ends right after the
+    // content, which has none to keep.
+    let value = match block.content {
+        Some((_, end)) if end == text.len() => value.strip_suffix('\n').unwrap_or(value),
+        _ => value,
+    };
+    if value == new.as_str() {
+        return Ok(());
+    }
+    let replacement = if new.is_empty() || needs_double_quotes(new) {
+        double_quoted(new)
+    } else {
+        new.clone()
+    };
+    out.edits.push(Edit {
+        start: block.indicator.0,
+        end: block.indicator.1,
+        text: replacement,
+    });
+    if let Some((start, end)) = block.content {
+        out.edits.push(Edit {
+            start,
+            end,
+            text: String::new(),
+        });
+    }
+    doc.changes.push(Change {
+        old_value: value.to_string(),
+        new_value: new.clone(),
+        setter: name,
+    });
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -387,7 +646,7 @@ fn visit_value(
     span: Span,
     value: &str,
     style: ScalarStyle,
-    in_seq: bool,
+    context: Context,
     setters: &SetterValues,
     doc: &mut Doc,
     out: &mut Scan,
@@ -399,15 +658,16 @@ fn visit_value(
         )
     };
     if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
-        let content = offsets.byte(span.start.index()).min(text.len());
-        if let Some(name) = block_header_comment(text, content).and_then(marker)
-            && setters.contains_key(&name)
-        {
-            return Err(format!(
-                "line {line}: the \"$imagepolicy\" marker {name:?} is on a block scalar (| or >); write the value as a plain or quoted scalar"
-            ));
-        }
-        return Ok(());
+        return visit_block(
+            text,
+            offsets,
+            span,
+            value,
+            context.in_seq,
+            setters,
+            doc,
+            out,
+        );
     }
 
     // An empty plain value (`key: # marker`): saphyr places it on the ':' indicator.
@@ -420,9 +680,13 @@ fn visit_value(
     } else {
         match locate(text, offsets, span, style) {
             Some(r) => r,
-            None if comment_after(text, offsets.byte(span.end.index()).min(text.len()))
-                .and_then(marker)
-                .is_some_and(|n| setters.contains_key(&n)) =>
+            None if value_comment(
+                text,
+                offsets.byte(span.end.index()).min(text.len()),
+                context.in_flow,
+            )
+            .and_then(|c| setter_named(c, setters))
+            .is_some() =>
             {
                 return Err(unlocated());
             }
@@ -430,10 +694,13 @@ fn visit_value(
         }
     };
 
-    let mut name = comment_after(text, end).and_then(marker);
-    if name.is_none() && in_seq && comment_after(text, end).is_none() {
+    let comment = value_comment(text, end, context.in_flow);
+    let mut name = comment.and_then(|c| setter_named(c, setters));
+    if name.is_none() && context.in_seq && comment.is_none() {
         let item_start = offsets.byte(span.start.index()).min(start);
-        name = head_comment(text, item_start).as_deref().and_then(marker);
+        name = head_comment(text, item_start)
+            .as_deref()
+            .and_then(|c| setter_named(c, setters));
     }
     let Some(name) = name else { return Ok(()) };
     let Some(new) = setters.get(&name) else {
@@ -517,9 +784,10 @@ mod tests {
             marker(r#"### {"$imagepolicy":"ns:p:tag","other":"x"} "#).as_deref(),
             Some("ns:p:tag")
         );
+        // Flux (kyaml v0.21.1) looks the name up as written: `${ns:p}` is no setter's name.
         assert_eq!(
             marker(r#"# {"$imagepolicy": "${ns:p}"}"#).as_deref(),
-            Some("ns:p")
+            Some("${ns:p}")
         );
         assert_eq!(marker(r#"# {"$imagepolicy": "ns:p"} trailing"#), None);
         assert_eq!(marker(r#"# {"$imagepolicy": "ns:p", "n": 1}"#), None);
@@ -605,14 +873,21 @@ mod tests {
                 .unwrap_err()
                 .contains("a sequence")
         );
-        assert!(
-            scan("b: |- # {\"$imagepolicy\": \"ns:p\"}\n  x\n", &setters())
-                .unwrap_err()
-                .contains("block scalar")
-        );
+        // A marked block scalar is no reason to refuse the file: Flux sets its value (see
+        // `marked_block_scalars_are_rewritten_inline`).
+        assert!(scan("b: |- # {\"$imagepolicy\": \"ns:p\"}\n  x\n", &setters()).is_ok());
         // A marker for an unknown policy on a block scalar is simply not ours.
         assert!(scan("b: | # {\"$imagepolicy\": \"other:p\"}\n  x\n", &setters()).is_ok());
         // Empty documents are fine.
         assert!(scan("---\n# nothing\n---\na: 1\n", &setters()).is_ok());
+    }
+
+    #[test]
+    fn marked_block_scalars_are_rewritten_inline() {
+        let text = "a: |+ # {\"$imagepolicy\": \"ns:p:tag\"}\n  old\n  more\n\nb: >-\r\n\r\n    x\r\nc:\n  # {\"$imagepolicy\": \"ns:n:tag\"}\n  - |\n    x\n# kept\nd: | # {\"$imagepolicy\": \"ns:p:digest\"}\n  gone\ne:\n- - &k | # {\"$imagepolicy\": \"ns:p\"}\n      x\n  - y\n";
+        assert_eq!(
+            rewrite(text),
+            "a: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n\nb: >-\r\n\r\n    x\r\nc:\n  # {\"$imagepolicy\": \"ns:n:tag\"}\n  - \"1.20\"\n# kept\nd: \"\" # {\"$imagepolicy\": \"ns:p:digest\"}\ne:\n- - &k reg.example:5000/app:v2 # {\"$imagepolicy\": \"ns:p\"}\n  - y\n"
+        );
     }
 }

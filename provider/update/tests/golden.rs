@@ -103,6 +103,14 @@ fn helm_values() {
     run_case("helm-values");
 }
 
+/// The cases the differential tests against Flux found (`tests/differential.rs`): marked block
+/// scalars, comments in flow collections and between sequence items, kyaml's `$ref` markers,
+/// and two Flux bugs not copied.
+#[test]
+fn found_by_flux_diff() {
+    run_case("found-by-flux-diff");
+}
+
 #[test]
 fn every_case_is_run() {
     let mut cases: Vec<String> = fs::read_dir(testdata().join("golden"))
