@@ -11,7 +11,7 @@ use imageautomation_tests::engine::{
 };
 use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
 use imageautomation_tests::registry::Registry;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const TOKEN: &str = "ghp_lifecycleSecretToken0123456789";
 const REPO: &str = "imageautomation:index:ImageRepository";
@@ -509,5 +509,64 @@ async fn credentials_in_the_git_url_are_refused() {
         .await
         .expect("Check answers");
     assert!(ok.is_ok(), "{ok:?}");
+    plugin.stop().await;
+}
+
+/// The token rule the CLI follows too (engine::token_rule): `git.auth` is never sent over
+/// plain http:// off loopback, and `githubToken` goes to GitHub's API only. Both are refused
+/// before any connection, and the messages do not quote the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_go_only_where_the_rule_allows() {
+    let mut plugin = Plugin::start(&[]).await;
+    plugin
+        .configure(json!({"githubToken": TOKEN}))
+        .await
+        .expect("configure");
+    let urn = Urn::new(AUTOMATION, "fleet");
+    let inputs = |url: &str, auth: Value, pull_request: Value| {
+        json!({
+            "git": {
+                "url": url,
+                "auth": auth,
+                "checkout": {"ref": {"branch": "main"}},
+                "commit": {"author": {"name": "a", "email": "a@b.c"}},
+                "push": {"branch": "updates"},
+            },
+            "update": {"path": "."},
+            "policies": [],
+            "pullRequest": pull_request,
+        })
+    };
+    let plain_http = inputs(
+        "http://git.example.com/org/fleet.git",
+        json!({"token": imageautomation_proto::codec::secret(json!("ghs_explicitToken42"))}),
+        Value::Null,
+    );
+    let err = plugin
+        .create(&urn, &plain_http, true)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.message()
+            .contains("never sent over plain http:// to git.example.com"),
+        "{err:?}"
+    );
+    assert!(!err.message().contains("ghs_explicitToken42"));
+
+    let other_api = inputs(
+        "https://git.example.com/org/fleet.git",
+        Value::Null,
+        json!({"apiBaseUrl": "https://git.example.com/api/v3"}),
+    );
+    let err = plugin
+        .create(&urn, &other_api, true)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.message().contains("pullRequest.apiBaseUrl")
+            && err.message().contains("github.com only"),
+        "{err:?}"
+    );
+    assert!(!err.message().contains(TOKEN));
     plugin.stop().await;
 }

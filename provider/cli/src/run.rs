@@ -40,6 +40,7 @@ use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, DigestReflectionPolicy, PolicyRequest, RunMode,
     describe_changes, repository_path, run_update_automation, scan_image_repository, select_image,
 };
+use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_engine::{
     DigestRequest, DockerConfig, RetryPolicy, ScanRequest, Scheduler, SchedulerConfig, TlsOptions,
     parse_go_duration,
@@ -215,9 +216,13 @@ fn summary(manifests: &Manifests) -> String {
     .join(", ")
 }
 
-/// The Git token: stdin with `--git-token-stdin` (trailing newline removed),
-/// else `GITHUB_TOKEN` when set and not empty.
-fn git_token(from_stdin: bool) -> Result<Option<SecretString>, String> {
+/// A Git token and where it came from, which decides where it may go
+/// ([`imageautomation_engine::token_rule`]).
+type GitToken = (SecretString, TokenOrigin);
+
+/// The Git token: stdin with `--git-token-stdin` (trailing newline removed; explicit),
+/// else `GITHUB_TOKEN` when set and not empty (ambient: github.com only).
+fn git_token(from_stdin: bool) -> Result<Option<GitToken>, String> {
     if from_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -232,12 +237,20 @@ fn git_token(from_stdin: bool) -> Result<Option<SecretString>, String> {
                 "--git-token-stdin: stdin holds more than one line; give only the token".into(),
             );
         }
-        return Ok(Some(SecretString::from(token.to_owned())));
+        return Ok(Some((
+            SecretString::from(token.to_owned()),
+            TokenOrigin::Explicit,
+        )));
     }
     Ok(std::env::var("GITHUB_TOKEN")
         .ok()
         .filter(|t| !t.trim().is_empty())
-        .map(|t| SecretString::from(t.trim().to_owned())))
+        .map(|t| {
+            (
+                SecretString::from(t.trim().to_owned()),
+                TokenOrigin::Ambient,
+            )
+        }))
 }
 
 /// One ImageRepository to scan.
@@ -283,7 +296,7 @@ impl Plan {
     fn new(
         manifests: &Manifests,
         docker: &DockerConfig,
-        token: Option<&SecretString>,
+        token: Option<&GitToken>,
     ) -> Result<Plan, Vec<String>> {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
@@ -739,7 +752,7 @@ fn policies_of(
 fn automation_task(
     a: &Object<ImageUpdateAutomationSpec>,
     manifests: &Manifests,
-    token: Option<&SecretString>,
+    token: Option<&GitToken>,
     notes: &mut Vec<String>,
 ) -> Result<AutomationTask, String> {
     let spec = &a.spec;
@@ -811,7 +824,25 @@ fn automation_task(
     let push = git.push.clone().unwrap_or_default();
     let url = git_repository.spec.url.clone();
     let credentials = match token {
-        Some(token) if is_http(&url) => GitCredentials::Token(token.clone()),
+        Some((token, origin)) if is_http(&url) => match token_destination(&url, *origin, false) {
+            Ok(host) => {
+                notes.push(format!(
+                    "ImageUpdateAutomation {}: the Git token goes to {host}",
+                    a.id()
+                ));
+                GitCredentials::Token(token.clone())
+            }
+            Err(e @ Withheld::PlainHttp { .. }) => {
+                return Err(format!("GitRepository {source_id}: {e}"));
+            }
+            Err(e) => {
+                notes.push(format!(
+                        "ImageUpdateAutomation {}: no Git credentials: {e}; give the token for it with --git-token-stdin",
+                        a.id()
+                    ));
+                GitCredentials::Anonymous
+            }
+        },
         _ => GitCredentials::Anonymous,
     };
     let update_path = spec
@@ -889,9 +920,58 @@ mod tests {
         )
     }
 
+    /// A plan with `token` given explicitly (`--git-token-stdin`).
     fn plan_of(text: &str, token: Option<&str>) -> Result<Plan, Vec<String>> {
-        let token = token.map(|t| SecretString::from(t.to_owned()));
+        plan_with(text, token.map(|t| (t, TokenOrigin::Explicit)))
+    }
+
+    fn plan_with(text: &str, token: Option<(&str, TokenOrigin)>) -> Result<Plan, Vec<String>> {
+        let token = token.map(|(t, origin)| (SecretString::from(t.to_owned()), origin));
         Plan::new(&manifests(text), &DockerConfig::default(), token.as_ref())
+    }
+
+    /// GITHUB_TOKEN goes to github.com only; an explicit token to the remote named, but
+    /// never over plain http:// off loopback; the notes name the host that gets it.
+    #[test]
+    fn the_token_goes_only_where_the_rule_allows() {
+        let local = [REPOSITORY.to_owned(), automation("flux-system", "")].concat();
+        let plan = plan_with(&local, Some(("tok", TokenOrigin::Ambient))).expect("plan");
+        assert!(matches!(
+            plan.automations[0].write_back.auth.credentials,
+            GitCredentials::Anonymous
+        ));
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("goes to github.com only")),
+            "{:?}",
+            plan.notes
+        );
+        let plan = plan_with(&local, Some(("tok", TokenOrigin::Explicit))).expect("plan");
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("the Git token goes to 127.0.0.1:1")),
+            "{:?}",
+            plan.notes
+        );
+        let github = local.replace(
+            "http://127.0.0.1:1/fleet.git",
+            "https://github.com/org/fleet.git",
+        );
+        let plan = plan_with(&github, Some(("tok", TokenOrigin::Ambient))).expect("plan");
+        assert!(matches!(
+            plan.automations[0].write_back.auth.credentials,
+            GitCredentials::Token(_)
+        ));
+        let remote = local.replace("http://127.0.0.1:1/", "http://git.example.com/");
+        let errors = plan_with(&remote, Some(("tok", TokenOrigin::Explicit)))
+            .err()
+            .expect("refused");
+        assert!(
+            errors[0].contains("never sent over plain http://"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -154,9 +154,13 @@ fn dry_run_then_run_then_nothing_to_do() {
     let fleet = Fleet::start();
     let before = fleet.head();
 
-    // --dry-run, the token from GITHUB_TOKEN: the diff, nothing pushed.
-    let (out, stdout, stderr) = run_in(&fleet.dir(), &["--dry-run"], None, Some(TOKEN));
+    // --dry-run: the diff, nothing pushed; the output names where the token went.
+    let (out, stdout, stderr) = run_in(&fleet.dir(), &["--dry-run"], Some(TOKEN), None);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("flux-system/flux-system: the Git token goes to 127.0.0.1:"),
+        "{stdout}"
+    );
     assert!(
         stdout
             .contains("1 ImageRepository, 1 ImagePolicy, 1 ImageUpdateAutomation, 1 GitRepository"),
@@ -362,4 +366,20 @@ fn a_directory_without_flux_objects_is_nothing_to_do_and_a_missing_one_exit_2() 
         stderr.contains("nope: does not exist or is not a directory"),
         "{stderr}"
     );
+}
+
+/// GITHUB_TOKEN goes to github.com only: a Git server elsewhere (here on loopback) never sees
+/// it, the output says so, and the clone fails for want of credentials.
+#[test]
+fn github_token_from_the_environment_goes_to_github_only() {
+    let fleet = Fleet::start();
+    let before = fleet.head();
+    let (out, stdout, stderr) = run_in(&fleet.dir(), &["--dry-run"], None, Some(TOKEN));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("no Git credentials: the token from GITHUB_TOKEN or imageautomation:githubToken goes to github.com only, not to 127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("authentication"), "{stderr}");
+    assert_eq!(fleet.head(), before);
 }

@@ -8,9 +8,12 @@
 //! requests per registry host, and retrying transient failures with exponential backoff and
 //! jitter (honouring `Retry-After`) inside an overall per-scan timeout.
 //!
-//! It knows nothing of HTTP or OCI (that is `imageautomation-registry`, reached through the
-//! [`TagSource`] trait), nor of Pulumi, Kubernetes or git. Results live in memory, one cache
-//! per process; [`Scheduler::restore`] hands back a result kept elsewhere (Pulumi state).
+//! The scheduler knows nothing of HTTP or OCI (that is `imageautomation-registry`, reached
+//! through the [`TagSource`] trait). The crate also holds the rules the plugin and the CLI
+//! share: the reconcilers ([`reconcile`]), the properties -> Flux objects mapping
+//! ([`flux_objects`]) and where a Git token may go ([`token_rule`]). Scan results live in
+//! memory, one cache per process; [`Scheduler::restore`] hands back a result kept elsewhere
+//! (Pulumi state).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -38,6 +41,7 @@ pub mod reconcile;
 mod scheduler;
 mod should_scan;
 mod source;
+pub mod token_rule;
 
 pub use duration::parse_go_duration;
 pub use error::{Error, Result};

@@ -14,6 +14,7 @@ use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
     run_update_automation,
 };
+use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_git::{
     Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
     NamespacedName, PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec,
@@ -79,6 +80,14 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
     let url = str_at(plain, "git.url").unwrap_or_default().to_owned();
     let github_token = ctx.config.github_token.clone();
     let token = str_at(plain, "git.auth.token").map(|t| SecretString::from(t.to_owned()));
+    // One rule with the CLI (engine::token_rule): git.auth goes to the remote it is given for,
+    // never over plain http:// off loopback; githubToken to github.com only.
+    if (token.is_some() || str_at(plain, "git.auth.password").is_some())
+        && let Err(e @ Withheld::PlainHttp { .. }) =
+            token_destination(&url, TokenOrigin::Explicit, false)
+    {
+        return Err(OpError::InvalidArgument(format!("git.auth: {e}")));
+    }
     let credentials = if let Some(token) = &token {
         GitCredentials::Token(token.clone())
     } else if let (Some(user), Some(password)) = (
@@ -95,7 +104,7 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
             passphrase: None,
         }
     } else if let (true, Some(token)) = (
-        imageautomation_engine::flux_objects::is_github(&url),
+        token_destination(&url, TokenOrigin::Ambient, false).is_ok(),
         &github_token,
     ) {
         GitCredentials::Token(token.clone())
@@ -138,12 +147,22 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
     let pull_request = match plain.get("pullRequest").filter(|p| p.is_object()) {
         None => None,
         Some(pr) => {
-            let api_token = token.or(github_token).ok_or_else(|| {
-                OpError::InvalidArgument(
-                    "pullRequest needs a GitHub token: set git.auth.token, or imageautomation:githubToken with `pulumi config set --secret`, or GITHUB_TOKEN".into(),
-                )
-            })?;
             let api_base_url = str_at(pr, "apiBaseUrl");
+            let (api_token, origin) = match (token, github_token) {
+                (Some(t), _) => (t, TokenOrigin::Explicit),
+                (None, Some(t)) => (t, TokenOrigin::Ambient),
+                (None, None) => {
+                    return Err(OpError::InvalidArgument(
+                        "pullRequest needs a GitHub token: set git.auth.token, or imageautomation:githubToken with `pulumi config set --secret`, or GITHUB_TOKEN".into(),
+                    ));
+                }
+            };
+            token_destination(
+                api_base_url.unwrap_or("https://api.github.com"),
+                origin,
+                true,
+            )
+            .map_err(|e| OpError::InvalidArgument(format!("pullRequest.apiBaseUrl: {e}")))?;
             let client = PullRequestClient::new(api_base_url, api_token, ca_pem.as_deref())
                 .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
             Some(PullRequestSettings {
