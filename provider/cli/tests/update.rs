@@ -169,7 +169,7 @@ fn several_policies_after_one_flag_or_repeated() {
         repo.path(),
         &[
             "--policy",
-            "a:b=x:1",
+            "a:b=xy:1",
             &policy(),
             "--policy",
             "other-ns:web=localhost:5000/team/web:9.9.9",
@@ -206,11 +206,11 @@ fn invalid_arguments_exit_2_with_a_clear_message() {
         (vec!["--policy", "a:b=nginx"], "no tag"),
         (vec!["--policy", "a:b=nginx:1@sha256:123"], "digest"),
         (
-            vec!["--policy", "a:b=x:1", "--policy", "a:b=x:2"],
+            vec!["--policy", "a:b=xy:1", "--policy", "a:b=xy:2"],
             "given twice",
         ),
         (
-            vec!["--policy", "a:b=x:1", "--output", "yaml"],
+            vec!["--policy", "a:b=xy:1", "--output", "yaml"],
             "invalid value 'yaml'",
         ),
         (vec![], "--policy"),
@@ -220,7 +220,7 @@ fn invalid_arguments_exit_2_with_a_clear_message() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expect), "{args:?}: {stderr}");
     }
-    let out = update(&repo.path().join("missing"), &["--policy", "a:b=x:1"]);
+    let out = update(&repo.path().join("missing"), &["--policy", "a:b=xy:1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a directory"));
     // Nothing was touched by any of these.
