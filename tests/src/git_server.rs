@@ -118,7 +118,7 @@ impl GitHttpServer {
     /// When lighttpd, htpasswd or git are missing or the server does not
     /// come up within 10 s.
     pub fn start(users: &[(&str, &str)]) -> Self {
-        Self::start_with(users, false)
+        Self::start_with(users, None)
     }
 
     /// As [`GitHttpServer::start`], over HTTPS with a fresh test CA
@@ -127,10 +127,21 @@ impl GitHttpServer {
     /// # Panics
     /// As [`GitHttpServer::start`], or when openssl is missing.
     pub fn start_tls(users: &[(&str, &str)]) -> Self {
-        Self::start_with(users, true)
+        Self::start_with(users, Some(false))
     }
 
-    fn start_with(users: &[(&str, &str)], tls: bool) -> Self {
+    /// As [`GitHttpServer::start_tls`], with a private CA that has an
+    /// intermediate: the server presents its leaf and the intermediate, and
+    /// [`GitHttpServer::ca_pem`] is the root alone (what a user's `ca.crt` holds).
+    ///
+    /// # Panics
+    /// As [`GitHttpServer::start_tls`].
+    pub fn start_tls_with_intermediate(users: &[(&str, &str)]) -> Self {
+        Self::start_with(users, Some(true))
+    }
+
+    /// `tls`: `None` for plain HTTP, `Some(intermediate)` for HTTPS.
+    fn start_with(users: &[(&str, &str)], tls: Option<bool>) -> Self {
         let dir = TempDir::new().expect("tempdir");
         let d = dir.path();
         std::fs::create_dir_all(d.join("repos")).expect("repos dir");
@@ -161,7 +172,7 @@ impl GitHttpServer {
         );
         let mut ssl = String::new();
         let mut ca_pem = None;
-        if tls {
+        if let Some(intermediate) = tls {
             let certs = d.join("certs");
             let status = Command::new(fixtures().join("gen_certs.sh"))
                 .arg(&certs)
@@ -172,8 +183,20 @@ impl GitHttpServer {
             modules.push_str(r#", "mod_openssl""#);
             ssl = format!(
                 "ssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
-                certs.join("server.crt").display(),
-                certs.join("server.key").display()
+                certs
+                    .join(if intermediate {
+                        "inter-server-chain.crt"
+                    } else {
+                        "server.crt"
+                    })
+                    .display(),
+                certs
+                    .join(if intermediate {
+                        "inter-server.key"
+                    } else {
+                        "server.key"
+                    })
+                    .display()
             );
             ca_pem = Some(std::fs::read_to_string(certs.join("ca.crt")).expect("read ca.crt"));
         }
@@ -217,7 +240,7 @@ auth.backend.htpasswd.userfile = "{d}/htpasswd"
                 std::fs::read_to_string(d.join("lighttpd.out")).unwrap_or_default()
             );
         }
-        let scheme = if tls { "https" } else { "http" };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         GitHttpServer {
             dir,
             child,

@@ -295,3 +295,24 @@ fn file_url_bare_repository() {
     let result = commit_and_push(&spec(&url, Auth::default(), None), bump).expect("push");
     assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
 }
+
+/// A private CA with an intermediate: the user gives the root as `ca.crt`, the server sends
+/// its leaf and the intermediate (libgit2 hands the callback the leaf alone).
+#[test]
+fn https_with_a_private_ca_and_an_intermediate() {
+    let server = GitHttpServer::start_tls_with_intermediate(&[("x-access-token", TOKEN)]);
+    let bare = server.create_repo("fleet/apps");
+    let before = seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
+    let url = server.url("fleet/apps");
+    let mut auth = token(TOKEN);
+    auth.ca_bundle = server.ca_pem.clone();
+    let result = commit_and_push(&spec(&url, auth, None), bump).expect("push over HTTPS");
+    assert_bumped(&bare, "main", &before, &result.push.expect("push").commit);
+
+    // Another CA's root is still refused.
+    let other = GitHttpServer::start_tls(&[]);
+    let mut auth = token(TOKEN);
+    auth.ca_bundle = other.ca_pem.clone();
+    let err = commit_and_push(&spec(&url, auth, None), bump).expect_err("untrusted");
+    assert!(matches!(err, Error::Certificate { .. }), "{err:?}");
+}

@@ -356,7 +356,7 @@ pub(crate) fn callbacks<'a>(
             if trust.anchors.is_empty() {
                 return Ok(CertificateCheckStatus::CertificatePassthrough);
             }
-            return match verify_x509(&trust.anchors, x509.data(), host) {
+            return match verify_x509(&trust.anchors, x509.data(), host, remote.port) {
                 Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
                 Err(reason) => {
                     state.borrow_mut().trust_error = Some(Error::Certificate {
@@ -381,10 +381,20 @@ pub(crate) fn callbacks<'a>(
     cb
 }
 
-fn verify_x509(anchors: &[TrustAnchor<'static>], der: &[u8], host: &str) -> Result<(), String> {
+/// Verifies the server certificate libgit2 saw (`der`, the leaf alone: libgit2 passes no
+/// chain) against the CA bundle. When the leaf is signed by an intermediate the bundle does not
+/// hold, rustls verifies the server instead: a handshake with `host:port` checks the whole chain
+/// the server presents against the same anchors, and the name, as any TLS client would; its
+/// leaf must be the one libgit2 saw.
+fn verify_x509(
+    anchors: &[TrustAnchor<'static>],
+    der: &[u8],
+    host: &str,
+    port: u16,
+) -> Result<(), String> {
     let cert = CertificateDer::from(der.to_vec());
     let ee = webpki::EndEntityCert::try_from(&cert).map_err(|e| e.to_string())?;
-    ee.verify_for_usage(
+    match ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
         anchors,
         &[],
@@ -392,11 +402,59 @@ fn verify_x509(anchors: &[TrustAnchor<'static>], der: &[u8], host: &str) -> Resu
         webpki::KeyUsage::server_auth(),
         None,
         None,
-    )
-    .map_err(|e| format!("{e}"))?;
+    ) {
+        Ok(_) => {}
+        Err(webpki::Error::UnknownIssuer) => {
+            return verify_with_server_chain(anchors, der, host, port);
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
     ee.verify_is_valid_for_subject_name(&name)
         .map_err(|e| format!("{e}"))
+}
+
+/// How long the verifying handshake may take.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A TLS handshake with `host:port` by rustls, trusting `anchors` only; `Ok` when it verifies
+/// and the server's leaf is `leaf`.
+fn verify_with_server_chain(
+    anchors: &[TrustAnchor<'static>],
+    leaf: &[u8],
+    host: &str,
+    port: u16,
+) -> Result<(), String> {
+    use std::net::ToSocketAddrs as _;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.roots.extend(anchors.iter().cloned());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let mut tls = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| e.to_string())?;
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))?;
+    let mut socket = std::net::TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    socket
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .and_then(|()| socket.set_write_timeout(Some(HANDSHAKE_TIMEOUT)))
+        .map_err(|e| e.to_string())?;
+    while tls.is_handshaking() {
+        tls.complete_io(&mut socket).map_err(|e| e.to_string())?;
+    }
+    match tls.peer_certificates().and_then(|chain| chain.first()) {
+        Some(presented) if presented.as_ref() == leaf => Ok(()),
+        _ => Err("the server presented another certificate to a second connection".into()),
+    }
 }
 
 /// Maps a failed network operation to the crate error, using what the
