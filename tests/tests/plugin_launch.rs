@@ -176,3 +176,26 @@ async fn secretness_survives_check_on_any_path() {
     );
     plugin.stop().await;
 }
+
+/// A secret `image` makes what the scan derives from it secret (its canonical name, tags and
+/// `imageRepositoryRef`); a plain one leaves them plain, so previews can show them.
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_outputs_of_a_secret_image_are_secret() {
+    use imageautomation_proto::codec::{is_secret, secret};
+    let registry = imageautomation_tests::registry::Registry::anonymous();
+    registry.storage().seed_tags("team/app", &["1.0.0"]);
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let urn = Urn::new("imageautomation:index:ImageRepository", "app");
+    for marked in [true, false] {
+        let image = json!(registry.image("team/app"));
+        let image = if marked { secret(image) } else { image };
+        let inputs =
+            json!({"image": image, "interval": "1m", "namespace": "flux-system", "name": "app"});
+        let (_, outputs, _) = plugin.create(&urn, &inputs, false).await.expect("create");
+        for key in ["canonicalImageName", "tags", "imageRepositoryRef"] {
+            assert_eq!(is_secret(&outputs[key]), marked, "{key}: {outputs}");
+        }
+    }
+    plugin.stop().await;
+}

@@ -602,3 +602,33 @@ async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
     );
     assert!(!rotated.text.contains("Secret-1") && !rotated.text.contains("Secret-2"));
 }
+
+/// Outputs derived from a value the program marked secret stay secret: a secret `git.url`
+/// makes the automation's `fluxObjects` secret (its GitRepository holds the URL), while the
+/// other resources' objects, and a token the schema already treats as secret, do not.
+#[tokio::test(flavor = "multi_thread")]
+async fn flux_objects_derived_from_a_secret_input_are_secret() {
+    use imageautomation_proto::codec::{is_secret, secret};
+    let fake = FakeKubeApi::start().await;
+    let fleet = Fleet::start();
+    let git = json!({
+        "url": secret(json!(fleet.git.url("fleet"))),
+        "auth": {"token": secret(json!(TOKEN))},
+        "checkout": {"ref": {"branch": "main"}},
+        "commit": {"author": {"name": "Flux Bot", "email": "flux@example.com"}},
+        "push": {"branch": "main"},
+    });
+    let mut state = StackState::new();
+    let up = run_program(
+        &fake.kubeconfig(),
+        &fleet.program_with("1s", json!({"git": git})),
+        &mut state,
+        false,
+    )
+    .await;
+    up.result.expect("up");
+    assert!(is_secret(&state["fleet"].outputs["fluxObjects"]));
+    assert!(is_secret(&state["fleet"].outputs["git"]["url"]));
+    assert!(!is_secret(&state["podinfo"].outputs["fluxObjects"]));
+    assert!(!is_secret(&state["podinfoPolicy"].outputs["latestRef"]));
+}

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 
 use crate::config::{self, Failure, ProviderConfig};
 use crate::engine_log::EngineLog;
-use crate::resources::{self, Ctx, OpError, Resource, cluster};
+use crate::resources::{self, Ctx, OpError, Resource, cluster, keep_derived_secrets};
 use crate::schema;
 use imageautomation_proto::codec::{from_struct, to_struct};
 use serde_json::Value;
@@ -324,6 +324,7 @@ impl ResourceProvider for Provider {
                     cluster::sync(&ctx, &r.r#type, &inputs, &Value::Null, r.preview).await?;
                 cluster::set_output(&mut outputs, objects);
             }
+            keep_derived_secrets(resource, &inputs, &mut outputs);
             Ok((id, outputs))
         })
         .await?;
@@ -353,6 +354,7 @@ impl ResourceProvider for Provider {
                 let objects = cluster::sync(&ctx, &r.r#type, &news, &olds, r.preview).await?;
                 cluster::set_output(&mut outputs, objects);
             }
+            keep_derived_secrets(resource, &news, &mut outputs);
             Ok(outputs)
         })
         .await?;
@@ -375,6 +377,9 @@ impl ResourceProvider for Provider {
             if !read.id.is_empty() && cluster::enabled(&ctx) {
                 let objects = cluster::observe(&ctx, &r.r#type, &read.inputs).await?;
                 cluster::set_output(&mut read.outputs, objects);
+            }
+            if !read.id.is_empty() {
+                keep_derived_secrets(resource, &read.inputs, &mut read.outputs);
             }
             Ok(read)
         })

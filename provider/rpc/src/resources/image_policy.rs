@@ -140,6 +140,18 @@ impl Resource for ImagePolicy {
         &["namespace", "name"]
     }
 
+    fn secret_inputs(&self) -> &'static [&'static str] {
+        SECRET_INPUTS
+    }
+
+    fn derived_outputs(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[
+            ("imageRepositoryRef", &["latestRef", "latestImage"]),
+            ("policy", &["latestRef", "latestImage"]),
+            ("filterTags", &["latestRef", "latestImage"]),
+        ]
+    }
+
     fn refresh_before_update(&self, inputs: &Value) -> bool {
         str_at(&codec::reveal(inputs).0, "digestReflectionPolicy") == Some("Always")
     }

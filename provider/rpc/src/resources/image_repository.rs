@@ -247,6 +247,22 @@ impl Resource for ImageRepository {
         &["image", "namespace", "name"]
     }
 
+    fn secret_inputs(&self) -> &'static [&'static str] {
+        SECRET_INPUTS
+    }
+
+    fn derived_outputs(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[(
+            "image",
+            &[
+                "canonicalImageName",
+                "tags",
+                "lastScanResult",
+                "imageRepositoryRef",
+            ],
+        )]
+    }
+
     fn refresh_before_update(&self, inputs: &Value) -> bool {
         !bool_at(&codec::reveal(inputs).0, "suspend")
     }

@@ -124,6 +124,14 @@ pub trait Resource: Send + Sync {
     fn replace_on(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Computed outputs derived from an input: `(input path, output keys)`. When the program
+    /// marked anything at or under the input path secret, those outputs are returned secret too
+    /// ([`keep_derived_secrets`]); `fluxObjects` derives from every input.
+    fn derived_outputs(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[]
+    }
+    /// The input paths the schema marks secret (credentials, keys).
+    fn secret_inputs(&self) -> &'static [&'static str];
     /// Whether the engine should refresh this resource before every update.
     fn refresh_before_update(&self, inputs: &Value) -> bool;
     /// `Create`; with `preview` nothing is written anywhere.
@@ -152,6 +160,55 @@ pub trait Resource: Send + Sync {
     ) -> Result<ReadResult, OpError>;
     /// `Delete`: idempotent.
     async fn delete(&self, ctx: &Ctx, id: &str, outputs: &Value) -> Result<(), OpError>;
+}
+
+/// Wraps as secret the outputs that derive from an input the program marked secret (Pulumi:
+/// what is computed from a secret stays secret): the resource's
+/// [`Resource::derived_outputs`], and `fluxObjects` when any input holds such a secret. The
+/// schema's own secret inputs ([`Resource::secret_inputs`]: passwords, tokens, keys) do not
+/// count: no computed output carries them (`fluxObjects` redacts Secret data).
+pub fn keep_derived_secrets(resource: &dyn Resource, inputs: &Value, outputs: &mut Value) {
+    let mut marked = inputs.clone();
+    if let Value::Object(map) = &mut marked {
+        for path in resource.secret_inputs() {
+            remove_path(map, path);
+        }
+    }
+    let holds_secret = |path: &str| {
+        path.split('.')
+            .try_fold(&marked, |v, key| v.get(key))
+            .is_some_and(|v| codec::reveal(v).1)
+    };
+    let mut wrap = |key: &str| {
+        if let Some(v) = outputs.get_mut(key)
+            && !v.is_null()
+            && !codec::is_unknown(v)
+        {
+            *v = codec::secret(v.take());
+        }
+    };
+    for (input, keys) in resource.derived_outputs() {
+        if holds_secret(input) {
+            keys.iter().for_each(|k| wrap(k));
+        }
+    }
+    if codec::reveal(&marked).1 {
+        wrap(cluster::FLUX_OBJECTS);
+    }
+}
+
+/// Removes the value at a dotted object path.
+fn remove_path(map: &mut serde_json::Map<String, Value>, path: &str) {
+    match path.split_once('.') {
+        None => {
+            map.remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(Value::Object(child)) = map.get_mut(head) {
+                remove_path(child, rest);
+            }
+        }
+    }
 }
 
 /// The resource implementing `token`, if any.

@@ -527,6 +527,17 @@ impl Resource for UpdateAutomation {
         !bool_at(&codec::reveal(inputs).0, "suspend")
     }
 
+    fn secret_inputs(&self) -> &'static [&'static str] {
+        SECRET_INPUTS
+    }
+
+    fn derived_outputs(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[
+            ("git.url", &["pullRequestUrl"]),
+            ("policies", &["observedPolicies", "changes"]),
+        ]
+    }
+
     async fn create(
         &self,
         ctx: &Ctx,
