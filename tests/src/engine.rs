@@ -75,6 +75,8 @@ pub struct Plugin {
     pub client: ResourceProviderClient<Channel>,
     logs: Arc<Mutex<Vec<LogRequest>>>,
     output: Arc<Mutex<String>>,
+    /// The tasks reading stdout and stderr to their end.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     engine_task: tokio::task::JoinHandle<()>,
 }
 
@@ -151,14 +153,17 @@ impl Plugin {
         let stderr = child.stderr.take().expect("stderr is piped");
         let streams: [Box<dyn tokio::io::AsyncRead + Unpin + Send>; 2] =
             [Box::new(stdout), Box::new(stderr)];
-        for mut stream in streams {
-            let output = Arc::clone(&output);
-            tokio::spawn(async move {
-                let mut text = String::new();
-                let _ = stream.read_to_string(&mut text).await;
-                output.lock().expect("output lock").push_str(&text);
-            });
-        }
+        let readers = streams
+            .into_iter()
+            .map(|mut stream| {
+                let output = Arc::clone(&output);
+                tokio::spawn(async move {
+                    let mut text = String::new();
+                    let _ = stream.read_to_string(&mut text).await;
+                    output.lock().expect("output lock").push_str(&text);
+                })
+            })
+            .collect();
 
         let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
             .expect("valid URI")
@@ -192,6 +197,7 @@ impl Plugin {
             client,
             logs,
             output,
+            readers,
             engine_task,
         }
     }
@@ -426,7 +432,13 @@ impl Plugin {
             .expect("the plugin exits within 5 s of Cancel and SIGINT")
             .expect("wait for the plugin");
         self.engine_task.abort();
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The readers end at the pipes' end of file: all the output is in before the grep.
+        for reader in self.readers {
+            tokio::time::timeout(Duration::from_secs(5), reader)
+                .await
+                .expect("the plugin's stdout and stderr close when it exits")
+                .expect("the reader task ends");
+        }
         let output = self.output.lock().expect("output lock").clone();
         (status, output)
     }
