@@ -408,7 +408,9 @@ mod tests {
                 "canonicalImageName": "127.0.0.1:5000/team/app",
                 "tags": ["2.0.0", "1.0.0"],
                 "lastScanResult": {
-                    "revision": revision(&["2.0.0".into(), "1.0.0".into()]),
+                    // Flux's value for these tags: decimal Adler-32 of `["2.0.0","1.0.0"]`
+                    // (computed outside this code, with Python's zlib.adler32).
+                    "revision": "495584072",
                     "tagCount": 2,
                     "scanTime": "2026-11-21T10:00:00Z",
                     "latestTags": ["2.0.0", "1.0.0"]
