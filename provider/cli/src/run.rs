@@ -15,8 +15,9 @@
 //!   `sourceRef`, checking out `git.checkout.ref`, else the GitRepository's
 //!   `spec.ref`, else branch `master` (flux-spec 5.2). Suspended objects are skipped.
 //! - Credentials: Kubernetes Secrets are not read (each `secretRef` is reported).
-//!   HTTP(S) Git remotes get the token from `--git-token-stdin`, else `GITHUB_TOKEN`,
-//!   sent as `x-access-token:<token>`; registries get the Docker config
+//!   HTTP(S) Git remotes get the token from `--git-token-stdin`, else `GITHUB_TOKEN` for
+//!   github.com only (`imageautomation_engine::token_rule`), sent as
+//!   `x-access-token:<token>`; registries get the Docker config
 //!   (`--docker-config FILE`, else `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
 //! - `--dry-run`: a read-only clone; the pending changes are printed as a
 //!   unified diff (`a/<path>`, `b/<path>` relative to the repository root, so
@@ -60,8 +61,9 @@ use manifests::{ImageUpdateAutomationSpec, Manifests, Object};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Example:\n  echo \"$TOKEN\" | imageautomation run ./clusters/my-cluster --git-token-stdin --dry-run\n\n\
-        Kubernetes Secrets (secretRef) are not read: Git credentials come from --git-token-stdin or\n\
-        GITHUB_TOKEN, registry credentials from the Docker config.\n\
+        Kubernetes Secrets (secretRef) are not read: Git credentials come from --git-token-stdin\n\
+        (the remotes the manifests name; plain http:// only on loopback) or GITHUB_TOKEN\n\
+        (github.com only), registry credentials from the Docker config.\n\
         Exit codes: 0 success (changed or not), 1 a reconcile failed, 2 invalid arguments or manifests."
 )]
 pub struct Args {
@@ -72,8 +74,9 @@ pub struct Args {
     /// Write nothing: clone read-only and print the pending changes as a unified diff.
     #[arg(long)]
     dry_run: bool,
-    /// Read the token for HTTP(S) Git remotes from stdin (sent as `x-access-token:<token>`);
-    /// default: the `GITHUB_TOKEN` environment variable.
+    /// Read the token for the HTTP(S) Git remotes the manifests name from stdin (sent as
+    /// `x-access-token:<token>`; over plain http:// to loopback hosts only); default: the
+    /// `GITHUB_TOKEN` environment variable, for github.com remotes only.
     #[arg(long)]
     git_token_stdin: bool,
     /// The Docker config JSON with registry credentials; default `$DOCKER_CONFIG/config.json`,
@@ -448,9 +451,9 @@ impl Plan {
         for g in &manifests.git_repositories {
             if let Some(secret) = &g.spec.secret_ref {
                 let hint = if is_http(&g.spec.url) {
-                    "HTTP(S) remotes use --git-token-stdin or GITHUB_TOKEN"
+                    "HTTP(S) remotes use --git-token-stdin (or GITHUB_TOKEN, for github.com)"
                 } else {
-                    "an SSH remote cannot be reached without it: use its HTTPS URL with --git-token-stdin or GITHUB_TOKEN"
+                    "an SSH remote cannot be reached without it: use its HTTPS URL with --git-token-stdin (or GITHUB_TOKEN, for github.com)"
                 };
                 notes.push(format!(
                     "{}: secretRef {} is not read (Kubernetes Secrets are not read); {hint}",

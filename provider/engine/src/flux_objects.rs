@@ -12,6 +12,8 @@ use imageautomation_kube::{
     UpdateAutomationInput,
 };
 use secrecy::SecretString;
+
+use crate::token_rule::{TokenOrigin, token_destination};
 use serde_json::Value;
 
 /// What the properties leave open.
@@ -69,15 +71,6 @@ fn order(v: &Value, path: &str) -> Option<Order> {
         Some("asc") => Some(Order::Asc),
         _ => None,
     }
-}
-
-/// Whether a Git URL points at `github.com` (`https://`, `ssh://`, or
-/// `user@github.com:org/repo`), where `githubToken` applies.
-pub fn is_github(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    let host = host.rsplit('@').next().unwrap_or(host);
-    host == "github.com"
 }
 
 /// An ImageRepository's object inputs: credentials from `credentials`, else
@@ -202,7 +195,8 @@ pub fn update_automation_input(p: &Value, d: &Defaults) -> UpdateAutomationInput
             known_hosts: text(p, "git.auth.knownHosts").unwrap_or_default(),
             passphrase: None,
         })
-    } else if is_github(&url) {
+    } else if token_destination(&url, TokenOrigin::Ambient, false).is_ok() {
+        // The same rule as the plugin's own Git access: githubToken goes to GitHub only.
         d.github_token.clone().map(GitAuth::Token)
     } else {
         None
@@ -259,12 +253,21 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn github_hosts_are_recognised() {
-        assert!(is_github("https://github.com/org/repo"));
-        assert!(is_github("ssh://git@github.com/org/repo"));
-        assert!(is_github("git@github.com:org/repo.git"));
-        assert!(!is_github("https://github.com.evil.example/org/repo"));
-        assert!(!is_github("http://127.0.0.1:8080/repo.git"));
+    fn the_github_token_goes_into_the_secret_of_https_github_remotes_only() {
+        let d = Defaults {
+            github_token: Some(SecretString::from("ghp_x".to_owned())),
+            ..Defaults::default()
+        };
+        let auth_of = |url: &str| {
+            update_automation_input(&json!({"git": {"url": url}}), &d)
+                .git
+                .auth
+                .is_some()
+        };
+        assert!(auth_of("https://github.com/org/repo"));
+        assert!(!auth_of("ssh://git@github.com/org/repo"));
+        assert!(!auth_of("https://github.com.evil.example/org/repo"));
+        assert!(!auth_of("http://127.0.0.1:8080/repo.git"));
     }
 
     #[test]

@@ -194,8 +194,10 @@ pub(crate) fn redact(message: &str, secrets: &[String]) -> String {
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         out = out.replace(s.as_str(), "[redacted]");
     }
-    let urls = regex::Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://\S+").expect("static regex is valid");
-    urls.replace_all(&out, |c: &regex::Captures<'_>| display_url(&c[0]))
+    static URLS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://\S+").expect("static regex is valid")
+    });
+    URLS.replace_all(&out, |c: &regex::Captures<'_>| display_url(&c[0]))
         .into_owned()
 }
 
