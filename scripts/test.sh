@@ -5,9 +5,10 @@
 #
 # 1. installs the Debian packages the tests need when they are missing (apt-get, as root or
 #    through sudo);
-# 2. builds the Go tools the tests run (the pulumi CLI and its YAML host, esc-eval, and Flux's
-#    selection and setters code for the differential tests) into a cache outside the checkout,
-#    or reuses them (scripts/install-pulumi.sh, scripts/build-flux-diff.sh);
+# 2. builds the Go tools the tests run (the pulumi CLI and its YAML host, esc-eval, Flux's
+#    selection and setters code for the differential tests, kube-apiserver and etcd) into a
+#    cache outside the checkout, or reuses them (scripts/install-pulumi.sh,
+#    scripts/build-flux-diff.sh, scripts/test-cluster.sh);
 # 3. runs `cargo test --workspace` with those tools on the PATH.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,8 @@ PACKAGES=(
     docker-registry
     # The engine harness (tests/src/engine.rs) sends SIGINT to the plugin with kill(1).
     procps
+    # The real Kubernetes API server (scripts/test-cluster.sh): readiness, CRD install.
+    curl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -47,6 +50,10 @@ export IMAGEAUTOMATION_PULUMI_BIN=$PULUMI_BIN
 # (provider/{policy,update}/tests/differential.rs, tools/flux-diff).
 IMAGEAUTOMATION_FLUX_DIFF_BIN=$(scripts/build-flux-diff.sh | tail -n 1)
 export IMAGEAUTOMATION_FLUX_DIFF_BIN
+# kube-apiserver and etcd (tools/kube), which the cluster-mode tests start through
+# scripts/test-cluster.sh (tests/src/kube_cluster.rs); built here so the build is not timed
+# inside a test.
+scripts/test-cluster.sh build >/dev/null
 
 # --- 3. The tests -------------------------------------------------------------------------------
 cargo test --workspace "$@"

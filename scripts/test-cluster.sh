@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# A real Kubernetes API server (kube-apiserver and etcd, as envtest runs them) on loopback for
+# the cluster-mode tests, with the Flux CRDs installed:
+#
+#   scripts/test-cluster.sh build                     # builds the binaries; prints their dir
+#   scripts/test-cluster.sh start DIR [--without-crds] [--owner PID]
+#   scripts/test-cluster.sh stop DIR
+#
+# `start` builds the binaries when missing (tools/kube, cached outside the checkout like the
+# pulumi CLI: ${IMAGEAUTOMATION_TOOLS:-$HOME/.cache/imageautomation-tools}/kube-v1.36.3/bin),
+# makes a test CA, a serving certificate for 127.0.0.1, an admin bearer token (group
+# system:masters) and an expired client certificate, starts etcd and kube-apiserver on free
+# loopback ports, waits for /readyz, creates the namespace flux-system, installs the CRDs of
+# tests/fixtures/flux-crds (unless --without-crds) and waits until the API server serves them.
+# It prints DIR/kubeconfig as its last line. With --owner PID, a watcher stops the cluster and
+# removes DIR when that process ends (the tests pass their own PID, so that no server outlives
+# them).
+#
+# DIR then holds kubeconfig, token, ca.crt, client-expired.{crt,key} (signed by the cluster's
+# client CA, valid 2020-01-01 to 2020-01-02), server.url, audit.log (one JSON line per request:
+# verb, URI, user, object, status code), and the logs and PID files of the two processes. `stop` ends only the processes whose PIDs `start` wrote into DIR.
+#
+# Needs Go 1.26 and the Go module proxy for the build (about 10 min cold on 2 cores), openssl,
+# curl and python3. Startup takes about 10 s.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KUBE_VERSION=v1.36.3
+BIN=${IMAGEAUTOMATION_TOOLS:-$HOME/.cache/imageautomation-tools}/kube-$KUBE_VERSION/bin
+CRDS=$ROOT/tests/fixtures/flux-crds
+
+usage() { echo "usage: $0 build | start DIR [--without-crds] [--owner PID] | stop DIR" >&2; exit 2; }
+log() { echo "test-cluster.sh: $*" >&2; }
+
+build() {
+    command -v go >/dev/null || { log "'go' not found: install Go 1.26"; exit 1; }
+    local module=$ROOT/tools/kube stamp
+    stamp=$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-16)
+    if [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
+        && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        return
+    fi
+    mkdir -p "$BIN"
+    # One build at a time: two test processes may ask together; the second finds the first's work.
+    exec 8>"$BIN/.lock"
+    flock 8
+    if [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
+        && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        return
+    fi
+    log "building etcd and kube-apiserver $KUBE_VERSION into $BIN"
+    local start=$SECONDS
+    (cd "$module" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 \
+        && go build -trimpath -ldflags "-s -w" -o "$BIN/kube-apiserver.tmp" \
+            k8s.io/kubernetes/cmd/kube-apiserver)
+    mv "$BIN/etcd.tmp" "$BIN/etcd"
+    mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
+    echo "$stamp" >"$BIN/.stamp"
+    log "built in $((SECONDS - start)) s"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# certs DIR: the serving CA and certificate, the client CA, an expired client certificate, the
+# service-account signing key and the admin token.
+certs() {
+    local d=$1
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -keyout ca.key -out ca.crt \
+            -subj "/CN=imageautomation test cluster CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -sha256 -keyout server.key -out server.csr \
+            -subj "/CN=kube-apiserver" 2>/dev/null
+        printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+            'keyUsage=critical,digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' \
+            'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default' >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+            -sha256 -extfile server.ext -out server.crt 2>/dev/null
+        # An expired client certificate (O=system:masters would be admin if it were valid):
+        # `openssl ca` is the openssl command that takes explicit validity dates.
+        mkdir -p ca-db && : >ca-db/index.txt && echo 01 >ca-db/serial
+        printf '%s\n' '[ca]' 'default_ca=test' '[test]' "dir=$d/ca-db" 'database=$dir/index.txt' \
+            'serial=$dir/serial' 'new_certs_dir=$dir' 'default_md=sha256' 'policy=any' \
+            'email_in_dn=no' 'unique_subject=no' '[any]' 'commonName=supplied' \
+            'organizationName=optional' '[client]' 'basicConstraints=critical,CA:FALSE' \
+            'keyUsage=critical,digitalSignature' 'extendedKeyUsage=clientAuth' >ca.cnf
+        openssl req -newkey rsa:2048 -nodes -sha256 -keyout client-expired.key \
+            -out client-expired.csr -subj "/O=system:masters/CN=expired-admin" 2>/dev/null
+        openssl ca -batch -config ca.cnf -cert ca.crt -keyfile ca.key -extensions client \
+            -startdate 20200101000000Z -enddate 20200102000000Z -notext \
+            -in client-expired.csr -out client-expired.crt 2>/dev/null
+        openssl genrsa -out sa.key 2048 2>/dev/null
+        openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+        python3 -c 'import secrets; print(secrets.token_hex(24))' >token
+        echo "$(cat token),admin,admin,system:masters" >tokens.csv
+        # Every request's metadata (verb, URI with its query, user, object, status) goes to
+        # audit.log: what the tests read to see which requests the applier made.
+        printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' \
+            'rules:' '- level: Metadata' >audit-policy.yaml
+        rm -f server.csr server.ext client-expired.csr ca.srl
+        chmod 600 ./*.key token tokens.csv
+    )
+}
+
+# api METHOD PATH [CURL ARGS...]: a request to the API server as admin; prints the body.
+api() {
+    local method=$1 path=$2
+    shift 2
+    curl -sS --cacert "$DIR/ca.crt" -H "Authorization: Bearer $(cat "$DIR/token")" \
+        -X "$method" "$(cat "$DIR/server.url")$path" "$@"
+}
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
+wait_for() {
+    local seconds=$1 what=$2
+    local deadline=$((SECONDS + seconds))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            log "$what not ready after $seconds s; see $DIR/*.log"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_etcd() {
+    local client peer
+    client=$(free_port)
+    peer=$(free_port)
+    rm -rf "$DIR/etcd-data"
+    "$BIN/etcd" --name test --data-dir "$DIR/etcd-data" --unsafe-no-fsync \
+        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "test=http://127.0.0.1:$peer" --listen-metrics-urls "" \
+        >"$DIR/etcd.log" 2>&1 &
+    echo $! >"$DIR/etcd.pid"
+    echo "http://127.0.0.1:$client" >"$DIR/etcd.url"
+    local deadline=$((SECONDS + 30))
+    until curl -sf "http://127.0.0.1:$client/health" >/dev/null 2>&1; do
+        alive "$DIR/etcd.pid" && [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+start_apiserver() {
+    local port
+    port=$(free_port)
+    echo "https://127.0.0.1:$port" >"$DIR/server.url"
+    "$BIN/kube-apiserver" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
+        --secure-port="$port" --etcd-servers="$(cat "$DIR/etcd.url")" \
+        --tls-cert-file="$DIR/server.crt" --tls-private-key-file="$DIR/server.key" \
+        --client-ca-file="$DIR/ca.crt" --token-auth-file="$DIR/tokens.csv" \
+        --authorization-mode=RBAC --service-cluster-ip-range=10.0.0.0/24 \
+        --service-account-issuer="https://127.0.0.1:$port" \
+        --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
+        --disable-admission-plugins=ServiceAccount --enable-priority-and-fairness=false \
+        --profiling=false --allow-privileged=true --cert-dir="$DIR/apiserver-certs" \
+        --audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/audit.log" \
+        --audit-log-mode=blocking --audit-log-format=json \
+        >"$DIR/kube-apiserver.log" 2>&1 &
+    echo $! >"$DIR/kube-apiserver.pid"
+    local deadline=$((SECONDS + 90))
+    until [ "$(api GET /readyz 2>/dev/null)" = "ok" ]; do
+        alive "$DIR/kube-apiserver.pid" || return 1
+        if [ $SECONDS -ge $deadline ]; then
+            log "kube-apiserver not ready after 90 s; see $DIR/kube-apiserver.log"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# retry NAME FUNCTION: runs a start function up to 3 times (a free port can be taken between
+# choosing it and binding it).
+retry() {
+    local name=$1 fn=$2
+    for attempt in 1 2 3; do
+        if $fn; then return 0; fi
+        [ -f "$DIR/$name.pid" ] && kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+        log "$name did not start (attempt $attempt); last lines of $DIR/$name.log:"
+        tail -n 5 "$DIR/$name.log" >&2 || true
+    done
+    return 1
+}
+
+write_kubeconfig() {
+    local ca
+    ca=$(base64 -w0 <"$DIR/ca.crt")
+    cat >"$DIR/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: $(cat "$DIR/server.url")
+    certificate-authority-data: $ca
+users:
+- name: admin
+  user:
+    token: $(cat "$DIR/token")
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: admin
+current-context: test
+KUBECONFIG
+    chmod 600 "$DIR/kubeconfig"
+}
+
+install_crds() {
+    for crd in "$CRDS"/*.yaml; do
+        api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions \
+            -H "Content-Type: application/yaml" --data-binary "@$crd" -o /dev/null -f \
+            || { log "installing $crd failed"; return 1; }
+    done
+    # Served when discovery lists every kind.
+    served() {
+        local image source
+        image=$(api GET /apis/image.toolkit.fluxcd.io/v1 -f) || return 1
+        source=$(api GET /apis/source.toolkit.fluxcd.io/v1 -f) || return 1
+        for plural in imagerepositories imagepolicies imageupdateautomations; do
+            grep -Eq "\"name\": *\"$plural\"" <<<"$image" || return 1
+        done
+        grep -Eq '"name": *"gitrepositories"' <<<"$source"
+    }
+    wait_for 60 "the Flux CRDs" served
+}
+
+stop() {
+    for name in kube-apiserver etcd; do
+        local pid_file=$DIR/$name.pid
+        [ -f "$pid_file" ] || continue
+        local pid
+        pid=$(cat "$pid_file")
+        if kill "$pid" 2>/dev/null; then
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$pid_file"
+    done
+    if [ -f "$DIR/watcher.pid" ]; then
+        local watcher
+        watcher=$(cat "$DIR/watcher.pid")
+        rm -f "$DIR/watcher.pid"
+        [ "$watcher" != "${WATCHER_SELF:-}" ] && kill "$watcher" 2>/dev/null || true
+    fi
+}
+
+case "${1:-}" in
+    build)
+        build
+        echo "$BIN"
+        ;;
+    start)
+        [ $# -ge 2 ] || usage
+        mkdir -p "$2"
+        DIR=$(cd "$2" && pwd)
+        shift 2
+        WITH_CRDS=true OWNER=""
+        while [ $# -gt 0 ]; do
+            case "$1" in
+                --without-crds) WITH_CRDS=false ;;
+                --owner) OWNER=${2:?--owner needs a PID}; shift ;;
+                *) usage ;;
+            esac
+            shift
+        done
+        for tool in openssl curl python3; do
+            command -v "$tool" >/dev/null || { log "'$tool' not found"; exit 1; }
+        done
+        build
+        started=$SECONDS
+        certs "$DIR"
+        # Whatever fails from here on, stop what was started.
+        trap 'stop' EXIT
+        retry etcd start_etcd
+        retry kube-apiserver start_apiserver
+        write_kubeconfig
+        api POST /api/v1/namespaces -H "Content-Type: application/json" -f -o /dev/null \
+            --data '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"flux-system"}}'
+        if $WITH_CRDS; then install_crds; fi
+        trap - EXIT
+        if [ -n "$OWNER" ]; then
+            # setsid: the watcher outlives the shell that started it, not the owner.
+            setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; WATCHER_SELF=$$ "$2" stop "$3"; rm -rf "$3"' \
+                watcher "$OWNER" "$0" "$DIR" >/dev/null 2>&1 </dev/null &
+            echo $! >"$DIR/watcher.pid"
+        fi
+        log "ready in $((SECONDS - started)) s at $(cat "$DIR/server.url")"
+        echo "$DIR/kubeconfig"
+        ;;
+    stop)
+        [ $# -eq 2 ] || usage
+        [ -d "$2" ] || exit 0
+        DIR=$(cd "$2" && pwd)
+        stop
+        ;;
+    *) usage ;;
+esac
