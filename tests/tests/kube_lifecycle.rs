@@ -1,35 +1,42 @@
-//! The applier's lifecycle against the FAKE Kubernetes API server
-//! (`imageautomation_tests::kube_fake`: no real API server can run here):
-//! create, no-op, update, dry run, conflict with another field manager,
-//! drift, delete and delete-when-gone. Each test connects through a
-//! generated kubeconfig, as a user's would.
+//! The applier's lifecycle against a REAL Kubernetes API server
+//! (`imageautomation_tests::kube_cluster`: kube-apiserver and etcd on
+//! loopback, with the Flux CRDs): create, no-op, update, dry run, conflict
+//! with another field manager, drift, delete and delete-when-gone, a missing
+//! CRD or namespace, and wrong, expired and unreachable credentials. Each test
+//! works in a namespace of its own and connects through a kubeconfig, as a
+//! user's would. What the applier asked for is read from the API server's
+//! audit log.
 
 use imageautomation_kube::{
     Applier, ApplyMode, Change, ClusterConfig, DeleteOutcome, Error, FIELD_MANAGER, Kind,
     LiveState, Manifest, SecretsMode, render_image_repository,
 };
-use imageautomation_tests::kube_fake::{Call, FakeKubeApi};
+use imageautomation_tests::kube_cluster::{self, Call, Cluster, Namespace};
 use imageautomation_tests::kube_samples::{self, GIT_TOKEN, REGISTRY_PASSWORD};
 use secrecy::SecretString;
 use serde_json::json;
 
-const NS: &str = "flux-system";
-
-async fn connect(fake: &FakeKubeApi) -> Applier {
+async fn connect(cluster: &Cluster) -> Applier {
     Applier::connect(&ClusterConfig {
-        kubeconfig: Some(SecretString::from(fake.kubeconfig())),
+        kubeconfig: Some(SecretString::from(cluster.kubeconfig())),
         context: None,
     })
     .await
     .expect("connects")
 }
 
-fn patches(calls: &[Call]) -> Vec<&Call> {
-    calls.iter().filter(|c| c.method == "PATCH").collect()
+/// The shared cluster, a namespace of this test's own in it, and an applier.
+async fn setup(prefix: &str) -> (Namespace<'static>, Applier) {
+    let cluster = kube_cluster::shared();
+    (cluster.namespace(prefix).await, connect(cluster).await)
 }
 
-fn repository_manifest(interval: &str, timeout: Option<&str>) -> Manifest {
-    let mut input = kube_samples::repository(NS);
+fn patches(calls: &[Call]) -> Vec<&Call> {
+    calls.iter().filter(|c| c.verb == "patch").collect()
+}
+
+fn repository_manifest(ns: &str, interval: &str, timeout: Option<&str>) -> Manifest {
+    let mut input = kube_samples::repository(ns);
     input.interval = Some(interval.into());
     input.timeout = timeout.map(str::to_owned);
     render_image_repository(&input, SecretsMode::Include)
@@ -41,9 +48,8 @@ fn repository_manifest(interval: &str, timeout: Option<&str>) -> Manifest {
 
 #[tokio::test]
 async fn create_then_noop_then_update() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let all = kube_samples::all(NS, SecretsMode::Include);
+    let (ns, applier) = setup("create").await;
+    let all = kube_samples::all(ns.name(), SecretsMode::Include);
 
     let created = applier
         .apply_all(&all, ApplyMode::Apply)
@@ -53,15 +59,11 @@ async fn create_then_noop_then_update() {
         created.iter().all(|o| o.change == Change::Created),
         "{created:?}"
     );
-    assert_eq!(fake.len(), all.len());
-    let calls = fake.calls();
+    assert_eq!(ns.objects().await.len(), all.len());
+    let calls = ns.calls().await;
     let applied = patches(&calls);
     assert_eq!(applied.len(), all.len());
     for c in &applied {
-        assert_eq!(
-            c.content_type.as_deref(),
-            Some("application/apply-patch+yaml")
-        );
         assert_eq!(
             c.query.get("fieldManager").map(String::as_str),
             Some(FIELD_MANAGER)
@@ -76,9 +78,9 @@ async fn create_then_noop_then_update() {
             Some("true"),
             "never forced"
         );
-        assert_eq!(c.status, 201);
+        assert_eq!(c.code, 201, "{c:?}");
     }
-    let repo = fake.object("imagerepositories", NS, "app").expect("stored");
+    let repo = ns.object("imagerepositories", "app").await.expect("stored");
     assert_eq!(repo["spec"]["interval"], "5m");
     assert_eq!(
         repo["spec"]["provider"], "generic",
@@ -88,8 +90,10 @@ async fn create_then_noop_then_update() {
         repo["metadata"]["managedFields"][0]["manager"],
         FIELD_MANAGER
     );
-    let secret = fake
-        .object("secrets", NS, "app-registry-auth")
+    assert_eq!(repo["metadata"]["managedFields"][0]["operation"], "Apply");
+    let secret = ns
+        .object("secrets", "app-registry-auth")
+        .await
         .expect("stored");
     assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
     // The outcome's live view is redacted.
@@ -97,8 +101,9 @@ async fn create_then_noop_then_update() {
         serde_json::to_string(&created.iter().map(|o| &o.live).collect::<Vec<_>>()).expect("JSON");
     assert!(!out.contains(REGISTRY_PASSWORD) && !out.contains(GIT_TOKEN));
 
-    // No-op: applying the same objects changes nothing.
-    let rv = repo["metadata"]["resourceVersion"].clone();
+    // No-op: applying the same objects changes nothing. (The real API server may still bump
+    // `resourceVersion` on a no-op apply, so the generation is what is compared.)
+    let generation = repo["metadata"]["generation"].clone();
     let again = applier
         .apply_all(&all, ApplyMode::Apply)
         .await
@@ -107,12 +112,16 @@ async fn create_then_noop_then_update() {
         again.iter().all(|o| o.change == Change::Unchanged),
         "{again:?}"
     );
-    let repo = fake.object("imagerepositories", NS, "app").expect("stored");
-    assert_eq!(repo["metadata"]["resourceVersion"], rv);
+    let repo = ns.object("imagerepositories", "app").await.expect("stored");
+    assert_eq!(repo["metadata"]["generation"], generation);
+    assert_eq!(repo["spec"]["interval"], "5m");
 
     // Update: a changed field, and a field no longer set is removed.
     let out = applier
-        .apply(&repository_manifest("10m", None), ApplyMode::Apply)
+        .apply(
+            &repository_manifest(ns.name(), "10m", None),
+            ApplyMode::Apply,
+        )
         .await
         .expect("update");
     assert_eq!(
@@ -121,7 +130,7 @@ async fn create_then_noop_then_update() {
             fields: vec![".spec.interval".into(), ".spec.timeout".into()]
         }
     );
-    let repo = fake.object("imagerepositories", NS, "app").expect("stored");
+    let repo = ns.object("imagerepositories", "app").await.expect("stored");
     assert_eq!(repo["spec"]["interval"], "10m");
     assert!(repo["spec"].get("timeout").is_none(), "{repo:#}");
     assert_eq!(repo["metadata"]["generation"], 2);
@@ -129,21 +138,22 @@ async fn create_then_noop_then_update() {
 
 #[tokio::test]
 async fn dry_run_reports_and_changes_nothing() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let all = kube_samples::all(NS, SecretsMode::Include);
+    let (ns, applier) = setup("dry-run").await;
+    let all = kube_samples::all(ns.name(), SecretsMode::Include);
 
     let preview = applier
         .apply_all(&all, ApplyMode::DryRun)
         .await
         .expect("dry run");
     assert!(preview.iter().all(|o| o.change == Change::Created));
-    assert!(fake.is_empty(), "a dry run stores nothing");
-    let calls = fake.calls();
+    assert!(ns.objects().await.is_empty(), "a dry run stores nothing");
+    let calls = ns.calls().await;
+    assert!(!patches(&calls).is_empty());
     assert!(
         patches(&calls)
             .iter()
-            .all(|c| c.query.get("dryRun").map(String::as_str) == Some("All"))
+            .all(|c| c.query.get("dryRun").map(String::as_str) == Some("All")),
+        "{calls:?}"
     );
     // The server's answer (defaults included) is what a preview shows.
     let repo = preview
@@ -157,7 +167,10 @@ async fn dry_run_reports_and_changes_nothing() {
         .await
         .expect("create");
     let out = applier
-        .apply(&repository_manifest("1h", Some("1m")), ApplyMode::DryRun)
+        .apply(
+            &repository_manifest(ns.name(), "1h", Some("1m")),
+            ApplyMode::DryRun,
+        )
         .await
         .expect("dry run update");
     assert_eq!(
@@ -166,29 +179,29 @@ async fn dry_run_reports_and_changes_nothing() {
             fields: vec![".spec.interval".into()]
         }
     );
-    let repo = fake.object("imagerepositories", NS, "app").expect("stored");
+    let repo = ns.object("imagerepositories", "app").await.expect("stored");
     assert_eq!(repo["spec"]["interval"], "5m", "dry run did not persist");
 }
 
 #[tokio::test]
 async fn conflict_with_another_manager_names_field_and_manager() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let all = kube_samples::all(NS, SecretsMode::Include);
+    let (ns, applier) = setup("conflict").await;
+    let all = kube_samples::all(ns.name(), SecretsMode::Include);
     applier
         .apply_all(&all, ApplyMode::Apply)
         .await
         .expect("create");
 
-    fake.edit(
+    // Another user changes the interval with `kubectl edit` (an update, not an apply).
+    ns.edit(
         "imagerepositories",
-        NS,
         "app",
         &["spec", "interval"],
         json!("1h"),
         "kubectl-edit",
-    );
-    let manifest = repository_manifest("5m", Some("1m"));
+    )
+    .await;
+    let manifest = repository_manifest(ns.name(), "5m", Some("1m"));
     for mode in [ApplyMode::DryRun, ApplyMode::Apply] {
         let err = applier.apply(&manifest, mode).await.expect_err("conflict");
         let text = err.to_string();
@@ -198,7 +211,7 @@ async fn conflict_with_another_manager_names_field_and_manager() {
                 fields,
                 managers,
             } => {
-                assert_eq!(object, "ImageRepository flux-system/app");
+                assert_eq!(object, &format!("ImageRepository {}/app", ns.name()));
                 assert_eq!(fields, &[".spec.interval"]);
                 assert_eq!(managers, &["kubectl-edit"]);
             }
@@ -211,13 +224,16 @@ async fn conflict_with_another_manager_names_field_and_manager() {
         assert!(!err.is_transient());
     }
     assert_eq!(
-        fake.object("imagerepositories", NS, "app").expect("stored")["spec"]["interval"],
+        ns.object("imagerepositories", "app").await.expect("stored")["spec"]["interval"],
         "1h",
         "nothing forced"
     );
     // Applying the value the other manager set is no conflict (shared ownership).
     let out = applier
-        .apply(&repository_manifest("1h", Some("1m")), ApplyMode::Apply)
+        .apply(
+            &repository_manifest(ns.name(), "1h", Some("1m")),
+            ApplyMode::Apply,
+        )
         .await
         .expect("same value");
     assert_ne!(out.change, Change::Created);
@@ -225,9 +241,8 @@ async fn conflict_with_another_manager_names_field_and_manager() {
 
 #[tokio::test]
 async fn drift_is_detected_when_changed_or_deleted_behind_our_back() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let all = kube_samples::all(NS, SecretsMode::Include);
+    let (ns, applier) = setup("drift").await;
+    let all = kube_samples::all(ns.name(), SecretsMode::Include);
     applier
         .apply_all(&all, ApplyMode::Apply)
         .await
@@ -244,27 +259,27 @@ async fn drift_is_detected_when_changed_or_deleted_behind_our_back() {
         .iter()
         .find(|m| m.key().kind == Kind::ImageRepository)
         .expect("repo");
-    fake.edit(
+    ns.edit(
         "imagerepositories",
-        NS,
         "app",
         &["spec", "suspend"],
         json!(true),
         "kubectl-edit",
-    );
+    )
+    .await;
     assert_eq!(
         applier.read(repo).await.expect("read"),
         LiveState::InSync,
         "added fields are not drift"
     );
-    fake.edit(
+    ns.edit(
         "imagerepositories",
-        NS,
         "app",
         &["spec", "interval"],
         json!("1h"),
         "kubectl-edit",
-    );
+    )
+    .await;
     assert_eq!(
         applier.read(repo).await.expect("read"),
         LiveState::Drifted {
@@ -276,14 +291,14 @@ async fn drift_is_detected_when_changed_or_deleted_behind_our_back() {
         .iter()
         .find(|m| m.key().name == "apps-git-auth")
         .expect("secret");
-    fake.edit(
+    ns.edit(
         "secrets",
-        NS,
         "apps-git-auth",
         &["data", "password"],
         json!("b3RoZXI="),
         "kubectl-edit",
-    );
+    )
+    .await;
     let state = applier.read(git_secret).await.expect("read");
     assert_eq!(
         state,
@@ -291,7 +306,7 @@ async fn drift_is_detected_when_changed_or_deleted_behind_our_back() {
             fields: vec![".data.password".into()]
         }
     );
-    assert!(fake.remove("imagepolicies", NS, "app"));
+    assert!(ns.remove("imagepolicies", "app").await);
     let policy = all
         .iter()
         .find(|m| m.key().kind == Kind::ImagePolicy)
@@ -304,9 +319,8 @@ async fn drift_is_detected_when_changed_or_deleted_behind_our_back() {
 
 #[tokio::test]
 async fn delete_and_delete_when_gone() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let all = kube_samples::all(NS, SecretsMode::Include);
+    let (ns, applier) = setup("delete").await;
+    let all = kube_samples::all(ns.name(), SecretsMode::Include);
     applier
         .apply_all(&all, ApplyMode::Apply)
         .await
@@ -316,24 +330,24 @@ async fn delete_and_delete_when_gone() {
     assert!(deleted.iter().all(|(_, o)| *o == DeleteOutcome::Deleted));
     // Reverse order: the automation goes before the Secrets it uses.
     assert_eq!(deleted[0].0.kind, Kind::ImageUpdateAutomation);
-    assert!(fake.is_empty());
+    assert_eq!(ns.objects().await, Vec::<String>::new());
     let again = applier.delete_all(&all).await.expect("delete again");
     assert!(again.iter().all(|(_, o)| *o == DeleteOutcome::AlreadyGone));
     assert!(
-        fake.calls()
+        ns.calls()
+            .await
             .iter()
-            .any(|c| c.method == "DELETE" && c.status == 404)
+            .any(|c| c.verb == "delete" && c.code == 404)
     );
 }
 
 #[tokio::test]
 async fn server_validation_failures_are_rejections_not_retries() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
+    let (ns, applier) = setup("invalid").await;
     // Built by hand: the renderer itself refuses this input.
     let bad = Manifest::from_body(json!({
         "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
-        "metadata": {"name": "p", "namespace": NS},
+        "metadata": {"name": "p", "namespace": ns.name()},
         "spec": {"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": ">=1"}},
                  "interval": "5m"}}))
     .expect("manifest");
@@ -354,22 +368,23 @@ async fn server_validation_failures_are_rejections_not_retries() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert!(!err.is_transient());
-    assert!(fake.is_empty());
+    assert!(ns.objects().await.is_empty());
 }
 
 #[tokio::test]
 async fn kubeconfig_by_path_context_and_token() {
-    let fake = FakeKubeApi::start().await;
+    let cluster = kube_cluster::shared();
+    let ns = cluster.namespace("kubeconfig").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config");
-    std::fs::write(&path, fake.kubeconfig()).expect("write kubeconfig");
+    std::fs::write(&path, cluster.kubeconfig()).expect("write kubeconfig");
     let applier = Applier::connect(&ClusterConfig {
         kubeconfig: Some(SecretString::from(path.display().to_string())),
-        context: Some("fake".into()),
+        context: Some("test".into()),
     })
     .await
     .expect("connects by path");
-    let m = repository_manifest("5m", None);
+    let m = repository_manifest(ns.name(), "5m", None);
     assert_eq!(applier.read(&m).await.expect("read"), LiveState::Deleted);
 
     let err = Applier::connect(&ClusterConfig {
@@ -382,9 +397,7 @@ async fn kubeconfig_by_path_context_and_token() {
     assert!(matches!(err, Error::Kubeconfig { .. }), "{err}");
 
     // A wrong token is refused for good (401), and the token is not shown.
-    let bad = fake
-        .kubeconfig()
-        .replace(imageautomation_tests::kube_fake::TOKEN, "wrong-token");
+    let bad = cluster.kubeconfig().replace(cluster.token(), "wrong-token");
     let applier = Applier::connect(&ClusterConfig {
         kubeconfig: Some(SecretString::from(bad)),
         context: None,
@@ -394,6 +407,42 @@ async fn kubeconfig_by_path_context_and_token() {
     let err = applier.read(&m).await.expect_err("401");
     assert!(matches!(err, Error::Rejected { code: 401, .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("wrong-token"));
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn an_expired_client_certificate_is_refused_for_good() {
+    let cluster = kube_cluster::shared();
+    let ns = cluster.namespace("expired").await;
+    let applier = Applier::connect(&ClusterConfig {
+        kubeconfig: Some(SecretString::from(
+            cluster.kubeconfig_with_expired_certificate(),
+        )),
+        context: None,
+    })
+    .await
+    .expect("connects lazily");
+    let err = applier
+        .apply(
+            &repository_manifest(ns.name(), "5m", None),
+            ApplyMode::DryRun,
+        )
+        .await
+        .expect_err("expired");
+    // The API server does not reject the TLS handshake: it treats the request as anonymous,
+    // which it refuses (401, anonymous auth off for this server, or 403 when on).
+    assert!(
+        matches!(
+            err,
+            Error::Rejected {
+                code: 401 | 403,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert!(ns.objects().await.is_empty());
 }
 
 #[tokio::test]
@@ -410,7 +459,10 @@ async fn unreachable_server_is_transient() {
     .await
     .expect("connects lazily");
     let err = applier
-        .apply(&repository_manifest("5m", None), ApplyMode::DryRun)
+        .apply(
+            &repository_manifest("flux-system", "5m", None),
+            ApplyMode::DryRun,
+        )
         .await
         .expect_err("nothing listens");
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
@@ -420,12 +472,14 @@ async fn unreachable_server_is_transient() {
 /// Runs the child half of [`kubeconfig_falls_back_to_env_then_home`]: only
 /// when the parent sets `IMAGEAUTOMATION_KUBE_CHILD`, with the environment
 /// under test (setting variables in this multi-threaded process is unsound).
+/// The parent names the namespace to read in `IMAGEAUTOMATION_KUBE_CHILD_NS`.
 #[tokio::test]
 #[ignore = "run by kubeconfig_falls_back_to_env_then_home in a child process"]
 async fn child_connects_with_default_config() {
     let Ok(expect) = std::env::var("IMAGEAUTOMATION_KUBE_CHILD") else {
         return;
     };
+    let ns = std::env::var("IMAGEAUTOMATION_KUBE_CHILD_NS").expect("namespace");
     let result = Applier::connect(&ClusterConfig::default()).await;
     match expect.as_str() {
         "none" => assert!(
@@ -436,9 +490,9 @@ async fn child_connects_with_default_config() {
         _ => {
             let applier = result.expect("connects from the environment");
             let state = applier
-                .read(&repository_manifest("5m", None))
+                .read(&repository_manifest(&ns, "5m", None))
                 .await
-                .expect("GET reaches the fake");
+                .expect("GET reaches the API server");
             assert_eq!(state, LiveState::Deleted);
         }
     }
@@ -446,13 +500,14 @@ async fn child_connects_with_default_config() {
 
 #[tokio::test]
 async fn kubeconfig_falls_back_to_env_then_home() {
-    let fake = FakeKubeApi::start().await;
+    let cluster = kube_cluster::shared();
+    let ns = cluster.namespace("fallback").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let env_file = dir.path().join("env-config");
-    std::fs::write(&env_file, fake.kubeconfig()).expect("write");
+    std::fs::write(&env_file, cluster.kubeconfig()).expect("write");
     let home = dir.path().join("home");
     std::fs::create_dir_all(home.join(".kube")).expect("mkdir");
-    std::fs::write(home.join(".kube/config"), fake.kubeconfig()).expect("write");
+    std::fs::write(home.join(".kube/config"), cluster.kubeconfig()).expect("write");
     let empty_home = dir.path().join("empty-home");
     std::fs::create_dir_all(&empty_home).expect("mkdir");
 
@@ -470,6 +525,7 @@ async fn kubeconfig_falls_back_to_env_then_home() {
             "--nocapture",
         ])
         .env("IMAGEAUTOMATION_KUBE_CHILD", case)
+        .env("IMAGEAUTOMATION_KUBE_CHILD_NS", ns.name())
         .env("HOME", home)
         .env_remove("KUBECONFIG");
         if let Some(path) = kubeconfig {
@@ -483,17 +539,20 @@ async fn kubeconfig_falls_back_to_env_then_home() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let gets = fake.calls().iter().filter(|c| c.method == "GET").count();
-    assert_eq!(gets, 2, "the env and home cases reached the fake");
+    let gets = ns.calls().await.iter().filter(|c| c.verb == "get").count();
+    assert_eq!(gets, 2, "the env and home cases reached the API server");
 }
 
 #[tokio::test]
 async fn missing_crd_or_namespace_says_what_to_install_or_create() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    fake.uninstall("imagerepositories");
+    // A cluster of its own: the CRDs are not installed there.
+    let bare = Cluster::start_without_crds();
+    let applier = connect(&bare).await;
     let err = applier
-        .apply(&repository_manifest("5m", None), ApplyMode::DryRun)
+        .apply(
+            &repository_manifest("flux-system", "5m", None),
+            ApplyMode::DryRun,
+        )
         .await
         .expect_err("no CRD");
     assert!(matches!(err, Error::NotServed { .. }), "{err:?}");
@@ -504,9 +563,10 @@ async fn missing_crd_or_namespace_says_what_to_install_or_create() {
     );
     assert!(text.contains("image-reflector-controller"), "{text}");
     assert!(!err.is_transient());
+    drop(bare);
 
-    fake.restrict_namespaces(&["default"]);
-    let secret = kube_samples::all(NS, SecretsMode::Include)
+    let (_, applier) = setup("unused").await;
+    let secret = kube_samples::all("no-such-namespace", SecretsMode::Include)
         .into_iter()
         .find(Manifest::is_secret)
         .expect("a Secret");
@@ -516,7 +576,7 @@ async fn missing_crd_or_namespace_says_what_to_install_or_create() {
         .expect_err("no namespace");
     let text = err.to_string();
     assert!(
-        text.contains("namespace \"flux-system\" does not exist"),
+        text.contains("namespace \"no-such-namespace\" does not exist"),
         "{text}"
     );
     assert!(!text.contains(REGISTRY_PASSWORD));
@@ -524,16 +584,15 @@ async fn missing_crd_or_namespace_says_what_to_install_or_create() {
 
 #[tokio::test]
 async fn update_deletes_objects_the_new_render_no_longer_has() {
-    let fake = FakeKubeApi::start().await;
-    let applier = connect(&fake).await;
-    let mut input = kube_samples::automation(NS);
+    let (ns, applier) = setup("update").await;
+    let mut input = kube_samples::automation(ns.name());
     let old = imageautomation_kube::render_update_automation(&input, SecretsMode::Include)
         .expect("renders");
     applier
         .apply_all(&old, ApplyMode::Apply)
         .await
         .expect("create");
-    assert!(fake.object("gitrepositories", NS, "apps").is_some());
+    assert!(ns.object("gitrepositories", "apps").await.is_some());
 
     // The automation now uses an existing GitRepository.
     input.source_ref = Some(imageautomation_kube::ObjectRef {
@@ -551,8 +610,8 @@ async fn update_deletes_objects_the_new_render_no_longer_has() {
     assert_eq!(
         names,
         [
-            "GitRepository flux-system/apps",
-            "Secret flux-system/apps-git-auth"
+            format!("GitRepository {}/apps", ns.name()),
+            format!("Secret {}/apps-git-auth", ns.name())
         ]
     );
     for key in &removed {
@@ -561,15 +620,16 @@ async fn update_deletes_objects_the_new_render_no_longer_has() {
             DeleteOutcome::Deleted
         );
     }
-    assert!(fake.object("gitrepositories", NS, "apps").is_none());
-    assert!(fake.object("secrets", NS, "apps-git-auth").is_none());
+    assert!(ns.object("gitrepositories", "apps").await.is_none());
+    assert!(ns.object("secrets", "apps-git-auth").await.is_none());
     let states = applier.read_all(&new).await.expect("read");
     assert!(
         states.iter().all(|(_, s)| *s == LiveState::InSync),
         "{states:?}"
     );
     assert_eq!(
-        fake.object("imageupdateautomations", NS, "apps")
+        ns.object("imageupdateautomations", "apps")
+            .await
             .expect("stored")["spec"]["sourceRef"]["name"],
         "fleet"
     );

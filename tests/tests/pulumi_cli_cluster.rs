@@ -1,13 +1,12 @@
 //! Cluster mode through the real `pulumi` CLI: `examples/cluster` with the
 //! kubeconfig as secret stack config (`imageautomation:kubernetes.kubeconfig`,
 //! as ESC's `pulumiConfig` would set it), against the real registry, Git over
-//! smart HTTP and the FAKE Kubernetes API server (`tests/src/kube_fake.rs`,
-//! which validates every body against the Flux CRD schemas): `preview` sends
-//! only dry-run applies, `up` applies the Flux objects and the Secret, and no
+//! smart HTTP and a real Kubernetes API server with the Flux CRDs
+//! (`tests/src/kube_cluster.rs`): `preview` sends only dry-run applies, `up` applies the Flux objects and the Secret, and no
 //! secret appears in anything the CLI printed or stored.
 
 use imageautomation_tests::fleet::{Fleet, repo_root};
-use imageautomation_tests::kube_fake::{self, FakeKubeApi};
+use imageautomation_tests::kube_cluster;
 use imageautomation_tests::pulumi::{PASSPHRASE, Project};
 
 /// `imageautomation:githubToken`: the fleet repository is not on github.com, so no Secret
@@ -16,11 +15,13 @@ const GITHUB_TOKEN: &str = "ghp_cliClusterToken0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_example_preview_then_up() {
-    let api = FakeKubeApi::start().await;
-    // The CLI blocks this thread; the fake API server runs on the other worker.
-    tokio::task::block_in_place(|| {
-        let fleet = Fleet::start(&[]);
-        let project = Project::copy_of(&repo_root().join("examples/cluster"));
+    let cluster = kube_cluster::shared();
+    // The example's objects go to flux-system; this is the only test of this binary.
+    let ns = cluster.existing_namespace("flux-system").await;
+    let fleet = Fleet::start(&[]);
+    let project = Project::copy_of(&repo_root().join("examples/cluster"));
+    // The CLI blocks; block_in_place lets the runtime's other worker go on.
+    let preview = tokio::task::block_in_place(|| {
         // Not `dev`: Pulumi.dev.yaml imports an ESC environment, which needs Pulumi Cloud.
         project.ok(&["stack", "init", "test", "--non-interactive"]);
         project.set("image", &fleet.image);
@@ -34,51 +35,51 @@ async fn cluster_example_preview_then_up() {
                 "--secret",
                 "imageautomation:kubernetes.kubeconfig",
             ],
-            &api.kubeconfig(),
+            &cluster.kubeconfig(),
         );
         assert!(run.status.success(), "{run}");
-
         // Preview: the API server's dry run only, nothing stored, nothing pushed.
-        let preview = project.ok(&["preview", "--non-interactive"]);
-        assert!(
-            preview
-                .stdout
-                .contains("ImageUpdateAutomation flux-system/fleet-automation: would be created"),
-            "{preview}"
-        );
-        let calls = api.calls();
-        assert!(!calls.is_empty(), "{preview}");
-        assert!(
-            calls.iter().filter(|c| c.method == "PATCH").all(|c| c
-                .query
-                .get("dryRun")
-                .map(String::as_str)
-                == Some("All")),
-            "{calls:?}"
-        );
-        assert!(api.is_empty(), "a preview stores nothing");
-        assert_eq!(fleet.commits(), 1);
+        project.ok(&["preview", "--non-interactive"])
+    });
+    assert!(
+        preview
+            .stdout
+            .contains("ImageUpdateAutomation flux-system/fleet-automation: would be created"),
+        "{preview}"
+    );
+    let calls = ns.calls().await;
+    let patches: Vec<_> = calls.iter().filter(|c| c.verb == "patch").collect();
+    assert!(!patches.is_empty(), "{preview}");
+    assert!(
+        patches
+            .iter()
+            .all(|c| c.query.get("dryRun").map(String::as_str) == Some("All")),
+        "{calls:?}"
+    );
+    assert!(ns.objects().await.is_empty(), "a preview stores nothing");
+    assert_eq!(fleet.commits(), 1);
 
-        // Up: the Flux objects are applied, the bump is pushed.
-        let up = project.ok(&["up", "--yes", "--non-interactive"]);
-        for (plural, name) in [
-            ("imagerepositories", "podinfo"),
-            ("imagepolicies", "podinfo"),
-            ("imageupdateautomations", "fleet-automation"),
-            ("gitrepositories", "fleet-automation"),
-        ] {
-            let object = api.object(plural, "flux-system", name);
-            assert!(object.is_some(), "{plural}/{name} not applied: {up}");
-        }
-        let repository = api
-            .object("gitrepositories", "flux-system", "fleet-automation")
-            .expect("applied");
-        assert_eq!(repository["spec"]["url"], fleet.url());
-        assert_eq!(fleet.commits(), 2, "{up}");
+    // Up: the Flux objects are applied, the bump is pushed.
+    let up = tokio::task::block_in_place(|| project.ok(&["up", "--yes", "--non-interactive"]));
+    for (plural, name) in [
+        ("imagerepositories", "podinfo"),
+        ("imagepolicies", "podinfo"),
+        ("imageupdateautomations", "fleet-automation"),
+        ("gitrepositories", "fleet-automation"),
+    ] {
+        let object = ns.object(plural, name).await;
+        assert!(object.is_some(), "{plural}/{name} not applied: {up}");
+    }
+    let repository = ns
+        .object("gitrepositories", "fleet-automation")
+        .await
+        .expect("applied");
+    assert_eq!(repository["spec"]["url"], fleet.url());
+    assert_eq!(fleet.commits(), 2, "{up}");
+    tokio::task::block_in_place(|| {
         project.ok(&["preview", "--non-interactive", "--expect-no-changes"]);
-
         for (place, text) in project.everything_written() {
-            for secret in [kube_fake::TOKEN, GITHUB_TOKEN, PASSPHRASE] {
+            for secret in [cluster.token(), GITHUB_TOKEN, PASSPHRASE] {
                 assert!(!text.contains(secret), "a secret appears in {place}");
             }
         }

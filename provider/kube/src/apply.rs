@@ -440,7 +440,9 @@ fn map_error(key: &ObjectKey, verb: &'static str, err: kube::Error) -> Error {
                     managers,
                 };
             }
-            if status.code == 404 && verb == "apply" {
+            // A missing object is a `NotFound` Status; a path the server does not serve (no
+            // CRD) is a plain-text "404 page not found" on a real API server, for any verb.
+            if status.code == 404 && (verb == "apply" || status.reason != "NotFound") {
                 let kind = key.kind;
                 let reason = match status.details.as_ref().map(|d| d.kind.as_str()) {
                     Some("namespaces") => format!(
