@@ -36,18 +36,16 @@ build() {
     command -v go >/dev/null || { log "'go' not found: install Go 1.26"; exit 1; }
     local module=$ROOT/tools/kube stamp
     stamp=$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-16)
-    if [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
-        && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]; then
-        return
-    fi
+    built() {
+        [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
+            && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]
+    }
+    built && return
     mkdir -p "$BIN"
     # One build at a time: two test processes may ask together; the second finds the first's work.
     exec 8>"$BIN/.lock"
     flock 8
-    if [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
-        && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]; then
-        return
-    fi
+    built && return
     log "building etcd and kube-apiserver $KUBE_VERSION into $BIN"
     local start=$SECONDS
     (cd "$module" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 \

@@ -150,11 +150,6 @@ impl Cluster {
         &self.token
     }
 
-    /// The API server's URL (`https://127.0.0.1:<port>`).
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
     /// A kubeconfig that presents a client certificate that expired in 2020
     /// (signed by the cluster's client CA, group `system:masters`).
     pub fn kubeconfig_with_expired_certificate(&self) -> String {
