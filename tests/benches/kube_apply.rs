@@ -3,8 +3,9 @@
 //! `DryRun` when nothing changed, i.e. one GET and one server-side apply PATCH per object,
 //! against the floor measured in the same run: the same number of raw HTTP GETs of the same
 //! objects (reqwest, warm connection), so the ratio is the applier's own cost (kube-rs client,
-//! serialisation, diffing) over bare round trips to the same in-process FAKE API server. Also
-//! the render time of the 103 objects against serialising them to JSON.
+//! serialisation, diffing) over bare round trips to the same REAL `kube-apiserver`
+//! (`scripts/test-cluster.sh`, in a namespace of its own). Also the render time of the 103
+//! objects against serialising them to JSON.
 //!
 //! Run: `cargo bench -p imageautomation-tests --bench kube_apply`. Results: `BENCHMARKS.md`.
 
@@ -16,22 +17,20 @@ use imageautomation_kube::{
     Applier, ApplyMode, Change, ClusterConfig, Kind, Manifest, ObjectRef, SecretsMode,
     render_image_policy, render_image_repository, render_update_automation,
 };
-use imageautomation_tests::kube_fake::{FakeKubeApi, TOKEN};
+use imageautomation_tests::kube_cluster;
 use imageautomation_tests::kube_samples;
 use secrecy::SecretString;
 
-const NS: &str = "flux-system";
-
-fn render_stack() -> Vec<Manifest> {
+fn render_stack(namespace: &str) -> Vec<Manifest> {
     let mut out = Vec::new();
     let mut policies = Vec::new();
     for i in 0..50 {
-        let mut repo = kube_samples::repository(NS);
+        let mut repo = kube_samples::repository(namespace);
         repo.name = format!("app-{i}");
         repo.credentials = None;
         repo.certificate = None;
         out.extend(render_image_repository(&repo, SecretsMode::Include).expect("renders"));
-        let mut policy = kube_samples::policy(NS);
+        let mut policy = kube_samples::policy(namespace);
         policy.name = format!("app-{i}");
         policy.image_repository_ref = ObjectRef {
             namespace: None,
@@ -43,7 +42,7 @@ fn render_stack() -> Vec<Manifest> {
             name: format!("app-{i}"),
         });
     }
-    let mut automation = kube_samples::automation(NS);
+    let mut automation = kube_samples::automation(namespace);
     automation.policies = policies;
     out.extend(render_update_automation(&automation, SecretsMode::Include).expect("renders"));
     out
@@ -70,12 +69,13 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let manifests = render_stack();
+    let cluster = kube_cluster::shared();
+    let namespace = rt.block_on(cluster.namespace("bench"));
+    let manifests = render_stack(namespace.name());
     assert_eq!(manifests.len(), 103);
-    let (fake, applier) = rt.block_on(async {
-        let fake = FakeKubeApi::start().await;
+    let applier = rt.block_on(async {
         let applier = Applier::connect(&ClusterConfig {
-            kubeconfig: Some(SecretString::from(fake.kubeconfig())),
+            kubeconfig: Some(SecretString::from(cluster.kubeconfig())),
             context: None,
         })
         .await
@@ -84,12 +84,16 @@ fn bench(c: &mut Criterion) {
             .apply_all(&manifests, ApplyMode::Apply)
             .await
             .expect("create");
-        (fake, applier)
+        applier
     });
-    let raw = reqwest::Client::new();
+    let ca = reqwest::Certificate::from_pem(&cluster.ca_certificate()).expect("CA");
+    let raw = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .expect("client");
     let urls: Vec<String> = manifests
         .iter()
-        .map(|m| format!("{}{}", fake.url, path(m)))
+        .map(|m| format!("{}{}", cluster.server(), path(m)))
         .collect();
 
     let mut group = c.benchmark_group("kube_preview_103_objects");
@@ -102,9 +106,10 @@ fn bench(c: &mut Criterion) {
                     for url in &urls {
                         let body = raw
                             .get(url)
-                            .bearer_auth(TOKEN)
+                            .bearer_auth(cluster.token())
                             .send()
                             .await
+                            .and_then(reqwest::Response::error_for_status)
                             .expect("get")
                             .bytes()
                             .await
@@ -134,9 +139,10 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("render", |b| b.iter(|| black_box(render_stack())));
+    group.bench_function("render", |b| {
+        b.iter(|| black_box(render_stack(namespace.name())))
+    });
     group.finish();
-    drop(fake);
 }
 
 criterion_group!(benches, bench);

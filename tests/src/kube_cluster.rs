@@ -139,6 +139,39 @@ impl Cluster {
         Cluster::start(&["--without-crds"])
     }
 
+    /// A cluster of its own with the CRDs that Flux's controllers ship
+    /// (`scripts/test-cluster.sh start --flux-crds`: every kind they watch),
+    /// for [`Cluster::start_flux_controllers`]. Stopped on drop.
+    pub fn start_with_flux_crds() -> Cluster {
+        Cluster::start(&["--flux-crds"])
+    }
+
+    /// Starts Flux's source-controller, image-reflector-controller and
+    /// image-automation-controller against this cluster
+    /// (`scripts/test-cluster.sh flux`); they stop with the cluster.
+    ///
+    /// # Panics
+    /// When they cannot be built or do not become ready.
+    pub fn start_flux_controllers(&self) {
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("flux")
+            .arg(self.dir.path())
+            .output()
+            .expect("run scripts/test-cluster.sh");
+        assert!(
+            out.status.success(),
+            "scripts/test-cluster.sh flux failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The log of one of the cluster's processes (`kube-apiserver`, `etcd`,
+    /// `image-reflector-controller`, ...), empty when there is none.
+    pub fn log(&self, process: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{process}.log"))).unwrap_or_default()
+    }
+
     /// The kubeconfig (YAML) of the cluster's admin: a bearer token, the
     /// cluster's CA, context `test`.
     pub fn kubeconfig(&self) -> String {
@@ -148,6 +181,19 @@ impl Cluster {
     /// The admin's bearer token (in [`Cluster::kubeconfig`]).
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The API server's URL, `https://127.0.0.1:<port>`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The PEM of the CA that signed the API server's certificate.
+    ///
+    /// # Panics
+    /// When the file is gone.
+    pub fn ca_certificate(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("ca.crt")).expect("ca.crt")
     }
 
     /// A kubeconfig that presents a client certificate that expired in 2020

@@ -10,7 +10,6 @@ pub mod fleet;
 pub mod git_server;
 pub mod github_fake;
 pub mod kube_cluster;
-pub mod kube_fake;
 pub mod kube_samples;
 pub mod kube_schema;
 pub mod pulumi;

@@ -1,8 +1,8 @@
 //! Cluster mode (provider config `kubernetes`) driven as the Pulumi engine
 //! drives the plugin (tests/src/engine.rs), with the real `docker-registry`
-//! and Git over smart HTTP, and the FAKE Kubernetes API server
-//! (`imageautomation_tests::kube_fake`: no real API server can run here; it
-//! validates every body against the real Flux CRD schemas and Secret rules).
+//! and Git over smart HTTP, and a real `kube-apiserver` with the Flux CRDs
+//! (`imageautomation_tests::kube_cluster`; each test applies into a namespace
+//! of its own, set with the provider config `fluxNamespace`).
 //! Preview (`dryRun=All` only), up, preview of an update, update, no-op,
 //! drift (deleted and changed objects: refresh warns, the next update
 //! re-applies or names the conflicting manager), destroy twice, and an
@@ -11,7 +11,7 @@
 
 use imageautomation_tests::engine::{Inputs, Plugin, StackState, Step, Urn, without_secrets};
 use imageautomation_tests::git_server::{GitHttpServer, seed_repo};
-use imageautomation_tests::kube_fake::{self, Call, FakeKubeApi};
+use imageautomation_tests::kube_cluster::{self, Call, Namespace};
 use imageautomation_tests::registry::Registry;
 use serde_json::{Value, json};
 
@@ -19,7 +19,6 @@ const TOKEN: &str = "ghp_clusterSecretToken0123456789";
 const REPO: &str = "imageautomation:index:ImageRepository";
 const POLICY: &str = "imageautomation:index:ImagePolicy";
 const AUTOMATION: &str = "imageautomation:index:UpdateAutomation";
-const NS: &str = "flux-system";
 
 struct Fleet {
     _registry: Registry,
@@ -28,7 +27,9 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn start() -> Fleet {
+    /// A registry and a fleet repository whose manifest is marked for the
+    /// policy `podinfo` in `namespace`.
+    fn start(namespace: &str) -> Fleet {
         let registry = Registry::anonymous();
         registry
             .storage()
@@ -37,7 +38,7 @@ impl Fleet {
         let git = GitHttpServer::start(&[("x-access-token", TOKEN)]);
         let bare = git.create_repo("fleet");
         let manifest = format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n  template:\n    spec:\n      containers:\n        - name: podinfod\n          image: {image}:5.0.0 # {{\"$imagepolicy\": \"flux-system:podinfo\"}}\n"
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: podinfo\nspec:\n  template:\n    spec:\n      containers:\n        - name: podinfod\n          image: {image}:5.0.0 # {{\"$imagepolicy\": \"{namespace}:podinfo\"}}\n"
         );
         seed_repo(
             &bare,
@@ -100,10 +101,14 @@ impl Fleet {
     }
 }
 
-/// The stack config as the engine sends it for a default provider: objects
-/// as JSON text.
-fn config(kubeconfig: &str) -> Value {
-    json!({"kubernetes": json!({"kubeconfig": kubeconfig}).to_string()})
+/// The stack config as the engine sends it for a default provider (objects
+/// as JSON text): the test cluster, Flux objects in the test's namespace.
+fn config(ns: &Namespace<'_>) -> Value {
+    let kubeconfig = kube_cluster::shared().kubeconfig();
+    json!({
+        "kubernetes": json!({"kubeconfig": kubeconfig}).to_string(),
+        "fluxNamespace": ns.name(),
+    })
 }
 
 /// What one plugin run returned and logged.
@@ -117,21 +122,12 @@ struct Run {
 
 async fn run(
     fleet: &Fleet,
-    kubeconfig: &str,
+    config: &Value,
     state: &mut StackState,
     interval: &str,
     preview: bool,
 ) -> Run {
-    run_program(kubeconfig, &fleet.program(interval), state, preview).await
-}
-
-async fn run_program(
-    kubeconfig: &str,
-    program: &[(Urn, Inputs)],
-    state: &mut StackState,
-    preview: bool,
-) -> Run {
-    run_configured(config(kubeconfig), program, state, preview).await
+    run_configured(config.clone(), &fleet.program(interval), state, preview).await
 }
 
 async fn run_configured(
@@ -165,7 +161,7 @@ async fn run_configured(
 }
 
 fn patches(calls: &[Call]) -> Vec<&Call> {
-    calls.iter().filter(|c| c.method == "PATCH").collect()
+    calls.iter().filter(|c| c.verb == "patch").collect()
 }
 
 fn has(diagnostics: &[(i32, String)], severity: i32, text: &str) -> bool {
@@ -183,17 +179,14 @@ fn no_secret(text: &str) {
     assert!(!text.contains(TOKEN), "the Git token leaked");
     assert!(!text.contains(&b64), "the Git token leaked in base64");
     assert!(
-        !text.contains(kube_fake::TOKEN),
+        !text.contains(kube_cluster::shared().token()),
         "the kubeconfig token leaked"
     );
 }
 
-async fn destroy(kubeconfig: &str, state: &StackState) {
+async fn destroy(config: &Value, state: &StackState) {
     let mut plugin = Plugin::start(&[]).await;
-    plugin
-        .configure(config(kubeconfig))
-        .await
-        .expect("configure");
+    plugin.configure(config.clone()).await.expect("configure");
     for (name, token) in [
         ("fleet", AUTOMATION),
         ("podinfoPolicy", POLICY),
@@ -210,16 +203,17 @@ async fn destroy(kubeconfig: &str, state: &StackState) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_up_update_noop_drift_destroy() {
-    let fake = FakeKubeApi::start().await;
-    let kubeconfig = fake.kubeconfig();
-    let fleet = Fleet::start();
+    let ns = kube_cluster::shared().namespace("provider").await;
+    let config = config(&ns);
+    let n = ns.name();
+    let fleet = Fleet::start(n);
     let mut state = StackState::new();
 
     // Preview of a new stack: dry runs only, nothing stored.
     let mut copy = state.clone();
-    let preview = run(&fleet, &kubeconfig, &mut copy, "5m", true).await;
+    let preview = run(&fleet, &config, &mut copy, "5m", true).await;
     preview.result.expect("preview succeeds");
-    let calls = fake.calls();
+    let calls = ns.calls().await;
     assert!(!patches(&calls).is_empty());
     assert!(
         patches(&calls)
@@ -227,15 +221,15 @@ async fn preview_up_update_noop_drift_destroy() {
             .all(|c| c.query.get("dryRun").map(String::as_str) == Some("All")),
         "{calls:?}"
     );
-    assert!(fake.is_empty(), "a preview persists nothing");
+    assert!(ns.objects().await.is_empty(), "a preview persists nothing");
     assert!(has(
         &preview.diagnostics,
         INFO,
-        "ImageRepository flux-system/podinfo: would be created"
+        &format!("ImageRepository {n}/podinfo: would be created")
     ));
 
-    // Up: every object applied (the fake validated each body against the CRDs).
-    let up = run(&fleet, &kubeconfig, &mut state, "5m", false).await;
+    // Up: every object applied (the API server validated each against the CRDs).
+    let up = run(&fleet, &config, &mut state, "5m", false).await;
     up.result.expect("up succeeds");
     for (plural, name) in [
         ("imagerepositories", "podinfo"),
@@ -243,34 +237,35 @@ async fn preview_up_update_noop_drift_destroy() {
         ("imageupdateautomations", "fleet"),
         ("gitrepositories", "fleet"),
     ] {
-        assert!(fake.object(plural, NS, name).is_some(), "{plural}/{name}");
+        assert!(ns.object(plural, name).await.is_some(), "{plural}/{name}");
     }
-    let automation = fake
-        .object("imageupdateautomations", NS, "fleet")
+    let automation = ns
+        .object("imageupdateautomations", "fleet")
+        .await
         .expect("automation");
     assert_eq!(
         automation["spec"]["policySelector"]["matchExpressions"][0]["values"],
         json!(["podinfo"])
     );
     assert_eq!(automation["spec"]["sourceRef"]["name"], "fleet");
-    let git_repository = fake.object("gitrepositories", NS, "fleet").expect("git");
+    let git_repository = ns.object("gitrepositories", "fleet").await.expect("git");
     assert_eq!(git_repository["spec"]["url"], fleet.git.url("fleet"));
     let secret_name = git_repository["spec"]["secretRef"]["name"]
         .as_str()
         .expect("secretRef")
         .to_owned();
-    assert!(fake.object("secrets", NS, &secret_name).is_some());
-    let policy = fake.object("imagepolicies", NS, "podinfo").expect("policy");
+    assert!(ns.object("secrets", &secret_name).await.is_some());
+    let policy = ns.object("imagepolicies", "podinfo").await.expect("policy");
     assert_eq!(policy["spec"]["imageRepositoryRef"]["name"], "podinfo");
     assert!(
-        patches(&fake.calls())
+        patches(&ns.calls().await)
             .iter()
-            .any(|c| !c.query.contains_key("dryRun") && c.status == 201)
+            .any(|c| !c.query.contains_key("dryRun") && c.code == 201)
     );
     assert!(has(
         &up.diagnostics,
         INFO,
-        "ImageUpdateAutomation flux-system/fleet: created"
+        &format!("ImageUpdateAutomation {n}/fleet: created")
     ));
     let objects = state["fleet"].outputs["fluxObjects"]
         .as_array()
@@ -296,11 +291,11 @@ async fn preview_up_update_noop_drift_destroy() {
     no_secret(&preview.text);
 
     // Preview of an update: dryRun=All only, nothing persisted.
-    let before = fake.calls().len();
+    let before = ns.calls().await.len();
     let mut copy = state.clone();
-    let preview = run(&fleet, &kubeconfig, &mut copy, "10m", true).await;
+    let preview = run(&fleet, &config, &mut copy, "10m", true).await;
     preview.result.expect("preview succeeds");
-    let calls = fake.calls();
+    let calls = ns.calls().await;
     let new_patches = patches(&calls[before..]);
     assert!(!new_patches.is_empty());
     assert!(
@@ -308,55 +303,54 @@ async fn preview_up_update_noop_drift_destroy() {
             .iter()
             .all(|c| c.query.get("dryRun").map(String::as_str) == Some("All"))
     );
+    let interval = |repo: Option<Value>| repo.expect("repo")["spec"]["interval"].clone();
     assert_eq!(
-        fake.object("imagerepositories", NS, "podinfo")
-            .expect("repo")["spec"]["interval"],
+        interval(ns.object("imagerepositories", "podinfo").await),
         "5m"
     );
     assert!(has(
         &preview.diagnostics,
         INFO,
-        "ImageRepository flux-system/podinfo: would be updated (.spec.interval)"
+        &format!("ImageRepository {n}/podinfo: would be updated (.spec.interval)")
     ));
 
     // Update.
-    let update = run(&fleet, &kubeconfig, &mut state, "10m", false).await;
+    let update = run(&fleet, &config, &mut state, "10m", false).await;
     update.result.expect("update succeeds");
     assert_eq!(
-        fake.object("imagerepositories", NS, "podinfo")
-            .expect("repo")["spec"]["interval"],
+        interval(ns.object("imagerepositories", "podinfo").await),
         "10m"
     );
     assert!(has(
         &update.diagnostics,
         INFO,
-        "ImageRepository flux-system/podinfo: updated (.spec.interval)"
+        &format!("ImageRepository {n}/podinfo: updated (.spec.interval)")
     ));
 
     // No-op: refresh reads (GET), nothing is applied.
-    let before = fake.calls().len();
-    let noop = run(&fleet, &kubeconfig, &mut state, "10m", false).await;
+    let before = ns.calls().await.len();
+    let noop = run(&fleet, &config, &mut state, "10m", false).await;
     let steps = noop.result.expect("no-op succeeds");
     assert!(
         steps.iter().all(|(_, s)| matches!(s, Step::Same)),
         "{steps:?}"
     );
-    let calls = fake.calls();
+    let calls = ns.calls().await;
     assert!(
         patches(&calls[before..]).is_empty(),
         "{:?}",
         &calls[before..]
     );
-    assert!(calls[before..].iter().any(|c| c.method == "GET"));
+    assert!(calls[before..].iter().any(|c| c.verb == "get"));
 
     // Drift: an object deleted in the cluster is a warning, and re-applied.
-    assert!(fake.remove("imagepolicies", NS, "podinfo"));
-    let drift = run(&fleet, &kubeconfig, &mut state, "10m", false).await;
+    assert!(ns.remove("imagepolicies", "podinfo").await);
+    let drift = run(&fleet, &config, &mut state, "10m", false).await;
     let steps = drift.result.expect("the update after drift succeeds");
     assert!(has(
         &drift.diagnostics,
         WARNING,
-        "ImagePolicy flux-system/podinfo: deleted in the cluster"
+        &format!("ImagePolicy {n}/podinfo: deleted in the cluster")
     ));
     let policy_step = steps
         .iter()
@@ -375,28 +369,31 @@ async fn preview_up_update_noop_drift_destroy() {
             .filter(|(n, _)| n != "podinfoPolicy")
             .all(|(_, s)| matches!(s, Step::Same))
     );
-    assert!(fake.object("imagepolicies", NS, "podinfo").is_some());
+    assert!(ns.object("imagepolicies", "podinfo").await.is_some());
     assert!(has(
         &drift.diagnostics,
         INFO,
-        "ImagePolicy flux-system/podinfo: created"
+        &format!("ImagePolicy {n}/podinfo: created")
     ));
 
-    // Drift by another field manager: refresh warns with the field, and the
-    // re-apply is a conflict naming the field and the manager (never forced).
-    fake.edit(
+    // Drift by another field manager (a whole-object PUT, as `kubectl edit`
+    // makes it): refresh warns with the field, and the re-apply is a
+    // conflict naming the field and the manager (never forced).
+    ns.edit(
         "imagerepositories",
-        NS,
         "podinfo",
         &["spec", "interval"],
         json!("1h"),
         "kubectl-edit",
-    );
-    let conflict = run(&fleet, &kubeconfig, &mut state, "10m", false).await;
+    )
+    .await;
+    let conflict = run(&fleet, &config, &mut state, "10m", false).await;
     assert!(has(
         &conflict.diagnostics,
         WARNING,
-        "ImageRepository flux-system/podinfo: differs in the cluster from the declaration (.spec.interval)"
+        &format!(
+            "ImageRepository {n}/podinfo: differs in the cluster from the declaration (.spec.interval)"
+        )
     ));
     let err = conflict.result.expect_err("a conflict fails the update");
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
@@ -410,37 +407,41 @@ async fn preview_up_update_noop_drift_destroy() {
     no_secret(&drift.text);
 
     // Destroy: DELETE calls for everything applied; a second destroy is fine.
-    let before = fake.calls().len();
-    destroy(&kubeconfig, &state).await;
-    assert!(fake.is_empty(), "everything the stack applied is deleted");
-    let calls = fake.calls();
+    let before = ns.calls().await.len();
+    destroy(&config, &state).await;
+    assert!(
+        ns.objects().await.is_empty(),
+        "everything the stack applied is deleted"
+    );
+    let calls = ns.calls().await;
     let deletes: Vec<_> = calls[before..]
         .iter()
-        .filter(|c| c.method == "DELETE")
+        .filter(|c| c.verb == "delete")
         .collect();
     assert_eq!(deletes.len(), 5, "{deletes:?}");
-    assert!(deletes.iter().all(|c| c.status == 200));
+    assert!(deletes.iter().all(|c| c.code == 200), "{deletes:?}");
     let after = calls.len();
-    destroy(&kubeconfig, &state).await;
-    let again = fake.calls();
+    destroy(&config, &state).await;
+    let again = ns.calls().await;
     let deletes: Vec<_> = again[after..]
         .iter()
-        .filter(|c| c.method == "DELETE")
+        .filter(|c| c.verb == "delete")
         .collect();
     assert_eq!(deletes.len(), 5);
-    assert!(deletes.iter().all(|c| c.status == 404), "already gone");
+    assert!(deletes.iter().all(|c| c.code == 404), "already gone");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_cluster_warns_in_preview_and_fails_up() {
-    let fleet = Fleet::start();
+    const GONE_TOKEN: &str = "gone-cluster-token-0123456789";
+    let fleet = Fleet::start("flux-system");
     let port = imageautomation_tests::free_port();
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: gone\ncurrent-context: gone\nusers:\n- name: gone\n  user:\n    token: {}\n",
-        kube_fake::TOKEN
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: gone\ncurrent-context: gone\nusers:\n- name: gone\n  user:\n    token: {GONE_TOKEN}\n"
     );
+    let config = json!({"kubernetes": json!({"kubeconfig": kubeconfig}).to_string()});
     let mut state = StackState::new();
-    let preview = run(&fleet, &kubeconfig, &mut state.clone(), "5m", true).await;
+    let preview = run(&fleet, &config, &mut state.clone(), "5m", true).await;
     let steps = preview.result.expect("the preview still succeeds");
     assert_eq!(steps.len(), 3);
     assert!(
@@ -453,8 +454,9 @@ async fn an_unreachable_cluster_warns_in_preview_and_fails_up() {
         preview.diagnostics
     );
     no_secret(&preview.text);
+    assert!(!preview.text.contains(GONE_TOKEN));
 
-    let up = run(&fleet, &kubeconfig, &mut state, "5m", false).await;
+    let up = run(&fleet, &config, &mut state, "5m", false).await;
     let err = up.result.expect_err("up needs the cluster");
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     assert!(
@@ -467,34 +469,38 @@ async fn an_unreachable_cluster_warns_in_preview_and_fails_up() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn naming_an_existing_git_repository_deletes_the_rendered_one() {
-    let fake = FakeKubeApi::start().await;
-    let kubeconfig = fake.kubeconfig();
-    let fleet = Fleet::start();
+    let ns = kube_cluster::shared().namespace("provider").await;
+    let config = config(&ns);
+    let fleet = Fleet::start(ns.name());
     let mut state = StackState::new();
-    run(&fleet, &kubeconfig, &mut state, "5m", false)
+    run(&fleet, &config, &mut state, "5m", false)
         .await
         .result
         .expect("up succeeds");
-    assert!(fake.object("gitrepositories", NS, "fleet").is_some());
-    assert!(fake.object("secrets", NS, "fleet-git-auth").is_some());
+    assert!(ns.object("gitrepositories", "fleet").await.is_some());
+    assert!(ns.object("secrets", "fleet-git-auth").await.is_some());
 
     let program = fleet.program_with(
         "5m",
         json!({"sourceRef": {"name": "flux-system"}, "interval": "15m"}),
     );
-    let update = run_program(&kubeconfig, &program, &mut state, false).await;
+    let update = run_configured(config, &program, &mut state, false).await;
     update.result.expect("update succeeds");
-    assert!(fake.object("gitrepositories", NS, "fleet").is_none());
-    assert!(fake.object("secrets", NS, "fleet-git-auth").is_none());
-    let automation = fake
-        .object("imageupdateautomations", NS, "fleet")
+    assert!(ns.object("gitrepositories", "fleet").await.is_none());
+    assert!(ns.object("secrets", "fleet-git-auth").await.is_none());
+    let automation = ns
+        .object("imageupdateautomations", "fleet")
+        .await
         .expect("automation");
     assert_eq!(automation["spec"]["sourceRef"]["name"], "flux-system");
     assert_eq!(automation["spec"]["interval"], "15m");
     assert!(has(
         &update.diagnostics,
         INFO,
-        "GitRepository flux-system/fleet: deleted (no longer declared)"
+        &format!(
+            "GitRepository {}/fleet: deleted (no longer declared)",
+            ns.name()
+        )
     ));
     assert_eq!(
         state["fleet"].outputs["fluxObjects"]
@@ -507,18 +513,15 @@ async fn naming_an_existing_git_repository_deletes_the_rendered_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_name_kubernetes_refuses_is_a_check_failure_in_cluster_mode() {
-    let fake = FakeKubeApi::start().await;
+    let ns = kube_cluster::shared().namespace("provider").await;
     let mut plugin = Plugin::start(&[]).await;
-    plugin
-        .configure(config(&fake.kubeconfig()))
-        .await
-        .expect("configure");
+    plugin.configure(config(&ns)).await.expect("configure");
     let inputs = json!({
         "git": {
             "url": "https://github.com/example/fleet",
             "commit": {"author": {"email": "flux@example.com"}},
         },
-        "policies": [{"namespace": NS, "name": "podinfo", "latestRef": {"name": "x", "tag": "1.0.0"}}],
+        "policies": [{"namespace": ns.name(), "name": "podinfo", "latestRef": {"name": "x", "tag": "1.0.0"}}],
     });
     let failures = plugin
         .check(
@@ -542,10 +545,10 @@ async fn a_name_kubernetes_refuses_is_a_check_failure_in_cluster_mode() {
 }
 
 /// The password in the `.dockerconfigjson` of a stored registry Secret.
-fn docker_password(fake: &FakeKubeApi, name: &str) -> String {
+async fn docker_password(ns: &Namespace<'_>, name: &str) -> String {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let secret = fake.object("secrets", NS, name).expect("registry Secret");
+    let secret = ns.object("secrets", name).await.expect("registry Secret");
     let encoded = secret["data"][".dockerconfigjson"]
         .as_str()
         .expect(".dockerconfigjson");
@@ -568,14 +571,16 @@ fn docker_password(fake: &FakeKubeApi, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
-    let fake = FakeKubeApi::start().await;
-    let fleet = Fleet::start();
+    let ns = kube_cluster::shared().namespace("provider").await;
+    let fleet = Fleet::start(ns.name());
     let registry = fleet.image.split('/').next().expect("host").to_owned();
     let configured = |password: &str| {
-        json!({
-            "kubernetes": json!({"kubeconfig": fake.kubeconfig()}).to_string(),
-            "registryAuth": json!([{"address": registry, "username": "bot", "password": password}]).to_string(),
-        })
+        let mut config = config(&ns);
+        config["registryAuth"] =
+            json!([{"address": registry, "username": "bot", "password": password}])
+                .to_string()
+                .into();
+        config
     };
     let program: Vec<(Urn, Inputs)> = fleet.program("5m").into_iter().take(1).collect();
     let mut state = StackState::new();
@@ -584,7 +589,7 @@ async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
         .result
         .expect("up succeeds");
     assert_eq!(
-        docker_password(&fake, "podinfo-registry-auth"),
+        docker_password(&ns, "podinfo-registry-auth").await,
         "first-Secret-1"
     );
 
@@ -594,10 +599,13 @@ async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
     assert!(has(
         &rotated.diagnostics,
         WARNING,
-        "Secret flux-system/podinfo-registry-auth: differs in the cluster from the declaration"
+        &format!(
+            "Secret {}/podinfo-registry-auth: differs in the cluster from the declaration",
+            ns.name()
+        )
     ));
     assert_eq!(
-        docker_password(&fake, "podinfo-registry-auth"),
+        docker_password(&ns, "podinfo-registry-auth").await,
         "second-Secret-2"
     );
     assert!(!rotated.text.contains("Secret-1") && !rotated.text.contains("Secret-2"));
@@ -609,8 +617,8 @@ async fn a_rotated_registry_auth_password_reaches_the_cluster_on_the_next_up() {
 #[tokio::test(flavor = "multi_thread")]
 async fn flux_objects_derived_from_a_secret_input_are_secret() {
     use imageautomation_proto::codec::{is_secret, secret};
-    let fake = FakeKubeApi::start().await;
-    let fleet = Fleet::start();
+    let ns = kube_cluster::shared().namespace("provider").await;
+    let fleet = Fleet::start(ns.name());
     let git = json!({
         "url": secret(json!(fleet.git.url("fleet"))),
         "auth": {"token": secret(json!(TOKEN))},
@@ -619,8 +627,8 @@ async fn flux_objects_derived_from_a_secret_input_are_secret() {
         "push": {"branch": "main"},
     });
     let mut state = StackState::new();
-    let up = run_program(
-        &fake.kubeconfig(),
+    let up = run_configured(
+        config(&ns),
         &fleet.program_with("1s", json!({"git": git})),
         &mut state,
         false,

@@ -24,15 +24,10 @@
 //!
 //! # Testing against a real cluster
 //!
-//! The tests in the workspace's `tests/` crate run against an in-process
-//! fake API server. The same lifecycle runs against kind or k3s:
-//!
-//! ```text
-//! kind create cluster            # or: k3s server, then export KUBECONFIG=/etc/rancher/k3s/k3s.yaml
-//! kubectl apply -f tests/fixtures/flux-crds/   # the CRDs (Flux controllers are not needed)
-//! kubectl create namespace imageautomation-e2e
-//! KUBECONFIG=~/.kube/config cargo test -p imageautomation-tests --test kube_real_cluster -- --ignored
-//! ```
+//! The tests in the workspace's `tests/` crate (`kube_lifecycle`,
+//! `provider_cluster`, `pulumi_cli_cluster`) run against a real
+//! `kube-apiserver` and etcd that `scripts/test-cluster.sh` builds from
+//! their Go modules and starts on loopback with the Flux CRDs installed.
 
 mod apply;
 mod error;
