@@ -2,8 +2,9 @@
 # A real Kubernetes API server (kube-apiserver and etcd, as envtest runs them) on loopback for
 # the cluster-mode tests, with the Flux CRDs installed:
 #
-#   scripts/test-cluster.sh build                     # builds the binaries; prints their dir
-#   scripts/test-cluster.sh start DIR [--without-crds] [--owner PID]
+#   scripts/test-cluster.sh build [--flux]            # builds the binaries; prints their dir
+#   scripts/test-cluster.sh start DIR [--without-crds | --flux-crds] [--owner PID]
+#   scripts/test-cluster.sh flux DIR                  # starts Flux's controllers against DIR's cluster
 #   scripts/test-cluster.sh stop DIR
 #
 # `start` builds the binaries when missing (tools/kube, cached outside the checkout like the
@@ -16,6 +17,14 @@
 # removes DIR when that process ends (the tests pass their own PID, so that no server outlives
 # them).
 #
+# Flux's own controllers (issue #11 §2): `build --flux` also builds source-controller,
+# image-reflector-controller and image-automation-controller (tools/flux, into
+# .../flux-controllers/bin) and copies the CRDs their modules ship (.../flux-controllers/crds:
+# every kind they watch, Buckets and HelmCharts included). `start --flux-crds` installs those
+# instead of tests/fixtures/flux-crds; `flux DIR` then starts the three controllers against the
+# cluster (all namespaces, leader election and metrics off, logs in DIR/<controller>.log) and
+# waits for their health endpoints. `stop` ends them too.
+#
 # DIR then holds kubeconfig, token, ca.crt, client-expired.{crt,key} (signed by the cluster's
 # client CA, valid 2020-01-01 to 2020-01-02), server.url, audit.log (one JSON line per request:
 # verb, URI, user, object, status code), and the logs and PID files of the two processes. `stop` ends only the processes whose PIDs `start` wrote into DIR.
@@ -26,35 +35,67 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KUBE_VERSION=v1.36.3
-BIN=${IMAGEAUTOMATION_TOOLS:-$HOME/.cache/imageautomation-tools}/kube-$KUBE_VERSION/bin
+TOOLS=${IMAGEAUTOMATION_TOOLS:-$HOME/.cache/imageautomation-tools}
+BIN=$TOOLS/kube-$KUBE_VERSION/bin
+FLUX=$TOOLS/flux-controllers
 CRDS=$ROOT/tests/fixtures/flux-crds
+CONTROLLERS=(source-controller image-reflector-controller image-automation-controller)
 
-usage() { echo "usage: $0 build | start DIR [--without-crds] [--owner PID] | stop DIR" >&2; exit 2; }
+usage() {
+    echo "usage: $0 build [--flux] | start DIR [--without-crds | --flux-crds] [--owner PID] | flux DIR | stop DIR" >&2
+    exit 2
+}
 log() { echo "test-cluster.sh: $*" >&2; }
 
-build() {
+# build_module MODULE OUT NAME=PACKAGE...: `go build`s each package of tools/MODULE into
+# OUT/NAME, unless OUT holds them from the same go.mod and go.sum already.
+build_module() {
     command -v go >/dev/null || { log "'go' not found: install Go 1.26"; exit 1; }
-    local module=$ROOT/tools/kube stamp
+    local name=$1 module=$ROOT/tools/$1 out=$2 stamp
+    shift 2
     stamp=$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-16)
     built() {
-        [ -x "$BIN/etcd" ] && [ -x "$BIN/kube-apiserver" ] \
-            && [ "$(cat "$BIN/.stamp" 2>/dev/null)" = "$stamp" ]
+        for target in "$@"; do [ -x "$out/${target%%=*}" ] || return 1; done
+        [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]
     }
-    built && return
-    mkdir -p "$BIN"
+    built "$@" && return
+    mkdir -p "$out"
     # One build at a time: two test processes may ask together; the second finds the first's work.
-    exec 8>"$BIN/.lock"
+    exec 8>"$out/.lock"
     flock 8
-    built && return
-    log "building etcd and kube-apiserver $KUBE_VERSION into $BIN"
-    local start=$SECONDS
-    (cd "$module" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 \
-        && go build -trimpath -ldflags "-s -w" -o "$BIN/kube-apiserver.tmp" \
-            k8s.io/kubernetes/cmd/kube-apiserver)
-    mv "$BIN/etcd.tmp" "$BIN/etcd"
-    mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
-    echo "$stamp" >"$BIN/.stamp"
+    built "$@" && { exec 8>&-; return; }
+    log "building tools/$name into $out"
+    local start=$SECONDS target
+    for target in "$@"; do
+        (cd "$module" && go build -trimpath -ldflags "-s -w" -o "$out/${target%%=*}.tmp" "${target#*=}")
+        mv "$out/${target%%=*}.tmp" "$out/${target%%=*}"
+    done
+    echo "$stamp" >"$out/.stamp"
+    exec 8>&-
     log "built in $((SECONDS - start)) s"
+}
+
+build() {
+    build_module kube "$BIN" etcd=go.etcd.io/etcd/server/v3 \
+        kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+}
+
+# The controllers, and the CRDs of the same releases from their modules' config/crd/bases.
+build_flux() {
+    local targets=() controller
+    for controller in "${CONTROLLERS[@]}"; do targets+=("$controller=github.com/fluxcd/$controller"); done
+    build_module flux "$FLUX/bin" "${targets[@]}"
+    local stamp
+    stamp=$(cat "$FLUX/bin/.stamp")
+    [ "$(cat "$FLUX/crds/.stamp" 2>/dev/null)" = "$stamp" ] && return
+    rm -rf "$FLUX/crds.tmp" && mkdir -p "$FLUX/crds.tmp"
+    for controller in "${CONTROLLERS[@]}"; do
+        cp "$(cd "$ROOT/tools/flux" && go list -m -f '{{.Dir}}' "github.com/fluxcd/$controller")"/config/crd/bases/*.yaml \
+            "$FLUX/crds.tmp/"
+    done
+    chmod 644 "$FLUX/crds.tmp"/*.yaml
+    echo "$stamp" >"$FLUX/crds.tmp/.stamp"
+    rm -rf "$FLUX/crds" && mv "$FLUX/crds.tmp" "$FLUX/crds"
 }
 
 free_port() {
@@ -214,26 +255,66 @@ KUBECONFIG
 }
 
 install_crds() {
+    local crd plural group
     for crd in "$CRDS"/*.yaml; do
         api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions \
             -H "Content-Type: application/yaml" --data-binary "@$crd" -o /dev/null -f \
             || { log "installing $crd failed"; return 1; }
     done
-    # Served when discovery lists every kind.
+    # Served when discovery lists every kind in its group's v1 (each file is named
+    # <group>_<plural>.yaml).
     served() {
-        local image source
-        image=$(api GET /apis/image.toolkit.fluxcd.io/v1 -f) || return 1
-        source=$(api GET /apis/source.toolkit.fluxcd.io/v1 -f) || return 1
-        for plural in imagerepositories imagepolicies imageupdateautomations; do
-            grep -Eq "\"name\": *\"$plural\"" <<<"$image" || return 1
+        for crd in "$CRDS"/*.yaml; do
+            crd=${crd##*/} && crd=${crd%.yaml}
+            group=${crd%%_*} plural=${crd#*_}
+            api GET "/apis/$group/v1" -f | grep -Eq "\"name\": *\"$plural\"" || return 1
         done
-        grep -Eq '"name": *"gitrepositories"' <<<"$source"
     }
     wait_for 60 "the Flux CRDs" served
 }
 
+# A controller's readiness endpoint answers.
+healthy() { curl -sf "http://$(cat "$DIR/$1.health")/readyz" >/dev/null; }
+
+# start_controller NAME ARGS...: one of Flux's controllers against the cluster in DIR, on its
+# own health port.
+start_controller() {
+    local name=$1 health
+    shift
+    health=127.0.0.1:$(free_port)
+    echo "$health" >"$DIR/$name.health"
+    KUBECONFIG=$DIR/kubeconfig RUNTIME_NAMESPACE=flux-system "$FLUX/bin/$name" \
+        --metrics-addr=0 --health-addr="$health" --enable-leader-election=false \
+        --log-encoding=console --log-level=debug "$@" >"$DIR/$name.log" 2>&1 &
+    echo $! >"$DIR/$name.pid"
+    local deadline=$((SECONDS + 60))
+    until healthy "$name"; do
+        alive "$DIR/$name.pid" || return 1
+        if [ $SECONDS -ge $deadline ]; then
+            log "$name not ready after 60 s; see $DIR/$name.log"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+start_source_controller() {
+    local storage
+    storage=127.0.0.1:$(free_port)
+    mkdir -p "$DIR/source-storage"
+    start_controller source-controller --storage-path="$DIR/source-storage" \
+        --storage-addr="$storage" --storage-adv-addr="$storage"
+}
+
+start_image_reflector_controller() {
+    start_controller image-reflector-controller --storage-path="$DIR/image-reflector-db" \
+        --storage-value-log-file-size=16777216
+}
+
+start_image_automation_controller() { start_controller image-automation-controller; }
+
 stop() {
-    for name in kube-apiserver etcd; do
+    for name in "${CONTROLLERS[@]}" kube-apiserver etcd; do
         local pid_file=$DIR/$name.pid
         [ -f "$pid_file" ] || continue
         local pid
@@ -254,8 +335,11 @@ stop() {
 
 case "${1:-}" in
     build)
-        build
-        echo "$BIN"
+        case "${2:-}" in
+            "") build && echo "$BIN" ;;
+            --flux) build && build_flux && echo "$FLUX/bin" ;;
+            *) usage ;;
+        esac
         ;;
     start)
         [ $# -ge 2 ] || usage
@@ -266,6 +350,7 @@ case "${1:-}" in
         while [ $# -gt 0 ]; do
             case "$1" in
                 --without-crds) WITH_CRDS=false ;;
+                --flux-crds) build_flux && CRDS=$FLUX/crds ;;
                 --owner) OWNER=${2:?--owner needs a PID}; shift ;;
                 *) usage ;;
             esac
@@ -294,6 +379,16 @@ case "${1:-}" in
         fi
         log "ready in $((SECONDS - started)) s at $(cat "$DIR/server.url")"
         echo "$DIR/kubeconfig"
+        ;;
+    flux)
+        [ $# -eq 2 ] && [ -f "$2/kubeconfig" ] || usage
+        DIR=$(cd "$2" && pwd)
+        build_flux
+        started=$SECONDS
+        for controller in "${CONTROLLERS[@]}"; do
+            retry "$controller" "start_${controller//-/_}" || exit 1
+        done
+        log "Flux's controllers ready in $((SECONDS - started)) s"
         ;;
     stop)
         [ $# -eq 2 ] || usage

@@ -6,8 +6,9 @@
 # 1. installs the Debian packages the tests need when they are missing (apt-get, as root or
 #    through sudo);
 # 2. builds the Go tools the tests run (the pulumi CLI and its YAML host, esc-eval, Flux's
-#    selection and setters code for the differential tests, kube-apiserver and etcd) into a
-#    cache outside the checkout, or reuses them (scripts/install-pulumi.sh,
+#    selection and setters code for the differential tests, kube-apiserver and etcd, Flux's
+#    source-, image-reflector- and image-automation-controller) into a cache outside the
+#    checkout, or reuses them (scripts/install-pulumi.sh,
 #    scripts/build-flux-diff.sh, scripts/test-cluster.sh);
 # 3. runs `cargo test --workspace` with those tools on the PATH.
 set -euo pipefail
@@ -51,9 +52,10 @@ export IMAGEAUTOMATION_PULUMI_BIN=$PULUMI_BIN
 IMAGEAUTOMATION_FLUX_DIFF_BIN=$(scripts/build-flux-diff.sh | tail -n 1)
 export IMAGEAUTOMATION_FLUX_DIFF_BIN
 # kube-apiserver and etcd (tools/kube), which the cluster-mode tests start through
-# scripts/test-cluster.sh (tests/src/kube_cluster.rs); built here so the build is not timed
-# inside a test.
-scripts/test-cluster.sh build >/dev/null
+# scripts/test-cluster.sh (tests/src/kube_cluster.rs), and Flux's controllers (tools/flux), which
+# tests/tests/flux_reference.rs runs against them; built here so the build is not timed inside a
+# test.
+scripts/test-cluster.sh build --flux >/dev/null
 
 # --- 3. The tests -------------------------------------------------------------------------------
 cargo test --workspace "$@"

@@ -53,8 +53,10 @@ fn latest_ref_of(v: Option<&Value>) -> Option<LatestRef> {
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
+/// Flux's JSON form of a reference: `digest` omitted when empty (`omitempty`), as Flux's
+/// `status.latestRef` has it.
 fn ref_json(r: &LatestRef) -> Value {
-    json!({"name": r.name, "tag": r.tag, "digest": r.digest})
+    serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
 #[tonic::async_trait]

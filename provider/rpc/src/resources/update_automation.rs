@@ -192,12 +192,7 @@ fn observed_policies(policies: &Policies) -> Value {
     Value::Object(
         policies
             .iter()
-            .map(|(k, r)| {
-                (
-                    k.clone(),
-                    json!({"name": r.name, "tag": r.tag, "digest": r.digest}),
-                )
-            })
+            .map(|(k, r)| (k.clone(), serde_json::to_value(r).unwrap_or(Value::Null)))
             .collect(),
     )
 }
@@ -695,7 +690,11 @@ fn observed_inputs(plain: &Value, changes: &UpdateResult) -> Value {
                 if let Ok(old) = change.old_value.parse::<LatestRef>() {
                     latest.insert("name".into(), Value::String(old.name));
                     latest.insert("tag".into(), Value::String(old.tag));
-                    latest.insert("digest".into(), Value::String(old.digest));
+                    if old.digest.is_empty() {
+                        latest.remove("digest");
+                    } else {
+                        latest.insert("digest".into(), Value::String(old.digest));
+                    }
                 }
             }
             "name" | "tag" | "digest" => {
