@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use super::common::{
     bool_at, check_duration, default_str, failure, op_error, str_at, unknown_at, with_plain,
 };
-use super::{Ctx, OpError, ReadResult, Resource};
+use super::{Ctx, Kind, OpError, ReadResult, Resource, diff_inputs};
 use crate::config::Failure;
 
 const SECRET_INPUTS: &[&str] = &[
@@ -414,6 +414,24 @@ async fn source_unchanged(spec: &WriteBackSpec, revision: &str) -> bool {
 
 #[tonic::async_trait]
 impl Resource for UpdateAutomation {
+    /// As the default, except that an empty `latestRef.digest` in the old inputs is no input:
+    /// state written before the policies omitted an empty digest (as Flux's `status.latestRef`
+    /// does) holds `"digest": ""`, and that is not a change.
+    fn diff(&self, old_inputs: &Value, news: &Value) -> Vec<(String, Kind)> {
+        let mut old = old_inputs.clone();
+        if let Some(policies) = old.get_mut("policies").and_then(Value::as_array_mut) {
+            for latest in policies
+                .iter_mut()
+                .filter_map(|p| p.get_mut("latestRef").and_then(Value::as_object_mut))
+            {
+                if latest.get("digest").is_some_and(|d| d == "") {
+                    latest.remove("digest");
+                }
+            }
+        }
+        diff_inputs(&old, news)
+    }
+
     fn check(&self, _ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
         let mut failures = Vec::new();
         let checked = with_plain(news, SECRET_INPUTS, |map| {
@@ -759,6 +777,19 @@ mod tests {
             vec![
                 "clusters/dev/podinfo.yaml: ghcr.io/stefanprodan/podinfo 5.0.0 => 5.0.3".to_owned()
             ]
+        );
+    }
+
+    #[test]
+    fn an_empty_digest_in_old_state_is_no_change() {
+        let policy = |latest: Value| json!({"policies": [{"namespace": "flux-system", "name": "app", "latestRef": latest}]});
+        let old = policy(json!({"name": "ghcr.io/a/app", "tag": "1.0.0", "digest": ""}));
+        let new = policy(json!({"name": "ghcr.io/a/app", "tag": "1.0.0"}));
+        assert!(UpdateAutomation.diff(&old, &new).is_empty());
+        let bumped = policy(json!({"name": "ghcr.io/a/app", "tag": "1.0.1"}));
+        assert_eq!(
+            UpdateAutomation.diff(&old, &bumped),
+            vec![("policies[0].latestRef.tag".to_owned(), Kind::Update)]
         );
     }
 }
