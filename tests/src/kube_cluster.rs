@@ -311,28 +311,36 @@ impl Namespace<'_> {
     }
 
     /// Sets the field at `path` to `value` as another user's `kubectl edit`
-    /// does: a whole-object update (PUT) with field manager `manager`.
+    /// does: a whole-object update (PUT) with field manager `manager`. When
+    /// the object changed between the read and the update (409, a controller
+    /// wrote its status), it reads and tries again, up to 5 times.
     ///
     /// # Panics
     /// When the object does not exist or the update is refused.
     pub async fn edit(&self, plural: &str, name: &str, path: &[&str], value: Value, manager: &str) {
         let api = self.api(plural);
-        let mut object = serde_json::to_value(api.get(name).await.expect("GET")).expect("JSON");
-        let mut at = &mut object;
-        for key in &path[..path.len() - 1] {
-            at = at
-                .as_object_mut()
-                .expect("object")
-                .entry(key.to_string())
-                .or_insert_with(|| json!({}));
-        }
-        at[path[path.len() - 1]] = value;
-        let object: DynamicObject = serde_json::from_value(object).expect("object");
         let params = PostParams {
             dry_run: false,
             field_manager: Some(manager.to_owned()),
         };
-        api.replace(name, &params, &object).await.expect("PUT");
+        for attempt in 1.. {
+            let mut object = serde_json::to_value(api.get(name).await.expect("GET")).expect("JSON");
+            let mut at = &mut object;
+            for key in &path[..path.len() - 1] {
+                at = at
+                    .as_object_mut()
+                    .expect("object")
+                    .entry(key.to_string())
+                    .or_insert_with(|| json!({}));
+            }
+            at[path[path.len() - 1]] = value.clone();
+            let object: DynamicObject = serde_json::from_value(object).expect("object");
+            match api.replace(name, &params, &object).await {
+                Ok(_) => return,
+                Err(kube::Error::Api(status)) if status.code == 409 && attempt < 5 => continue,
+                Err(e) => panic!("PUT {plural}/{name}: {e}"),
+            }
+        }
     }
 
     /// Deletes the object as another user's `kubectl delete` does; `false`
