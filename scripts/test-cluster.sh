@@ -381,7 +381,8 @@ case "${1:-}" in
         echo "$DIR/kubeconfig"
         ;;
     flux)
-        [ $# -eq 2 ] && [ -f "$2/kubeconfig" ] || usage
+        [ $# -eq 2 ] || usage
+        [ -f "$2/kubeconfig" ] || { log "$2/kubeconfig not found: run '$0 start $2 --flux-crds' first"; exit 1; }
         DIR=$(cd "$2" && pwd)
         build_flux
         started=$SECONDS
