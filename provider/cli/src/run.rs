@@ -504,7 +504,7 @@ impl Plan {
             let scheduler = &scheduler;
             async move { scan_image_repository(scheduler, &task.request, None, now).await }
         });
-        let scans = join_all(scans).await;
+        let scans = futures_util::future::join_all(scans).await;
         let mut scanned = BTreeMap::new();
         if !self.repositories.is_empty() {
             println!("\nImageRepositories:");
@@ -618,31 +618,6 @@ impl Plan {
         }
         failures
     }
-}
-
-/// Runs the futures concurrently on the current task and returns their
-/// outputs in order (a small `join_all`: the scans are few and short).
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *output = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 fn describe_checkout(spec: &WriteBackSpec) -> String {
