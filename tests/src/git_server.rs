@@ -23,6 +23,13 @@ use tempfile::TempDir;
 
 use crate::{free_port, wait_for_port};
 
+/// How the test starts lighttpd: with the listening socket the test bound (on stdin, moved to
+/// fd 3), by systemd socket activation (`LISTEN_FDS`, `LISTEN_PID`; lighttpd's
+/// `server.systemd-socket-activation`), so that no other process can take the port between
+/// choosing and binding it.
+const LIGHTTPD_WITH_SOCKET: &str =
+    "exec 3<&0 </dev/null; export LISTEN_PID=$$ LISTEN_FDS=1; exec lighttpd -D -f \"$0\"";
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/git")
 }
@@ -166,7 +173,8 @@ impl GitHttpServer {
         )
         .expect("utf-8");
         let backend = format!("{}/git-http-backend", exec_path.trim());
-        let port = free_port();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
         let mut modules = String::from(
             r#""mod_alias", "mod_auth", "mod_authn_file", "mod_setenv", "mod_cgi", "mod_accesslog""#,
         );
@@ -204,6 +212,7 @@ impl GitHttpServer {
         let conf = format!(
             r#"server.bind = "127.0.0.1"
 server.port = {port}
+server.systemd-socket-activation = "enable"
 server.document-root = "{www}"
 server.errorlog = "{d}/lighttpd-error.log"
 accesslog.filename = "{d}/access.log"
@@ -225,20 +234,31 @@ auth.backend.htpasswd.userfile = "{d}/htpasswd"
         let conf_path = d.join("lighttpd.conf");
         std::fs::write(&conf_path, conf).expect("write lighttpd.conf");
         let log = std::fs::File::create(d.join("lighttpd.out")).expect("log file");
-        let mut child = Command::new("lighttpd")
-            .arg("-D")
-            .arg("-f")
+        let mut child = Command::new("sh")
+            .args(["-c", LIGHTTPD_WITH_SOCKET])
             .arg(&conf_path)
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)))
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
             .spawn()
             .expect("start lighttpd (Debian lighttpd)");
-        if !wait_for_port(port, Duration::from_secs(10)) {
-            stop(&mut child);
-            panic!(
-                "lighttpd did not start: {}",
-                std::fs::read_to_string(d.join("lighttpd.out")).unwrap_or_default()
-            );
+        // The socket accepts connections already; wait until lighttpd serves them.
+        let started = || {
+            std::fs::read_to_string(d.join("lighttpd-error.log"))
+                .is_ok_and(|log| log.contains("server started"))
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !started() {
+            let exited = child.try_wait().ok().flatten().is_some();
+            if exited || std::time::Instant::now() > deadline {
+                stop(&mut child);
+                panic!(
+                    "lighttpd did not start: {}{}",
+                    std::fs::read_to_string(d.join("lighttpd.out")).unwrap_or_default(),
+                    std::fs::read_to_string(d.join("lighttpd-error.log")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
         GitHttpServer {

@@ -18,16 +18,31 @@ pub mod registry;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago and that this
+/// process has not handed out before.
 ///
-/// The port is found by binding `127.0.0.1:0` and closing the socket, so a
-/// server started right after gets it unless another process races for it.
+/// The port is found by binding `127.0.0.1:0` and closing the socket, for
+/// servers that cannot be handed a bound socket (`docker-registry`, `sshd`):
+/// tests run in parallel threads, so two of them never get the same port, but
+/// another process can still take it before the server binds it. Where the
+/// server can take a bound socket, bind one instead (lighttpd does, in
+/// `git_server`).
 ///
 /// # Panics
 /// When the loopback interface cannot be bound (the test machine is broken).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts TCP connections on `127.0.0.1:port`.

@@ -14,11 +14,10 @@
 //!
 //! Every process started here is killed and reaped on drop.
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -43,21 +42,6 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 pub const USER: &str = "alice";
 /// Its password.
 pub const PASSWORD: &str = "s3cret-pw";
-
-/// A free loopback port never handed out before in this process: tests run in parallel
-/// threads, and two servers must not race for the same port.
-fn unique_port() -> u16 {
-    static USED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    let mut used = USED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    loop {
-        let port = free_port();
-        if used.insert(port) {
-            return port;
-        }
-    }
-}
 
 /// Test certificates, made once per test process with the `openssl` command: a CA, a server
 /// certificate for `127.0.0.1`/`localhost` and a client certificate signed by it (EC P-256),
@@ -281,7 +265,7 @@ impl Registry {
         let dir = scratch_dir("ia-registry-");
         let d = dir.path();
         std::fs::create_dir_all(d.join("data")).expect("data dir");
-        let port = unique_port();
+        let port = free_port();
         let tls = options.tls || options.client_certs;
         let mut tls_block = String::new();
         if tls {
@@ -471,7 +455,7 @@ impl Proxy {
     /// # Panics
     /// When `python3` is missing or the proxy does not listen within 10 s.
     pub fn start(upstream: &str, args: &[&str]) -> Self {
-        let port = unique_port();
+        let port = free_port();
         let child = Command::new("python3")
             .arg(format!("{FIXTURES}/registry_proxy.py"))
             .arg("--listen")
