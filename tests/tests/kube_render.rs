@@ -365,6 +365,19 @@ fn bad_inputs_are_clear_errors() {
     let err = render_update_automation(&a, SecretsMode::Include).expect_err("password in URL");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 
+    // The v1.2.4 CRD's refspec pattern (found by kube_render_props once the CRD was updated).
+    for refspec in [":", ":refs/heads/main", "+refs/heads/a:refs/heads/b"] {
+        let mut a = kube_samples::automation(NS);
+        a.git.push_refspec = Some(refspec.into());
+        let (field, reason) =
+            field_of(render_update_automation(&a, SecretsMode::Include).expect_err(refspec));
+        assert_eq!(field, "git.push.refspec");
+        assert!(
+            reason.contains("refs/heads/<src>:refs/heads/<dst>"),
+            "{reason}"
+        );
+    }
+
     let mut a = kube_samples::automation(NS);
     a.policies.clear();
     assert_eq!(

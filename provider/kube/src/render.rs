@@ -841,6 +841,19 @@ pub fn render_update_automation(
         git_spec.insert("checkout".into(), Value::Object(checkout));
     }
     git_spec.insert("commit".into(), Value::Object(commit));
+    // The CRD's rule (`pattern: ^$|^[^+:]`, image-automation-controller v1.2.4): no force
+    // refspec and no deletion refspec.
+    if let Some(refspec) = &git.push_refspec
+        && (refspec.starts_with('+') || refspec.starts_with(':'))
+    {
+        return Err(cx.invalid(
+            "git.push.refspec",
+            format!(
+                "{refspec:?}: Flux refuses force ('+') and deletion (':<dst>') refspecs; \
+                 use refs/heads/<src>:refs/heads/<dst>"
+            ),
+        ));
+    }
     let mut push = Map::new();
     put_opt(&mut push, "branch", git.push_branch.as_deref());
     put_opt(&mut push, "refspec", git.push_refspec.as_deref());
