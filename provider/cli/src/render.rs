@@ -35,7 +35,8 @@ use regex::Regex;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::run::manifests;
+use crate::run::manifests::{self, LabelSelector};
+use kube_core::SelectorExt as _;
 
 /// Render the Flux objects (never Secrets) of a Pulumi YAML project or a
 /// folder of Flux manifests, as multi-document YAML on stdout.
@@ -426,11 +427,30 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
                 commit: r.commit,
             });
         let push_spec = git.push.unwrap_or_default();
-        let selector = a.spec.policy_selector.clone().unwrap_or_default();
+        let selector = match a.spec.policy_selector.as_ref().map(LabelSelector::selector) {
+            None => None,
+            Some(Ok(selector)) => Some(selector),
+            Some(Err(reason)) => {
+                push(
+                    &a.origin,
+                    Err(imageautomation_kube::Error::InvalidInput {
+                        object: format!("ImageUpdateAutomation {ns}/{}", a.metadata.name),
+                        field: "spec.policySelector",
+                        reason,
+                    }),
+                );
+                continue;
+            }
+        };
         let policies = found
             .policies
             .iter()
-            .filter(|p| &p.metadata.namespace == ns && selector.matches(&p.metadata.labels))
+            .filter(|p| {
+                &p.metadata.namespace == ns
+                    && selector
+                        .as_ref()
+                        .is_none_or(|s| s.matches(&p.metadata.labels))
+            })
             .map(|p| ObjectRef {
                 namespace: Some(p.metadata.namespace.clone()),
                 name: p.metadata.name.clone(),

@@ -55,7 +55,8 @@ use imageautomation_registry::{ExclusionList, ImageReference};
 use imageautomation_update::{LatestRef, Policies};
 use secrecy::SecretString;
 
-use manifests::{ImageUpdateAutomationSpec, Manifests, Object};
+use kube_core::{Selector, SelectorExt as _};
+use manifests::{ImageUpdateAutomationSpec, LabelSelector, Manifests, Object};
 
 /// Arguments of `imageautomation run`.
 #[derive(Debug, clap::Args)]
@@ -706,23 +707,18 @@ impl<S> Named for Object<S> {
 }
 
 /// The policies an automation applies: those of its namespace that its
-/// `policySelector` matches (all when it has none), as `namespace/name`
-/// (IAC `getPolicies`, flux-spec 1.3).
+/// `policySelector` (`selector`) matches (all when it has none), as
+/// `namespace/name` (IAC `getPolicies`, flux-spec 1.3).
 fn policies_of(
     automation: &Object<ImageUpdateAutomationSpec>,
+    selector: Option<&Selector>,
     manifests: &Manifests,
 ) -> Vec<String> {
     manifests
         .policies
         .iter()
         .filter(|p| p.metadata.namespace == automation.metadata.namespace)
-        .filter(|p| {
-            automation
-                .spec
-                .policy_selector
-                .as_ref()
-                .is_none_or(|s| s.matches(&p.metadata.labels))
-        })
+        .filter(|p| selector.is_none_or(|s| s.matches(&p.metadata.labels)))
         .map(Object::id)
         .collect()
 }
@@ -734,11 +730,12 @@ fn automation_task(
     notes: &mut Vec<String>,
 ) -> Result<AutomationTask, String> {
     let spec = &a.spec;
-    if let Some(selector) = &spec.policy_selector {
-        selector
-            .validate()
-            .map_err(|e| format!("spec.policySelector: {e}"))?;
-    }
+    let selector = spec
+        .policy_selector
+        .as_ref()
+        .map(LabelSelector::selector)
+        .transpose()
+        .map_err(|e| format!("spec.policySelector: {e}"))?;
     if let Some(strategy) = spec.update.as_ref().and_then(|u| u.strategy.as_deref())
         && strategy != "Setters"
     {
@@ -831,7 +828,7 @@ fn automation_task(
         .unwrap_or_else(|| ".".to_owned());
     Ok(AutomationTask {
         id: a.id(),
-        policies: policies_of(a, manifests),
+        policies: policies_of(a, selector.as_ref(), manifests),
         write_back: WriteBackSpec {
             url,
             auth: Auth {

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use imageautomation_policy::ImagePolicySpec;
+use kube_core::{Expression, Selector};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
@@ -182,53 +183,39 @@ pub struct LabelRequirement {
 }
 
 impl LabelSelector {
-    /// Checks the operators and their values as the Kubernetes API server does
-    /// (`metav1.LabelSelectorAsSelector`).
+    /// The selector, evaluated by kube-core's [`Selector`] (`SelectorExt::matches` over an
+    /// object's labels), after the checks the Kubernetes API server makes
+    /// (`metav1.LabelSelectorAsSelector`), which kube-core's own conversion does not all make.
     ///
     /// # Errors
-    /// A message naming the entry: an unknown operator, `In`/`NotIn` without
-    /// values, `Exists`/`DoesNotExist` with values.
-    pub fn validate(&self) -> Result<(), String> {
-        for (i, r) in self.match_expressions.iter().enumerate() {
-            match r.operator.as_str() {
-                "In" | "NotIn" if r.values.is_empty() => {
-                    return Err(format!(
-                        "matchExpressions[{i}]: operator {} needs at least one value",
-                        r.operator
-                    ));
-                }
-                "Exists" | "DoesNotExist" if !r.values.is_empty() => {
-                    return Err(format!(
-                        "matchExpressions[{i}]: operator {} takes no values",
-                        r.operator
-                    ));
-                }
-                "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-                other => {
-                    return Err(format!(
-                        "matchExpressions[{i}]: unknown operator {other:?}; use In, NotIn, Exists or DoesNotExist"
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `labels` satisfy every `matchLabels` entry and every requirement.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels
+    /// A message naming the entry: an unknown operator, `In`/`NotIn` without values,
+    /// `Exists`/`DoesNotExist` with values.
+    pub fn selector(&self) -> Result<Selector, String> {
+        let equal = self
+            .match_labels
             .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|r| {
-                let value = labels.get(&r.key);
-                match r.operator.as_str() {
-                    "In" => value.is_some_and(|v| r.values.contains(v)),
-                    "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
-                    "Exists" => value.is_some(),
-                    "DoesNotExist" => value.is_none(),
-                    _ => false,
-                }
-            })
+            .map(|(k, v)| Ok(Expression::Equal(k.clone(), v.clone())));
+        let requirements = self.match_expressions.iter().enumerate().map(|(i, r)| {
+            let (key, values) = (r.key.clone(), r.values.iter().cloned().collect());
+            match r.operator.as_str() {
+                "In" | "NotIn" if r.values.is_empty() => Err(format!(
+                    "matchExpressions[{i}]: operator {} needs at least one value",
+                    r.operator
+                )),
+                "Exists" | "DoesNotExist" if !r.values.is_empty() => Err(format!(
+                    "matchExpressions[{i}]: operator {} takes no values",
+                    r.operator
+                )),
+                "In" => Ok(Expression::In(key, values)),
+                "NotIn" => Ok(Expression::NotIn(key, values)),
+                "Exists" => Ok(Expression::Exists(key)),
+                "DoesNotExist" => Ok(Expression::DoesNotExist(key)),
+                other => Err(format!(
+                    "matchExpressions[{i}]: unknown operator {other:?}; use In, NotIn, Exists or DoesNotExist"
+                )),
+            }
+        });
+        equal.chain(requirements).collect()
     }
 }
 
@@ -766,33 +753,40 @@ spec:
 
     #[test]
     fn label_selectors_match_labels_and_expressions() {
+        use kube_core::SelectorExt as _;
         let selector: LabelSelector = serde_norway::from_str(
             "matchLabels: {team: web}\nmatchExpressions:\n  - {key: env, operator: In, values: [dev, staging]}\n  - {key: frozen, operator: DoesNotExist}\n",
         )
         .expect("selector");
-        assert!(selector.validate().is_ok());
+        let selector = selector.selector().expect("valid");
         assert!(selector.matches(&labels(&[("team", "web"), ("env", "dev")])));
         assert!(!selector.matches(&labels(&[("team", "web"), ("env", "prod")])));
         assert!(!selector.matches(&labels(&[("team", "api"), ("env", "dev")])));
         assert!(!selector.matches(&labels(&[("team", "web"), ("env", "dev"), ("frozen", "")])));
-        assert!(LabelSelector::default().matches(&labels(&[])));
+        let all = LabelSelector::default().selector().expect("valid");
+        assert!(all.matches(&labels(&[])));
         let not_in: LabelSelector = serde_norway::from_str(
             "matchExpressions: [{key: env, operator: NotIn, values: [prod]}]",
         )
         .expect("selector");
+        let not_in = not_in.selector().expect("valid");
         assert!(not_in.matches(&labels(&[])));
         assert!(!not_in.matches(&labels(&[("env", "prod")])));
         let bad: LabelSelector =
             serde_norway::from_str("matchExpressions: [{key: env, operator: Equals, values: [a]}]")
                 .expect("selector");
         assert!(
-            bad.validate()
+            bad.selector()
                 .expect_err("unknown operator")
                 .contains("unknown operator")
         );
         let empty: LabelSelector =
             serde_norway::from_str("matchExpressions: [{key: env, operator: In}]")
                 .expect("selector");
-        assert!(empty.validate().is_err());
+        assert!(empty.selector().is_err());
+        let with_values: LabelSelector =
+            serde_norway::from_str("matchExpressions: [{key: env, operator: Exists, values: [a]}]")
+                .expect("selector");
+        assert!(with_values.selector().is_err());
     }
 }
