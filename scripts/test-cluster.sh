@@ -169,6 +169,22 @@ wait_for() {
 
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# wait_started NAME SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds; fails at
+# once when the process in DIR/NAME.pid has exited, and after SECONDS.
+wait_started() {
+    local name=$1 seconds=$2
+    local deadline=$((SECONDS + seconds))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        alive "$DIR/$name.pid" || return 1
+        if [ $SECONDS -ge $deadline ]; then
+            log "$name not ready after $seconds s; see $DIR/$name.log"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
 start_etcd() {
     local client peer
     client=$(free_port)
@@ -181,12 +197,10 @@ start_etcd() {
         >"$DIR/etcd.log" 2>&1 &
     echo $! >"$DIR/etcd.pid"
     echo "http://127.0.0.1:$client" >"$DIR/etcd.url"
-    local deadline=$((SECONDS + 30))
-    until curl -sf "http://127.0.0.1:$client/health" >/dev/null 2>&1; do
-        alive "$DIR/etcd.pid" && [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.2
-    done
+    wait_started etcd 30 curl -sf "http://127.0.0.1:$client/health"
 }
+
+apiserver_ready() { [ "$(api GET /readyz 2>/dev/null)" = "ok" ]; }
 
 start_apiserver() {
     local port
@@ -205,15 +219,7 @@ start_apiserver() {
         --audit-log-mode=blocking --audit-log-format=json \
         >"$DIR/kube-apiserver.log" 2>&1 &
     echo $! >"$DIR/kube-apiserver.pid"
-    local deadline=$((SECONDS + 90))
-    until [ "$(api GET /readyz 2>/dev/null)" = "ok" ]; do
-        alive "$DIR/kube-apiserver.pid" || return 1
-        if [ $SECONDS -ge $deadline ]; then
-            log "kube-apiserver not ready after 90 s; see $DIR/kube-apiserver.log"
-            return 1
-        fi
-        sleep 0.2
-    done
+    wait_started kube-apiserver 90 apiserver_ready
 }
 
 # retry NAME FUNCTION: runs a start function up to 3 times (a free port can be taken between
@@ -223,8 +229,9 @@ retry() {
     for attempt in 1 2 3; do
         if $fn; then return 0; fi
         [ -f "$DIR/$name.pid" ] && kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
-        log "$name did not start (attempt $attempt); last lines of $DIR/$name.log:"
-        tail -n 5 "$DIR/$name.log" >&2 || true
+        # The controllers log their error before a stack trace: show that line when there is one.
+        log "$name did not start (attempt $attempt); from $DIR/$name.log:"
+        grep -m 3 -E $'\tERROR\t' "$DIR/$name.log" >&2 || tail -n 5 "$DIR/$name.log" >&2 || true
     done
     return 1
 }
@@ -287,15 +294,7 @@ start_controller() {
         --metrics-addr=0 --health-addr="$health" --enable-leader-election=false \
         --log-encoding=console --log-level=debug "$@" >"$DIR/$name.log" 2>&1 &
     echo $! >"$DIR/$name.pid"
-    local deadline=$((SECONDS + 60))
-    until healthy "$name"; do
-        alive "$DIR/$name.pid" || return 1
-        if [ $SECONDS -ge $deadline ]; then
-            log "$name not ready after 60 s; see $DIR/$name.log"
-            return 1
-        fi
-        sleep 0.2
-    done
+    wait_started "$name" 60 healthy "$name"
 }
 
 start_source_controller() {

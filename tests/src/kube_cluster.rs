@@ -85,8 +85,30 @@ fn api_resource(plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-cluster.sh")
+/// `scripts/test-cluster.sh COMMAND DIR ARGS...`, ready to run.
+fn script(command: &str, dir: &Path, args: &[&str]) -> Command {
+    let mut script = Command::new("bash");
+    script
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-cluster.sh"))
+        .arg(command)
+        .arg(dir)
+        .args(args);
+    script
+}
+
+/// Runs [`script`].
+///
+/// # Panics
+/// When it fails, with its messages.
+fn run_script(command: &str, dir: &Path, args: &[&str]) {
+    let out = script(command, dir, args)
+        .output()
+        .expect("run scripts/test-cluster.sh");
+    assert!(
+        out.status.success(),
+        "scripts/test-cluster.sh {command} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The cluster shared by the tests of this process, started on first use.
@@ -106,19 +128,7 @@ impl Cluster {
             .tempdir()
             .expect("tempdir");
         let owner = std::process::id().to_string();
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(dir.path())
-            .args(["--owner", &owner])
-            .args(extra)
-            .output()
-            .expect("run scripts/test-cluster.sh");
-        assert!(
-            out.status.success(),
-            "scripts/test-cluster.sh start failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_script("start", dir.path(), &[&["--owner", &owner], extra].concat());
         let read = |name: &str| {
             std::fs::read_to_string(dir.path().join(name))
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -153,17 +163,7 @@ impl Cluster {
     /// # Panics
     /// When they cannot be built or do not become ready.
     pub fn start_flux_controllers(&self) {
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("flux")
-            .arg(self.dir.path())
-            .output()
-            .expect("run scripts/test-cluster.sh");
-        assert!(
-            out.status.success(),
-            "scripts/test-cluster.sh flux failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_script("flux", self.dir.path(), &[]);
     }
 
     /// The log of one of the cluster's processes (`kube-apiserver`, `etcd`,
@@ -276,11 +276,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
+        let _ = script("stop", self.dir.path(), &[]).status();
     }
 }
 

@@ -219,6 +219,13 @@ impl Project {
         assert!(run.status.success(), "{run}");
     }
 
+    /// `pulumi config set --path --secret KEY` with the value on standard input: `KEY` names a
+    /// field of an object (`imageautomation:kubernetes.kubeconfig`).
+    pub fn set_secret_path(&self, key: &str, value: &str) {
+        let run = self.run_with_stdin(&["config", "set", "--path", "--secret", key], value);
+        assert!(run.status.success(), "{run}");
+    }
+
     /// `pulumi config set KEY VALUE`.
     pub fn set(&self, key: &str, value: &str) {
         self.ok(&["config", "set", key, value]);

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use imageautomation_tests::fleet::repo_root;
 use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
 use imageautomation_tests::kube_cluster::{Cluster, Namespace};
-use imageautomation_tests::pulumi::Project;
+use imageautomation_tests::pulumi::{Project, files_under};
 use imageautomation_tests::registry::{Registry, semver_tags};
 use serde_json::{Value, json};
 
@@ -78,94 +78,25 @@ fn tags() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// The fleet repository's files: markers of every form (image, `:name`,
-/// `:tag`), several per file and several documents per file, a tag that is
-/// already the latest (the policy reflects digests, so it gains one), a
-/// marker for a policy the automation does not select, and a marked file
+/// The fleet repository's files, `tests/fixtures/flux-reference/fleet` with
+/// `REGISTRY` replaced by the registry's host: markers of every form (image,
+/// `:name`, `:tag`), several per file and several documents per file, a tag
+/// that is already the latest (the policy reflects digests, so it gains one),
+/// a marker for a policy the automation does not select, and a marked file
 /// outside `update.path`.
 fn fleet_files(registry: &str) -> Vec<(String, String)> {
-    let deployment = format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app-semver
-  namespace: apps
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: {registry}/app-semver:1.0.0 # {{"$imagepolicy": "flux-system:app-semver"}}
-        - name: sidecar
-          image: "{registry}/app-many:0.0.1" # {{"$imagepolicy": "flux-system:app-many"}}
-        - name: other
-          image: {registry}/app-other:1.0.0 # {{"$imagepolicy": "flux-system:app-other"}}
-"#
-    );
-    let release = format!(
-        r#"apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
-metadata:
-  name: app-alpha
-  namespace: apps
-spec:
-  values:
-    image:
-      repository: {registry}/app-alpha # {{"$imagepolicy": "flux-system:app-alpha:name"}}
-      tag: 2023-01-01-0000 # {{"$imagepolicy": "flux-system:app-alpha:tag"}}
-    oldest:
-      tag: '2020-01-01-0000' # {{"$imagepolicy": "flux-system:app-alpha-oldest:tag"}}
-"#
-    );
-    let jobs = format!(
-        r#"apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: app-numeric
-  namespace: apps
-spec:
-  schedule: "*/5 * * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-            - name: job
-              image: {registry}/app-numeric:main-1-abc # {{"$imagepolicy": "flux-system:app-numeric"}}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: unmarked
-  namespace: apps
-data:
-  image: {registry}/app-numeric:main-1-abc
-"#
-    );
-    let current = format!(
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: already-latest
-  namespace: apps
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: {registry}/app-semver:v1.4.0 # {{"$imagepolicy": "flux-system:app-semver"}}
-"#
-    );
-    let outside = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: outside\ndata:\n  image: {registry}/app-semver:1.0.0 # {{\"$imagepolicy\": \"flux-system:app-semver\"}}\n"
-    );
-    vec![
-        ("clusters/dev/apps/deployment.yaml".into(), deployment),
-        ("clusters/dev/apps/release.yaml".into(), release),
-        ("clusters/dev/jobs.yaml".into(), jobs),
-        ("clusters/dev/current.yaml".into(), current),
-        ("clusters/staging/outside.yaml".into(), outside),
-    ]
+    let root = repo_root().join("tests/fixtures/flux-reference/fleet");
+    files_under(&root)
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            let relative = path.strip_prefix(&root).expect("under root");
+            (
+                relative.to_string_lossy().into_owned(),
+                text.replace("REGISTRY", registry),
+            )
+        })
+        .collect()
 }
 
 /// A file's YAML documents, parsed.
@@ -273,17 +204,10 @@ async fn the_provider_and_fluxs_controllers_agree() {
         project.set("registry", &registry.host());
         project.set("gitUrl", &git_server.url("fleet"));
         project.set_secret("gitToken", TOKEN);
-        let run = project.run_with_stdin(
-            &[
-                "config",
-                "set",
-                "--path",
-                "--secret",
-                "imageautomation:kubernetes.kubeconfig",
-            ],
+        project.set_secret_path(
+            "imageautomation:kubernetes.kubeconfig",
             &cluster.kubeconfig(),
         );
-        assert!(run.status.success(), "{run}");
         project.ok(&["up", "--yes", "--non-interactive"]);
         project.outputs()
     });
