@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use imageautomation_kube::{
-    DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
-    Manifest, ObjectRef, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
-    UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
+    CommitAuthor, DigestReflectionPolicy, GitAuth, GitCommit, GitInput, GitPush, GitRef,
+    ImagePolicyInput, ImageRepositoryInput, Manifest, ObjectRef, Policy, RegistryCredentials,
+    SecretsMode, TlsCertificate, UpdateAutomationInput, render_image_policy,
+    render_image_repository, render_update_automation,
 };
 use secrecy::SecretString;
 
@@ -55,7 +56,7 @@ pub fn policy(namespace: &str) -> ImagePolicyInput {
         },
         filter_tags_pattern: Some("^v(?P<v>.*)$".into()),
         filter_tags_extract: Some("$v".into()),
-        digest_reflection_policy: Some(DigestReflectionPolicy::IfNotPresent),
+        digest_reflection_policy: DigestReflectionPolicy::IfNotPresent,
         interval: None,
         suspend: false,
     }
@@ -76,16 +77,22 @@ pub fn automation(namespace: &str) -> UpdateAutomationInput {
                 branch: Some("main".into()),
                 ..GitRef::default()
             }),
-            author_name: Some("fluxcdbot".into()),
-            author_email: "fluxcdbot@users.noreply.github.com".into(),
-            message_template: Some(
-                "{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}"
-                    .into(),
-            ),
-            message_template_values: BTreeMap::from([("env".into(), "prod".into())]),
-            push_branch: Some("image-updates".into()),
-            push_refspec: None,
-            push_options: BTreeMap::new(),
+            commit: GitCommit {
+                author: CommitAuthor {
+                    name: "fluxcdbot".into(),
+                    email: "fluxcdbot@users.noreply.github.com".into(),
+                },
+                message_template: Some(
+                    "{{range .Changed.Changes}}{{print .OldValue}} -> {{println .NewValue}}{{end}}"
+                        .into(),
+                ),
+                message_template_values: BTreeMap::from([("env".into(), "prod".into())]),
+                signing_key: None,
+            },
+            push: GitPush {
+                branch: Some("image-updates".into()),
+                ..GitPush::default()
+            },
         },
         update_path: Some("./clusters/prod".into()),
         policies: vec![ObjectRef {

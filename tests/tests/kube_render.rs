@@ -167,19 +167,19 @@ fn policies_of_every_kind_validate_and_carry_the_selector_label() {
             Policy::Semver {
                 range: ">=1.0.0 <2".into(),
             },
-            None,
+            DigestReflectionPolicy::Never,
             None,
         ),
         (
             Policy::Alphabetical {
                 order: Some(Order::Desc),
             },
-            Some(DigestReflectionPolicy::Never),
+            DigestReflectionPolicy::Never,
             None,
         ),
         (
             Policy::Numerical { order: None },
-            Some(DigestReflectionPolicy::Always),
+            DigestReflectionPolicy::Always,
             Some("30m".to_owned()),
         ),
     ] {
@@ -368,7 +368,7 @@ fn bad_inputs_are_clear_errors() {
     // The v1.2.4 CRD's refspec pattern (found by kube_render_props once the CRD was updated).
     for refspec in [":", ":refs/heads/main", "+refs/heads/a:refs/heads/b"] {
         let mut a = kube_samples::automation(NS);
-        a.git.push_refspec = Some(refspec.into());
+        a.git.push.refspec = Some(refspec.into());
         let (field, reason) =
             field_of(render_update_automation(&a, SecretsMode::Include).expect_err(refspec));
         assert_eq!(field, "git.push.refspec");

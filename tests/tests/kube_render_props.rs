@@ -4,10 +4,10 @@
 //! the API server would refuse).
 
 use imageautomation_kube::{
-    DigestReflectionPolicy, Error, GitAuth, GitInput, GitRef, ImagePolicyInput,
-    ImageRepositoryInput, Manifest, ObjectRef, Order, Policy, RegistryCredentials, SecretsMode,
-    TlsCertificate, UpdateAutomationInput, render_image_policy, render_image_repository,
-    render_update_automation,
+    CommitAuthor, DigestReflectionPolicy, Error, GitAuth, GitCommit, GitInput, GitPush, GitRef,
+    ImagePolicyInput, ImageRepositoryInput, Manifest, ObjectRef, Order, Policy,
+    RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput, render_image_policy,
+    render_image_repository, render_update_automation,
 };
 use imageautomation_tests::kube_schema;
 use proptest::prelude::*;
@@ -103,11 +103,11 @@ proptest! {
                 _ => Policy::Numerical { order },
             },
             filter_tags_pattern: pattern, filter_tags_extract: extract,
-            digest_reflection_policy: drp.map(|d| match d {
-                0 => DigestReflectionPolicy::Never,
-                1 => DigestReflectionPolicy::IfNotPresent,
-                _ => DigestReflectionPolicy::Always,
-            }),
+            digest_reflection_policy: match drp {
+                Some(1) => DigestReflectionPolicy::IfNotPresent,
+                Some(2..) => DigestReflectionPolicy::Always,
+                _ => DigestReflectionPolicy::Never,
+            },
             interval, suspend,
         };
         assert_valid(render_image_policy(&input).map(|m| vec![m]))?;
@@ -145,9 +145,13 @@ proptest! {
                 }),
                 ca_pem: ca,
                 checkout: Some(GitRef { branch, tag, commit, ..GitRef::default() }),
-                author_name: author, author_email: email, message_template: template,
-                message_template_values: values, push_branch, push_refspec: refspec,
-                push_options: options,
+                commit: GitCommit {
+                    author: CommitAuthor { name: author.unwrap_or_default(), email },
+                    message_template: template,
+                    message_template_values: values,
+                    signing_key: None,
+                },
+                push: GitPush { branch: push_branch, refspec, options },
             },
             update_path: path,
             policies: policies.into_iter().map(|(namespace, name)| ObjectRef { namespace, name }).collect(),

@@ -26,11 +26,12 @@ use imageautomation_engine::flux_objects::{
     Defaults, image_policy_input, image_repository_input, update_automation_input,
 };
 use imageautomation_kube::{
-    DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
-    Kind, Manifest, ObjectRef, Order, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
-    UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
-    to_yaml_documents,
+    GitAuth, GitInput, ImagePolicyInput, ImageRepositoryInput, Kind, Manifest, ObjectRef, Order,
+    Policy, RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput,
+    render_image_policy, render_image_repository, render_update_automation, to_yaml_documents,
 };
+use imageautomation_model::git::UpdateStrategy;
+use imageautomation_model::{args, checkout_ref};
 use regex::Regex;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -211,17 +212,37 @@ pub fn from_project(
             name,
             ..Defaults::default()
         };
+        let shape =
+            |e: args::ShapeError| format!("{}: {}", where_(&format!(".{}", e.property)), e.reason);
         let rendered = match d.token.rsplit(':').next().unwrap_or_default() {
-            "ImageRepository" => render_image_repository(
-                &image_repository_input(&properties, &defaults),
-                SecretsMode::Omit,
-            ),
-            "ImagePolicy" => image_policy_input(&properties, &defaults)
-                .and_then(|input| render_image_policy(&input).map(|m| vec![m])),
-            "UpdateAutomation" => render_update_automation(
-                &update_automation_input(&properties, &defaults),
-                SecretsMode::Omit,
-            ),
+            "ImageRepository" => match args::parse(&properties) {
+                Ok(a) => render_image_repository(
+                    &image_repository_input(&a, &defaults),
+                    SecretsMode::Omit,
+                ),
+                Err(e) => {
+                    errors.push(shape(e));
+                    continue;
+                }
+            },
+            "ImagePolicy" => match args::parse(&properties) {
+                Ok(a) => image_policy_input(&a, &defaults)
+                    .and_then(|input| render_image_policy(&input).map(|m| vec![m])),
+                Err(e) => {
+                    errors.push(shape(e));
+                    continue;
+                }
+            },
+            "UpdateAutomation" => match args::parse(&properties) {
+                Ok(a) => render_update_automation(
+                    &update_automation_input(&a, &defaults),
+                    SecretsMode::Omit,
+                ),
+                Err(e) => {
+                    errors.push(shape(e));
+                    continue;
+                }
+            },
             other => {
                 errors.push(format!(
                     "{}: unknown resource type imageautomation:index:{other}",
@@ -300,14 +321,6 @@ fn order(v: Option<&str>) -> Option<Order> {
     match v {
         Some("desc") => Some(Order::Desc),
         Some("asc") => Some(Order::Asc),
-        _ => None,
-    }
-}
-
-fn digest_policy(v: Option<&str>) -> Option<DigestReflectionPolicy> {
-    match v {
-        Some("Always") => Some(DigestReflectionPolicy::Always),
-        Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
         _ => None,
     }
 }
@@ -391,9 +404,7 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
             policy,
             filter_tags_pattern: filter.map(|f| f.pattern.clone()).filter(|s| !s.is_empty()),
             filter_tags_extract: filter.map(|f| f.extract.clone()).filter(|s| !s.is_empty()),
-            digest_reflection_policy: digest_policy(
-                p.spec.spec.digest_reflection_policy.as_deref(),
-            ),
+            digest_reflection_policy: p.spec.spec.digest_reflection_policy,
             interval: None,
             suspend: p.spec.spec.suspend,
         };
@@ -414,19 +425,23 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
         // any other source stays a reference.
         let own_source = source.filter(|g| g.metadata.name == a.metadata.name && &source_ns == ns);
         let git = a.spec.git.clone().unwrap_or_default();
-        let checkout = git
-            .checkout
-            .and_then(|c| c.reference)
-            .or_else(|| source.and_then(|g| g.spec.reference.clone()))
-            .filter(|r| !r.is_empty())
-            .map(|r| GitRef {
-                branch: r.branch,
-                tag: r.tag,
-                semver: r.semver,
-                name: r.name,
-                commit: r.commit,
-            });
-        let push_spec = git.push.unwrap_or_default();
+        // The same rule as `run` and Flux: the automation's checkout replaces the source's.
+        let checkout = checkout_ref(
+            git.checkout.as_ref(),
+            source.and_then(|g| g.spec.reference.as_ref()),
+        );
+        let checkout = (!checkout.is_empty()).then_some(checkout);
+        if let Some(Err(reason)) = a.spec.update.as_ref().map(UpdateStrategy::check) {
+            push(
+                &a.origin,
+                Err(imageautomation_kube::Error::InvalidInput {
+                    object: format!("ImageUpdateAutomation {ns}/{}", a.metadata.name),
+                    field: "spec.update.strategy",
+                    reason,
+                }),
+            );
+            continue;
+        }
         let selector = match a.spec.policy_selector.as_ref().map(LabelSelector::selector) {
             None => None,
             Some(Ok(selector)) => Some(selector),
@@ -471,13 +486,8 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
                     .map(|_| GitAuth::Token(placeholder())),
                 ca_pem: None,
                 checkout,
-                author_name: Some(git.commit.author.name.clone()).filter(|s| !s.is_empty()),
-                author_email: git.commit.author.email.clone(),
-                message_template: git.commit.message_template.clone(),
-                message_template_values: git.commit.message_template_values.clone(),
-                push_branch: push_spec.branch,
-                push_refspec: push_spec.refspec,
-                push_options: push_spec.options,
+                commit: git.commit.clone(),
+                push: git.push.clone().unwrap_or_default(),
             },
             update_path: a.spec.update.as_ref().and_then(|u| u.path.clone()),
             policies,

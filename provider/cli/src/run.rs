@@ -50,6 +50,8 @@ use imageautomation_git::{
     Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
     NamespacedName, WriteBackSpec,
 };
+use imageautomation_model::checkout_ref;
+use imageautomation_model::git::UpdateStrategy;
 use imageautomation_policy::TagSelector;
 use imageautomation_registry::{ExclusionList, ImageReference};
 use imageautomation_update::{LatestRef, Policies};
@@ -427,20 +429,7 @@ impl Plan {
                     continue;
                 }
             };
-            let digest_reflection = match p
-                .spec
-                .spec
-                .digest_reflection_policy
-                .as_deref()
-                .unwrap_or_default()
-                .parse::<DigestReflectionPolicy>()
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    errors.push(format!("{what}: spec.digestReflectionPolicy: {e}"));
-                    continue;
-                }
-            };
+            let digest_reflection = p.spec.spec.digest_reflection_policy;
             plan.policies.push(PolicyTask {
                 id: p.id(),
                 repository,
@@ -736,12 +725,10 @@ fn automation_task(
         .map(LabelSelector::selector)
         .transpose()
         .map_err(|e| format!("spec.policySelector: {e}"))?;
-    if let Some(strategy) = spec.update.as_ref().and_then(|u| u.strategy.as_deref())
-        && strategy != "Setters"
-    {
-        return Err(format!(
-            "spec.update.strategy: {strategy:?} is not supported; the only strategy is \"Setters\""
-        ));
+    if let Some(update) = &spec.update {
+        update
+            .check()
+            .map_err(|e| format!("spec.update.strategy: {e}"))?;
     }
     let source = &spec.source_ref;
     if let Some(kind) = source.kind.as_deref().filter(|k| *k != "GitRepository") {
@@ -780,22 +767,11 @@ fn automation_task(
         ));
     }
     // Flux: the automation's checkout ref replaces the GitRepository's as a whole.
-    let checkout = git
-        .checkout
-        .as_ref()
-        .and_then(|c| c.reference.clone())
-        .filter(|r| !r.is_empty())
-        .or_else(|| git_repository.spec.reference.clone())
-        .unwrap_or_default();
-    if checkout.commit.is_none() && checkout.tag.is_none() {
-        for (field, value) in [("semver", &checkout.semver), ("name", &checkout.name)] {
-            if value.is_some() && checkout.branch.is_none() {
-                return Err(format!(
-                    "checkout ref.{field} is not supported; check out a branch, tag or commit"
-                ));
-            }
-        }
-    }
+    let checkout = checkout_ref(
+        git.checkout.as_ref(),
+        git_repository.spec.reference.as_ref(),
+    )
+    .checkout()?;
     let push = git.push.clone().unwrap_or_default();
     let url = git_repository.spec.url.clone();
     let credentials = match token {
@@ -820,12 +796,7 @@ fn automation_task(
         },
         _ => GitCredentials::Anonymous,
     };
-    let update_path = spec
-        .update
-        .as_ref()
-        .and_then(|u| u.path.clone())
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| ".".to_owned());
+    let update_path = UpdateStrategy::path(spec.update.as_ref()).to_owned();
     Ok(AutomationTask {
         id: a.id(),
         policies: policies_of(a, selector.as_ref(), manifests),
@@ -836,13 +807,9 @@ fn automation_task(
                 ca_bundle: None,
                 known_hosts: None,
             },
-            checkout: CheckoutRef::from_flux(
-                checkout.branch.as_deref(),
-                checkout.tag.as_deref(),
-                checkout.commit.as_deref(),
-            ),
-            push_branch: push.branch.filter(|b| !b.is_empty()),
-            push_refspec: push.refspec.filter(|r| !r.is_empty()),
+            checkout,
+            push_branch: push.branch,
+            push_refspec: push.refspec,
             push_options: push.options,
             author: CommitAuthor {
                 name: git.commit.author.name.clone(),
@@ -1007,6 +974,14 @@ mod tests {
             "git.checkout.ref wins"
         );
         assert!(matches!(spec.auth.credentials, GitCredentials::Anonymous));
+        // An empty ref replaces the GitRepository's too, as in Flux and `render` (`run` used to
+        // fall back to the GitRepository's branch).
+        let text = text.replace("checkout: {ref: {tag: v1}}", "checkout: {ref: {}}");
+        let plan = plan_of(&text, None).expect("plan");
+        assert_eq!(
+            plan.automations[0].write_back.checkout,
+            CheckoutRef::Branch("master".into())
+        );
     }
 
     #[test]

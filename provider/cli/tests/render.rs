@@ -203,3 +203,20 @@ fn a_stack_with_computed_values_is_a_clear_error() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn an_unknown_update_strategy_is_refused_as_run_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("flux.yaml"),
+        FLUX.replace("strategy: Setters", "strategy: Merge"),
+    )
+    .expect("write");
+    let output = render(dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("spec.update.strategy") && stderr.contains("\"Merge\" is not supported"),
+        "{stderr}"
+    );
+}

@@ -1,20 +1,24 @@
-//! The resources' properties (Flux field names, as the Pulumi resources and a
-//! Pulumi YAML program spell them) mapped to the Kubernetes objects'
-//! inputs of `imageautomation-kube`. The provider (cluster mode) and
+//! The resources' typed inputs (`imageautomation-model`'s [`args`](imageautomation_model::args),
+//! parsed from what the Pulumi resources and a Pulumi YAML program give) mapped to the
+//! Kubernetes objects' inputs of `imageautomation-kube`, and the Git credential precedence
+//! ([`git_credential`]) the plugin's own Git access uses too. The provider (cluster mode) and
 //! `imageautomation render` share this mapping; each says where defaults and
 //! fallback credentials come from through [`Defaults`].
 
 use std::collections::BTreeMap;
 
 use imageautomation_kube::{
-    DigestReflectionPolicy, Error as KubeError, GitAuth, GitInput, GitRef, ImagePolicyInput,
+    DigestReflectionPolicy, Error as KubeError, GitAuth, GitInput, ImagePolicyInput,
     ImageRepositoryInput, ObjectRef, Order, Policy, RegistryCredentials, TlsCertificate,
     UpdateAutomationInput,
 };
+use imageautomation_model::args::{
+    GitArgs, ImagePolicyArgs, ImageRepositoryArgs, UpdateAutomationArgs,
+};
+use imageautomation_model::checkout_ref;
+use imageautomation_model::token_rule::{TokenOrigin, token_destination};
+use imageautomation_policy::OrderPolicy;
 use secrecy::SecretString;
-
-use crate::token_rule::{TokenOrigin, token_destination};
-use serde_json::Value;
 
 /// What the properties leave open.
 #[derive(Debug, Clone, Default)]
@@ -32,85 +36,55 @@ pub struct Defaults {
     pub github_token: Option<SecretString>,
 }
 
-fn text(v: &Value, path: &str) -> Option<String> {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-fn secret(v: &Value, path: &str) -> Option<SecretString> {
-    text(v, path).map(SecretString::from)
-}
-
-fn flag(v: &Value, path: &str) -> bool {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .is_some_and(|b| b == true || b == "true")
-}
-
-/// A `map[string]string` property (`messageTemplateValues`, `push.options`):
-/// non-string values are kept as their JSON text; absent is empty.
-pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn order(v: &Value, path: &str) -> Option<Order> {
-    match text(v, path).as_deref() {
-        Some("desc") => Some(Order::Desc),
-        Some("asc") => Some(Order::Asc),
-        _ => None,
-    }
-}
-
 /// An ImageRepository's object inputs: credentials from `credentials`, else
 /// `dockerConfigJson`, else [`Defaults::registry_auth`] for the image's registry.
-pub fn image_repository_input(p: &Value, d: &Defaults) -> ImageRepositoryInput {
-    let image = text(p, "image").unwrap_or_default();
-    let credentials = if let (Some(username), Some(password)) = (
-        text(p, "credentials.username"),
-        secret(p, "credentials.password"),
-    ) {
-        Some(RegistryCredentials::Basic { username, password })
-    } else if let Some(json) = secret(p, "dockerConfigJson") {
-        Some(RegistryCredentials::DockerConfigJson(json))
+pub fn image_repository_input(args: &ImageRepositoryArgs, d: &Defaults) -> ImageRepositoryInput {
+    let image = args.image.clone().unwrap_or_default();
+    let access = &args.access;
+    let credentials = if let Some((username, password)) = access.basic() {
+        Some(RegistryCredentials::Basic {
+            username: username.to_owned(),
+            password: password.clone(),
+        })
+    } else if let Some(json) = &access.docker_config_json {
+        Some(RegistryCredentials::DockerConfigJson(json.clone()))
     } else {
-        imageautomation_registry::ImageReference::parse(&image, flag(p, "insecure"))
+        imageautomation_registry::ImageReference::parse(&image, access.insecure)
             .ok()
             .and_then(|r| d.registry_auth.get(r.registry()).cloned())
             .map(|(username, password)| RegistryCredentials::Basic { username, password })
     };
-    let certificate = TlsCertificate {
-        ca_pem: text(p, "certificate.caPem"),
-        cert_pem: text(p, "certificate.certPem"),
-        key_pem: secret(p, "certificate.keyPem"),
-    };
-    let has_certificate = certificate.ca_pem.is_some()
-        || certificate.cert_pem.is_some()
-        || certificate.key_pem.is_some();
+    let certificate = access
+        .certificate
+        .as_ref()
+        .filter(|c| !c.is_empty())
+        .map(|c| TlsCertificate {
+            ca_pem: c.ca_pem.clone(),
+            cert_pem: c.cert_pem.clone(),
+            key_pem: c.key_pem.clone(),
+        });
     ImageRepositoryInput {
-        namespace: text(p, "namespace").unwrap_or_else(|| d.namespace.clone()),
-        name: text(p, "name").unwrap_or_else(|| d.name.clone()),
+        namespace: args
+            .namespace
+            .clone()
+            .unwrap_or_else(|| d.namespace.clone()),
+        name: args.name.clone().unwrap_or_else(|| d.name.clone()),
         image,
-        interval: text(p, "interval"),
-        timeout: text(p, "timeout"),
-        exclusion_list: p
-            .get("exclusionList")
-            .and_then(|l| serde_json::from_value(l.clone()).ok()),
-        insecure: flag(p, "insecure"),
-        suspend: flag(p, "suspend"),
+        interval: args.interval.clone(),
+        timeout: args.timeout.clone(),
+        exclusion_list: args.exclusion_list.clone(),
+        insecure: access.insecure,
+        suspend: args.suspend,
         credentials,
-        certificate: has_certificate.then_some(certificate),
+        certificate,
+    }
+}
+
+fn order(policy: Option<&OrderPolicy>) -> Option<Order> {
+    match policy?.order.as_deref() {
+        Some("desc") => Some(Order::Desc),
+        Some("asc") => Some(Order::Asc),
+        _ => None,
     }
 }
 
@@ -119,26 +93,32 @@ pub fn image_repository_input(p: &Value, d: &Defaults) -> ImageRepositoryInput {
 ///
 /// # Errors
 /// [`KubeError::InvalidInput`] without a policy or a repository name.
-pub fn image_policy_input(p: &Value, d: &Defaults) -> Result<ImagePolicyInput, KubeError> {
-    let namespace = text(p, "namespace").unwrap_or_else(|| d.namespace.clone());
-    let name = text(p, "name").unwrap_or_else(|| d.name.clone());
+pub fn image_policy_input(
+    args: &ImagePolicyArgs,
+    d: &Defaults,
+) -> Result<ImagePolicyInput, KubeError> {
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| d.namespace.clone());
+    let name = args.name.clone().unwrap_or_else(|| d.name.clone());
     let invalid = |field: &'static str, reason: &str| KubeError::InvalidInput {
         object: format!("ImagePolicy {namespace}/{name}"),
         field,
         reason: reason.to_owned(),
     };
-    let policy = if let Some(range) = text(p, "policy.semver.range") {
-        Policy::Semver { range }
-    } else if p
-        .pointer("/policy/alphabetical")
-        .is_some_and(Value::is_object)
-    {
-        Policy::Alphabetical {
-            order: order(p, "policy.alphabetical.order"),
+    let choice = args.policy.clone().unwrap_or_default();
+    let policy = if let Some(semver) = choice.semver.filter(|s| !s.range.is_empty()) {
+        Policy::Semver {
+            range: semver.range,
         }
-    } else if p.pointer("/policy/numerical").is_some_and(Value::is_object) {
+    } else if let Some(alphabetical) = &choice.alphabetical {
+        Policy::Alphabetical {
+            order: order(Some(alphabetical)),
+        }
+    } else if let Some(numerical) = &choice.numerical {
         Policy::Numerical {
-            order: order(p, "policy.numerical.order"),
+            order: order(Some(numerical)),
         }
     } else {
         return Err(invalid(
@@ -146,103 +126,130 @@ pub fn image_policy_input(p: &Value, d: &Defaults) -> Result<ImagePolicyInput, K
             "set one of semver, alphabetical or numerical",
         ));
     };
-    let digest_reflection_policy = match text(p, "digestReflectionPolicy").as_deref() {
-        Some("Always") => Some(DigestReflectionPolicy::Always),
-        Some("IfNotPresent") => Some(DigestReflectionPolicy::IfNotPresent),
-        _ => None,
-    };
-    let repository_name = text(p, "imageRepositoryRef.name").ok_or_else(|| {
+    let repository = args.image_repository_ref.clone().unwrap_or_default();
+    let repository_name = repository.name.ok_or_else(|| {
         invalid(
             "imageRepositoryRef",
             "the repository's name is required: pass an ImageRepository's imageRepositoryRef",
         )
     })?;
+    let filter = args.filter_tags.as_ref();
+    let digest_reflection_policy = args.digest_reflection_policy;
     Ok(ImagePolicyInput {
         namespace: namespace.clone(),
         name: name.clone(),
         image_repository_ref: ObjectRef {
-            namespace: text(p, "imageRepositoryRef.namespace"),
+            namespace: repository.namespace,
             name: repository_name,
         },
         policy,
-        filter_tags_pattern: text(p, "filterTags.pattern"),
-        filter_tags_extract: text(p, "filterTags.extract"),
+        filter_tags_pattern: filter.map(|f| f.pattern.clone()).filter(|s| !s.is_empty()),
+        filter_tags_extract: filter.map(|f| f.extract.clone()).filter(|s| !s.is_empty()),
         // Flux accepts (and then requires) an interval only with `Always`.
-        interval: (digest_reflection_policy == Some(DigestReflectionPolicy::Always))
-            .then(|| text(p, "interval"))
+        interval: (digest_reflection_policy == DigestReflectionPolicy::Always)
+            .then(|| args.interval.clone())
             .flatten(),
         digest_reflection_policy,
-        suspend: flag(p, "suspend"),
+        suspend: false,
     })
 }
 
 /// An UpdateAutomation's object inputs: the object is
 /// [`Defaults::namespace`]/`name` (default [`Defaults::name`]), its policies
 /// are exactly the `policies`, and its source is `sourceRef` when given, else a
-/// rendered `GitRepository` with the Git credentials (or
-/// [`Defaults::github_token`] for github.com) in its Secret.
-pub fn update_automation_input(p: &Value, d: &Defaults) -> UpdateAutomationInput {
-    let url = text(p, "git.url").unwrap_or_default();
-    let auth = if let Some(token) = secret(p, "git.auth.token") {
-        Some(GitAuth::Token(token))
-    } else if let (Some(username), Some(password)) =
-        (text(p, "git.auth.username"), secret(p, "git.auth.password"))
-    {
-        Some(GitAuth::Basic { username, password })
-    } else if let Some(private_key) = secret(p, "git.auth.sshPrivateKey") {
-        Some(GitAuth::Ssh {
+/// rendered `GitRepository` with the Git credentials ([`git_credential`]'s rule) in its
+/// Secret.
+pub fn update_automation_input(args: &UpdateAutomationArgs, d: &Defaults) -> UpdateAutomationInput {
+    let git = &args.git;
+    let url = git.url.clone().unwrap_or_default();
+    let auth = git_credential(git, d.github_token.as_ref()).map(|c| match c {
+        GitCredential::Token(token, _) => GitAuth::Token(token),
+        GitCredential::Basic { username, password } => GitAuth::Basic { username, password },
+        GitCredential::SshKey {
             private_key,
-            known_hosts: text(p, "git.auth.knownHosts").unwrap_or_default(),
+            known_hosts,
+        } => GitAuth::Ssh {
+            private_key,
+            known_hosts: known_hosts.unwrap_or_default(),
             passphrase: None,
-        })
-    } else if token_destination(&url, TokenOrigin::Ambient, false).is_ok() {
-        // The same rule as the plugin's own Git access: githubToken goes to GitHub only.
-        d.github_token.clone().map(GitAuth::Token)
-    } else {
-        None
-    };
-    let checkout = GitRef {
-        branch: text(p, "git.checkout.ref.branch"),
-        tag: text(p, "git.checkout.ref.tag"),
-        commit: text(p, "git.checkout.ref.commit"),
-        ..GitRef::default()
-    };
-    let has_checkout = checkout != GitRef::default();
+        },
+    });
+    let checkout = checkout_ref(git.checkout.as_ref(), None);
     UpdateAutomationInput {
         namespace: d.namespace.clone(),
-        name: text(p, "name").unwrap_or_else(|| d.name.clone()),
-        interval: text(p, "interval"),
-        source_ref: text(p, "sourceRef.name").map(|name| ObjectRef {
-            namespace: text(p, "sourceRef.namespace"),
-            name,
+        name: args.name.clone().unwrap_or_else(|| d.name.clone()),
+        interval: args.interval.clone(),
+        source_ref: args.source_ref.as_ref().and_then(|s| {
+            Some(ObjectRef {
+                namespace: s.namespace.clone(),
+                name: s.name.clone()?,
+            })
         }),
         git: GitInput {
             url,
             auth,
-            ca_pem: text(p, "git.caPem"),
-            checkout: has_checkout.then_some(checkout),
-            author_name: text(p, "git.commit.author.name"),
-            author_email: text(p, "git.commit.author.email").unwrap_or_default(),
-            message_template: text(p, "git.commit.messageTemplate"),
-            message_template_values: string_map(p.pointer("/git/commit/messageTemplateValues")),
-            push_branch: text(p, "git.push.branch"),
-            push_refspec: text(p, "git.push.refspec"),
-            push_options: string_map(p.pointer("/git/push/options")),
+            ca_pem: git.ca_pem.clone(),
+            checkout: (!checkout.is_empty()).then_some(checkout),
+            commit: git.commit.clone(),
+            push: git.push.clone().unwrap_or_default(),
         },
-        update_path: text(p, "update.path"),
-        policies: p
-            .get("policies")
-            .and_then(Value::as_array)
-            .into_iter()
+        update_path: args.update.as_ref().and_then(|u| u.path.clone()),
+        policies: args
+            .policies
+            .iter()
             .flatten()
-            .filter_map(|x| {
+            .filter_map(|p| {
                 Some(ObjectRef {
-                    namespace: text(x, "namespace"),
-                    name: text(x, "name")?,
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone()?,
                 })
             })
             .collect(),
-        suspend: flag(p, "suspend"),
+        suspend: args.suspend,
+    }
+}
+
+/// Credentials for a Git remote, whatever carries them (the Git client, a Flux Secret).
+#[derive(Debug, Clone)]
+pub enum GitCredential {
+    /// An HTTPS token, and where it came from.
+    Token(SecretString, TokenOrigin),
+    /// HTTPS basic auth.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// An SSH key.
+    SshKey {
+        /// The private key.
+        private_key: SecretString,
+        /// `known_hosts` lines for the server.
+        known_hosts: Option<String>,
+    },
+}
+
+/// The credential precedence of the plugin, its cluster mode and `render`: `git.auth.token`,
+/// else `git.auth.username` and `password`, else `git.auth.sshPrivateKey`, else the
+/// ambient token (`githubToken`, `GITHUB_TOKEN`) when [`token_destination`] lets it go to
+/// the remote (github.com over HTTPS); `None` is anonymous access.
+pub fn git_credential(git: &GitArgs, ambient: Option<&SecretString>) -> Option<GitCredential> {
+    let auth = git.auth.clone().unwrap_or_default();
+    let url = git.url.as_deref().unwrap_or_default();
+    if let Some(token) = auth.token {
+        Some(GitCredential::Token(token, TokenOrigin::Explicit))
+    } else if let (Some(username), Some(password)) = (auth.username, auth.password) {
+        Some(GitCredential::Basic { username, password })
+    } else if let Some(private_key) = auth.ssh_private_key {
+        Some(GitCredential::SshKey {
+            private_key,
+            known_hosts: auth.known_hosts,
+        })
+    } else if token_destination(url, TokenOrigin::Ambient, false).is_ok() {
+        ambient.map(|t| GitCredential::Token(t.clone(), TokenOrigin::Ambient))
+    } else {
+        None
     }
 }
 
@@ -252,6 +259,10 @@ mod tests {
     use secrecy::ExposeSecret;
     use serde_json::json;
 
+    fn args<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        imageautomation_model::args::parse(&v).expect("valid inputs")
+    }
+
     #[test]
     fn the_github_token_goes_into_the_secret_of_https_github_remotes_only() {
         let d = Defaults {
@@ -259,7 +270,7 @@ mod tests {
             ..Defaults::default()
         };
         let auth_of = |url: &str| {
-            update_automation_input(&json!({"git": {"url": url}}), &d)
+            update_automation_input(&args(json!({"git": {"url": url}})), &d)
                 .git
                 .auth
                 .is_some()
@@ -281,7 +292,7 @@ mod tests {
             )]),
             github_token: Some(SecretString::from("tok")),
         };
-        let repo = image_repository_input(&json!({"image": "ghcr.io/a/b"}), &d);
+        let repo = image_repository_input(&args(json!({"image": "ghcr.io/a/b"})), &d);
         assert_eq!(
             (repo.namespace.as_str(), repo.name.as_str()),
             ("flux-system", "podinfo")
@@ -290,7 +301,9 @@ mod tests {
             matches!(repo.credentials, Some(RegistryCredentials::Basic { ref username, .. }) if username == "bot")
         );
         let automation = update_automation_input(
-            &json!({"name": "fleet", "git": {"url": "https://github.com/o/r"}, "policies": [{"namespace": "flux-system", "name": "podinfo"}]}),
+            &args(
+                json!({"name": "fleet", "git": {"url": "https://github.com/o/r"}, "policies": [{"namespace": "flux-system", "name": "podinfo"}]}),
+            ),
             &d,
         );
         assert_eq!(automation.name, "fleet");
@@ -299,7 +312,11 @@ mod tests {
         );
         assert_eq!(automation.policies.len(), 1);
         assert!(
-            image_policy_input(&json!({"imageRepositoryRef": {"name": "podinfo"}}), &d).is_err()
+            image_policy_input(
+                &args(json!({"imageRepositoryRef": {"name": "podinfo"}})),
+                &d
+            )
+            .is_err()
         );
     }
 }

@@ -9,9 +9,10 @@
 //! jitter (honouring `Retry-After`) inside an overall per-scan timeout.
 //!
 //! The scheduler knows nothing of HTTP or OCI (that is `imageautomation-registry`, reached
-//! through the [`TagSource`] trait). The crate also holds the rules the plugin and the CLI
-//! share: the reconcilers ([`reconcile`]), the properties -> Flux objects mapping
-//! ([`flux_objects`]) and where a Git token may go ([`token_rule`]). Scan results live in
+//! through the [`TagSource`] trait). The crate also holds the reconcilers the plugin and the
+//! CLI share ([`reconcile`]: scan, select, and write back through `imageautomation-git`) and
+//! the typed inputs -> Flux objects mapping of cluster mode ([`flux_objects`], rendered by
+//! `imageautomation-kube`); the shapes and rules they work on are `imageautomation-model`'s. Scan results live in
 //! memory, one cache per process; [`Scheduler::restore`] hands back a result kept elsewhere
 //! (Pulumi state).
 //!
@@ -34,17 +35,15 @@
 //! # }
 //! ```
 
-mod duration;
 mod error;
 pub mod flux_objects;
 pub mod reconcile;
 mod scheduler;
 mod should_scan;
 mod source;
-pub mod token_rule;
 
-pub use duration::parse_go_duration;
 pub use error::{Error, Result};
+pub use imageautomation_model::{parse_go_duration, token_rule};
 pub use scheduler::{
     DEFAULT_MAX_CONCURRENT_PER_REGISTRY, DigestRequest, RetryPolicy, ScanRequest, Scheduler,
     SchedulerConfig, default_timeout,

@@ -6,6 +6,7 @@
 //! 5.2): `username`/`password` or a bearer-style token for HTTPS, `ca.crt` for
 //! a private CA, `identity`/`identity.pub`/`known_hosts` for SSH.
 
+use imageautomation_model::url_forms::ScpLike;
 use std::cell::RefCell;
 
 use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
@@ -119,19 +120,13 @@ impl RemoteUrl {
     /// Parses `http(s)://`, `ssh://`, scp-like `user@host:path` and `file://`
     /// URLs.
     pub(crate) fn parse(raw: &str) -> Result<Self, Error> {
-        let scp = regex::Regex::new(r"^(?:([^@/:]+)@)?([^@/:\[\]]+):([^/].*|/.*)$")
-            .expect("static regex is valid");
-        if !raw.contains("://")
-            && let Some(c) = scp.captures(raw)
-        {
-            let host = c[2].to_string();
-            let username = c.get(1).map(|m| m.as_str().to_string());
+        if let Some(scp) = ScpLike::parse(raw) {
             return Ok(RemoteUrl {
                 url: raw.to_string(),
-                display: format!("{host}:{}", &c[3]),
+                display: format!("{}:{}", scp.host, scp.path),
                 scheme: Scheme::Ssh,
                 port: 22,
-                username,
+                username: scp.user.map(str::to_owned),
             });
         }
         let parsed = url::Url::parse(raw).map_err(|e| Error::InvalidUrl {

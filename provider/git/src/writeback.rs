@@ -29,42 +29,7 @@ use crate::changes::{ChangeSet, NamespacedName};
 use crate::error::Error;
 use crate::template::{MessageTemplate, TemplateData};
 
-/// `git.checkout.ref`: what to check out (Flux priority: commit > tag >
-/// branch; use [`CheckoutRef::from_flux`] to apply it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckoutRef {
-    /// A branch name, e.g. `"main"`.
-    Branch(String),
-    /// A tag name, e.g. `"v1.2.0"`; the push branch must be set.
-    Tag(String),
-    /// A full commit SHA-1 (40 hex digits); the push branch must be set.
-    /// Fetches every branch (a commit cannot be fetched shallowly).
-    Commit(String),
-}
-
-impl Default for CheckoutRef {
-    /// Flux's default when no ref is set: branch `master`.
-    fn default() -> Self {
-        CheckoutRef::Branch("master".to_string())
-    }
-}
-
-impl CheckoutRef {
-    /// Applies Flux's priority to the `git.checkout.ref` fields:
-    /// commit > tag > branch, else branch `master` (flux-spec 5.2).
-    pub fn from_flux(branch: Option<&str>, tag: Option<&str>, commit: Option<&str>) -> Self {
-        let set = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
-        if let Some(c) = set(commit) {
-            CheckoutRef::Commit(c)
-        } else if let Some(t) = set(tag) {
-            CheckoutRef::Tag(t)
-        } else if let Some(b) = set(branch) {
-            CheckoutRef::Branch(b)
-        } else {
-            CheckoutRef::default()
-        }
-    }
-}
+pub use imageautomation_model::CheckoutRef;
 
 /// `git.commit.author`: author and committer of the automation's commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -667,22 +632,6 @@ mod tests {
         assert_eq!(
             r.summary(),
             "pushed commit 'a47b32f' to branch 'test-branch' and refspecs 'refs/heads/auto:refs/heads/smth/else', 'refs/heads/auto:refs/heads/foo'\nUpdate from image update automation"
-        );
-    }
-
-    #[test]
-    fn checkout_ref_priority_is_fluxs() {
-        assert_eq!(
-            CheckoutRef::from_flux(Some("main"), Some("v1"), Some("abc")),
-            CheckoutRef::Commit("abc".into())
-        );
-        assert_eq!(
-            CheckoutRef::from_flux(Some("main"), Some("v1"), None),
-            CheckoutRef::Tag("v1".into())
-        );
-        assert_eq!(
-            CheckoutRef::from_flux(None, None, None),
-            CheckoutRef::Branch("master".into())
         );
     }
 

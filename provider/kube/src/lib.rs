@@ -43,8 +43,8 @@ pub use manifest::{
     Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey, REDACTED, removed_objects,
 };
 pub use render::{
-    DigestReflectionPolicy, GitAuth, GitInput, GitRef, ImagePolicyInput, ImageRepositoryInput,
-    ObjectRef, Order, POLICY_LABEL, Policy, RegistryCredentials, SecretsMode, TlsCertificate,
-    UpdateAutomationInput, render_image_policy, render_image_repository, render_update_automation,
-    to_yaml_documents,
+    CommitAuthor, DigestReflectionPolicy, GitAuth, GitCommit, GitInput, GitPush, GitRef,
+    ImagePolicyInput, ImageRepositoryInput, ObjectRef, Order, POLICY_LABEL, Policy,
+    RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput, render_image_policy,
+    render_image_repository, render_update_automation, to_yaml_documents,
 };

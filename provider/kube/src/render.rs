@@ -11,6 +11,11 @@ use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+use imageautomation_model::duration::{parse_flux_timeout, parse_go_duration};
+pub use imageautomation_model::git::{CommitAuthor, GitCommit, GitPush};
+use imageautomation_model::url_forms::ScpLike;
+pub use imageautomation_model::{DigestReflectionPolicy, GitRef};
+
 use crate::error::{Error, Result};
 use crate::manifest::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest, ObjectKey};
 
@@ -141,27 +146,6 @@ impl Order {
     }
 }
 
-/// `spec.digestReflectionPolicy` of an `ImagePolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigestReflectionPolicy {
-    /// `Never` (Flux default): no digest in `latestRef`.
-    Never,
-    /// `IfNotPresent`: look the digest up once per tag.
-    IfNotPresent,
-    /// `Always`: refresh the digest every `spec.interval` (then required).
-    Always,
-}
-
-impl DigestReflectionPolicy {
-    fn as_str(self) -> &'static str {
-        match self {
-            DigestReflectionPolicy::Never => "Never",
-            DigestReflectionPolicy::IfNotPresent => "IfNotPresent",
-            DigestReflectionPolicy::Always => "Always",
-        }
-    }
-}
-
 /// Inputs of a Flux `ImagePolicy` (IRC `api/v1/imagepolicy_types.go`).
 #[derive(Debug, Clone)]
 pub struct ImagePolicyInput {
@@ -179,8 +163,8 @@ pub struct ImagePolicyInput {
     pub filter_tags_pattern: Option<String>,
     /// `spec.filterTags.extract` (`$name` template), `None` for none.
     pub filter_tags_extract: Option<String>,
-    /// `spec.digestReflectionPolicy`; `None` leaves Flux's default `Never`.
-    pub digest_reflection_policy: Option<DigestReflectionPolicy>,
+    /// `spec.digestReflectionPolicy`; `Never` (Flux's default) is not written.
+    pub digest_reflection_policy: DigestReflectionPolicy,
     /// `spec.interval`, Go duration: accepted by Flux only, and then required,
     /// with `digestReflectionPolicy: Always` (two CEL rules in the CRD).
     pub interval: Option<String>,
@@ -214,28 +198,6 @@ pub enum GitAuth {
     },
 }
 
-/// `spec.git.checkout.ref` (source-controller `GitRepositoryRef`); also
-/// written to the rendered `GitRepository`'s `spec.ref`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GitRef {
-    /// `branch`.
-    pub branch: Option<String>,
-    /// `tag`.
-    pub tag: Option<String>,
-    /// `semver` (a range over tags).
-    pub semver: Option<String>,
-    /// `name` (a full reference, `refs/heads/main`).
-    pub name: Option<String>,
-    /// `commit` (SHA-1).
-    pub commit: Option<String>,
-}
-
-impl GitRef {
-    fn is_empty(&self) -> bool {
-        *self == GitRef::default()
-    }
-}
-
 /// Inputs of the Git side of an automation (Pulumi `git`).
 #[derive(Debug, Clone)]
 pub struct GitInput {
@@ -249,20 +211,11 @@ pub struct GitInput {
     pub ca_pem: Option<String>,
     /// `git.checkout.ref`; `None` lets Flux default to branch `master`.
     pub checkout: Option<GitRef>,
-    /// `git.commit.author.name`.
-    pub author_name: Option<String>,
-    /// `git.commit.author.email` (required by Flux).
-    pub author_email: String,
-    /// `git.commit.messageTemplate` (Go text/template); Flux's default when `None`.
-    pub message_template: Option<String>,
-    /// `git.commit.messageTemplateValues`, exposed as `.Values`.
-    pub message_template_values: BTreeMap<String, String>,
-    /// `git.push.branch`; the checkout branch when `None`.
-    pub push_branch: Option<String>,
-    /// `git.push.refspec`.
-    pub push_refspec: Option<String>,
-    /// `git.push.options` (`-o key=value`).
-    pub push_options: BTreeMap<String, String>,
+    /// `git.commit`: the author (its email required by Flux), the message template and
+    /// its values; `signingKey` is not rendered.
+    pub commit: GitCommit,
+    /// `git.push`: branch (the checkout branch when `None`), refspec and options.
+    pub push: GitPush,
 }
 
 /// Inputs of a Flux `ImageUpdateAutomation` (IAC `api/v1`).
@@ -296,14 +249,6 @@ static DNS_SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DNS_LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("static regex"));
-static INTERVAL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$").expect("static regex"));
-static TIMEOUT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$").expect("static regex"));
-static SCP_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?P<user>[A-Za-z0-9._~-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
-        .expect("static regex")
-});
 
 /// Accumulates one object's checks and builds its pieces.
 struct Ctx {
@@ -352,12 +297,12 @@ impl Ctx {
     }
 
     fn check_duration(&self, field: &'static str, value: &str, hours: bool) -> Result<()> {
-        let ok = if hours {
-            INTERVAL.is_match(value)
+        let parsed = if hours {
+            parse_go_duration(value)
         } else {
-            TIMEOUT.is_match(value)
+            parse_flux_timeout(value)
         };
-        if !ok {
+        if parsed.is_err() {
             let units = if hours { "ms, s, m or h" } else { "ms, s or m" };
             return Err(self.invalid(
                 field,
@@ -640,7 +585,7 @@ pub fn render_image_policy(input: &ImagePolicyInput) -> Result<Manifest> {
             json!({"numerical": order.map(|o| json!({"order": o.as_str()})).unwrap_or_else(|| json!({}))})
         }
     };
-    let always = input.digest_reflection_policy == Some(DigestReflectionPolicy::Always);
+    let always = input.digest_reflection_policy == DigestReflectionPolicy::Always;
     match (&input.interval, always) {
         (Some(i), true) => cx.check_duration("interval", i, true)?,
         (Some(_), false) => {
@@ -667,13 +612,12 @@ pub fn render_image_policy(input: &ImagePolicyInput) -> Result<Manifest> {
         put_opt(&mut ft, "extract", input.filter_tags_extract.as_deref());
         spec.insert("filterTags".into(), Value::Object(ft));
     }
-    put_opt(
-        &mut spec,
-        "digestReflectionPolicy",
-        input
-            .digest_reflection_policy
-            .map(DigestReflectionPolicy::as_str),
-    );
+    if input.digest_reflection_policy != DigestReflectionPolicy::Never {
+        spec.insert(
+            "digestReflectionPolicy".into(),
+            input.digest_reflection_policy.as_str().into(),
+        );
+    }
     put_opt(&mut spec, "interval", input.interval.as_deref());
     put_true(&mut spec, "suspend", input.suspend);
     let mut rest = Map::new();
@@ -695,11 +639,8 @@ pub fn render_image_policy(input: &ImagePolicyInput) -> Result<Manifest> {
 /// Returns the reason as a message when the URL has another scheme or
 /// carries a password.
 pub fn flux_git_url(url: &str) -> std::result::Result<String, String> {
-    if let Some(c) = SCP_LIKE.captures(url) {
-        return Ok(format!(
-            "ssh://{}@{}/{}",
-            &c["user"], &c["host"], &c["path"]
-        ));
+    if let Some(scp) = ScpLike::parse(url) {
+        return Ok(scp.to_ssh_url());
     }
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(
@@ -792,7 +733,7 @@ pub fn render_update_automation(
     policy_names.dedup();
 
     let git = &input.git;
-    if git.author_email.trim().is_empty() {
+    if git.commit.author.email.trim().is_empty() {
         return Err(cx.invalid(
             "git.commit.author.email",
             "is required by Flux; give the commit author's email",
@@ -821,19 +762,21 @@ pub fn render_update_automation(
         checkout.insert("ref".into(), git_ref_json(r));
     }
     let mut author = Map::new();
-    put_opt(&mut author, "name", git.author_name.as_deref());
-    author.insert("email".into(), git.author_email.clone().into());
+    if !git.commit.author.name.is_empty() {
+        author.insert("name".into(), git.commit.author.name.clone().into());
+    }
+    author.insert("email".into(), git.commit.author.email.clone().into());
     let mut commit = Map::new();
     commit.insert("author".into(), Value::Object(author));
     put_opt(
         &mut commit,
         "messageTemplate",
-        git.message_template.as_deref(),
+        git.commit.message_template.as_deref(),
     );
-    if !git.message_template_values.is_empty() {
+    if !git.commit.message_template_values.is_empty() {
         commit.insert(
             "messageTemplateValues".into(),
-            json!(git.message_template_values),
+            json!(git.commit.message_template_values),
         );
     }
     let mut git_spec = Map::new();
@@ -843,7 +786,7 @@ pub fn render_update_automation(
     git_spec.insert("commit".into(), Value::Object(commit));
     // The CRD's rule (`pattern: ^$|^[^+:]`, image-automation-controller v1.2.4): no force
     // refspec and no deletion refspec.
-    if let Some(refspec) = &git.push_refspec
+    if let Some(refspec) = &git.push.refspec
         && (refspec.starts_with('+') || refspec.starts_with(':'))
     {
         return Err(cx.invalid(
@@ -855,10 +798,10 @@ pub fn render_update_automation(
         ));
     }
     let mut push = Map::new();
-    put_opt(&mut push, "branch", git.push_branch.as_deref());
-    put_opt(&mut push, "refspec", git.push_refspec.as_deref());
-    if !git.push_options.is_empty() {
-        push.insert("options".into(), json!(git.push_options));
+    put_opt(&mut push, "branch", git.push.branch.as_deref());
+    put_opt(&mut push, "refspec", git.push.refspec.as_deref());
+    if !git.push.options.is_empty() {
+        push.insert("options".into(), json!(git.push.options));
     }
     if !push.is_empty() {
         git_spec.insert("push".into(), Value::Object(push));

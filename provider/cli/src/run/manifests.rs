@@ -6,12 +6,14 @@
 //! every other kind and API group is ignored. Field names and defaults are
 //! those of the Flux CRDs (flux-spec 1.1-1.3).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use imageautomation_model::flux::{
+    GitRepositorySpec, ImagePolicyRest, ImageRepositorySpec, ImageUpdateAutomationSpec,
+    LabelSelector, Metadata,
+};
 use imageautomation_policy::ImagePolicySpec;
-use kube_core::{Expression, Selector};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
@@ -44,23 +46,6 @@ impl fmt::Display for Origin {
     }
 }
 
-/// `metadata` of an object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct Metadata {
-    /// `metadata.name` (required).
-    pub name: String,
-    /// `metadata.namespace`; `default` when absent, as `kubectl apply` without a namespace.
-    #[serde(default = "default_namespace")]
-    pub namespace: String,
-    /// `metadata.labels`, what `policySelector` matches.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-fn default_namespace() -> String {
-    "default".to_owned()
-}
-
 /// One Flux object: where it was read, its metadata and its spec.
 #[derive(Debug, Clone)]
 pub struct Object<S> {
@@ -79,62 +64,6 @@ impl<S> Object<S> {
     }
 }
 
-/// A reference to an object in the same namespace (`secretRef`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct LocalRef {
-    /// The object's name.
-    #[serde(default)]
-    pub name: String,
-}
-
-/// A reference with an optional namespace (`imageRepositoryRef`, `sourceRef`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct NamespacedRef {
-    /// `kind` (only `sourceRef` has one: `GitRepository`).
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// The object's name.
-    pub name: String,
-    /// The object's namespace; the referring object's namespace when absent.
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-/// `ImageRepository.spec` (flux-spec 1.1).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageRepositorySpec {
-    /// The repository to scan, without tag: `ghcr.io/org/app`.
-    pub image: String,
-    /// Scan period, a Go duration.
-    #[serde(default)]
-    pub interval: Option<String>,
-    /// Timeout of one scan, a Go duration; default: the interval.
-    #[serde(default)]
-    pub timeout: Option<String>,
-    /// Regexes of tags not stored; default `["^.*\\.sig$"]`.
-    #[serde(default)]
-    pub exclusion_list: Option<Vec<String>>,
-    /// Plain-HTTP registry.
-    #[serde(default)]
-    pub insecure: bool,
-    /// Registry credentials in a Kubernetes Secret (not read here).
-    #[serde(default)]
-    pub secret_ref: Option<LocalRef>,
-    /// TLS material in a Kubernetes Secret (not read here).
-    #[serde(default)]
-    pub cert_secret_ref: Option<LocalRef>,
-    /// Proxy settings in a Kubernetes Secret (not read here).
-    #[serde(default)]
-    pub proxy_secret_ref: Option<LocalRef>,
-    /// `generic` (default), `aws`, `azure`, `gcp`.
-    #[serde(default)]
-    pub provider: Option<String>,
-    /// Skip this object.
-    #[serde(default)]
-    pub suspend: bool,
-}
-
 /// `ImagePolicy.spec` (flux-spec 1.2): the selection part and the rest.
 #[derive(Debug, Clone)]
 pub struct ImagePolicyManifest {
@@ -142,218 +71,6 @@ pub struct ImagePolicyManifest {
     pub selection: ImagePolicySpec,
     /// `imageRepositoryRef`, `digestReflectionPolicy`, `suspend`.
     pub spec: ImagePolicyRest,
-}
-
-/// The fields of `ImagePolicy.spec` besides `policy` and `filterTags`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImagePolicyRest {
-    /// The ImageRepository; its namespace defaults to the policy's.
-    pub image_repository_ref: NamespacedRef,
-    /// `Never` (default), `IfNotPresent`, `Always`.
-    #[serde(default)]
-    pub digest_reflection_policy: Option<String>,
-    /// Skip this object.
-    #[serde(default)]
-    pub suspend: bool,
-}
-
-/// A Kubernetes label selector (`policySelector`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
-    /// Labels that must all be present with these values.
-    #[serde(default)]
-    pub match_labels: BTreeMap<String, String>,
-    /// Requirements that must all hold.
-    #[serde(default)]
-    pub match_expressions: Vec<LabelRequirement>,
-}
-
-/// One `matchExpressions` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct LabelRequirement {
-    /// The label key.
-    pub key: String,
-    /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
-    pub operator: String,
-    /// The values for `In` and `NotIn`.
-    #[serde(default)]
-    pub values: Vec<String>,
-}
-
-impl LabelSelector {
-    /// The selector, evaluated by kube-core's [`Selector`] (`SelectorExt::matches` over an
-    /// object's labels), after the checks the Kubernetes API server makes
-    /// (`metav1.LabelSelectorAsSelector`), which kube-core's own conversion does not all make.
-    ///
-    /// # Errors
-    /// A message naming the entry: an unknown operator, `In`/`NotIn` without values,
-    /// `Exists`/`DoesNotExist` with values.
-    pub fn selector(&self) -> Result<Selector, String> {
-        let equal = self
-            .match_labels
-            .iter()
-            .map(|(k, v)| Ok(Expression::Equal(k.clone(), v.clone())));
-        let requirements = self.match_expressions.iter().enumerate().map(|(i, r)| {
-            let (key, values) = (r.key.clone(), r.values.iter().cloned().collect());
-            match r.operator.as_str() {
-                "In" | "NotIn" if r.values.is_empty() => Err(format!(
-                    "matchExpressions[{i}]: operator {} needs at least one value",
-                    r.operator
-                )),
-                "Exists" | "DoesNotExist" if !r.values.is_empty() => Err(format!(
-                    "matchExpressions[{i}]: operator {} takes no values",
-                    r.operator
-                )),
-                "In" => Ok(Expression::In(key, values)),
-                "NotIn" => Ok(Expression::NotIn(key, values)),
-                "Exists" => Ok(Expression::Exists(key)),
-                "DoesNotExist" => Ok(Expression::DoesNotExist(key)),
-                other => Err(format!(
-                    "matchExpressions[{i}]: unknown operator {other:?}; use In, NotIn, Exists or DoesNotExist"
-                )),
-            }
-        });
-        equal.chain(requirements).collect()
-    }
-}
-
-/// `spec.git.checkout.ref` and `GitRepository.spec.ref`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct GitRef {
-    /// A branch.
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// A tag.
-    #[serde(default)]
-    pub tag: Option<String>,
-    /// A semver range over tags (not supported here).
-    #[serde(default)]
-    pub semver: Option<String>,
-    /// A reference name such as `refs/pull/1/head` (not supported here).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// A commit SHA-1.
-    #[serde(default)]
-    pub commit: Option<String>,
-}
-
-impl GitRef {
-    /// Whether no field is set.
-    pub fn is_empty(&self) -> bool {
-        *self == GitRef::default()
-    }
-}
-
-/// `spec.git.checkout`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct GitCheckout {
-    /// The ref, over the GitRepository's `spec.ref`.
-    #[serde(default, rename = "ref")]
-    pub reference: Option<GitRef>,
-}
-
-/// `spec.git.commit.author`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CommitAuthor {
-    /// The name (optional).
-    #[serde(default)]
-    pub name: String,
-    /// The e-mail address (required).
-    #[serde(default)]
-    pub email: String,
-}
-
-/// `spec.git.commit`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GitCommit {
-    /// The author and committer.
-    #[serde(default)]
-    pub author: CommitAuthor,
-    /// A Go template; default `Update from image update automation`.
-    #[serde(default)]
-    pub message_template: Option<String>,
-    /// `.Values` of the template.
-    #[serde(default)]
-    pub message_template_values: BTreeMap<String, String>,
-    /// A signing key in a Kubernetes Secret (not read here).
-    #[serde(default)]
-    pub signing_key: Option<serde_norway::Value>,
-}
-
-/// `spec.git.push`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct GitPush {
-    /// The branch to push to; default: the checkout branch.
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// An extra refspec pushed after the branch.
-    #[serde(default)]
-    pub refspec: Option<String>,
-    /// Push options (`-o key=value`).
-    #[serde(default)]
-    pub options: BTreeMap<String, String>,
-}
-
-/// `spec.git`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct GitSpec {
-    /// What to check out.
-    #[serde(default)]
-    pub checkout: Option<GitCheckout>,
-    /// How to commit.
-    #[serde(default)]
-    pub commit: GitCommit,
-    /// Where to push.
-    #[serde(default)]
-    pub push: Option<GitPush>,
-}
-
-/// `spec.update`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct UpdateSpec {
-    /// The directory to update, relative to the repository root; default the root.
-    #[serde(default)]
-    pub path: Option<String>,
-    /// `Setters` (the only strategy).
-    #[serde(default)]
-    pub strategy: Option<String>,
-}
-
-/// `ImageUpdateAutomation.spec` (flux-spec 1.3).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageUpdateAutomationSpec {
-    /// The GitRepository.
-    pub source_ref: NamespacedRef,
-    /// Checkout, commit and push settings (required in practice).
-    #[serde(default)]
-    pub git: Option<GitSpec>,
-    /// The ImagePolicies of the namespace to apply; `None` = all.
-    #[serde(default)]
-    pub policy_selector: Option<LabelSelector>,
-    /// What to update.
-    #[serde(default)]
-    pub update: Option<UpdateSpec>,
-    /// Skip this object.
-    #[serde(default)]
-    pub suspend: bool,
-}
-
-/// `GitRepository.spec`: URL and ref (and whether a Secret is named).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GitRepositorySpec {
-    /// `https://...`, `http://...`, `ssh://...` or `file://...`.
-    pub url: String,
-    /// The ref checked out when the automation gives none.
-    #[serde(default, rename = "ref")]
-    pub reference: Option<GitRef>,
-    /// Git credentials in a Kubernetes Secret (not read here).
-    #[serde(default)]
-    pub secret_ref: Option<LocalRef>,
 }
 
 /// Everything read from a directory.
@@ -565,6 +282,8 @@ fn strip_location(message: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn read(text: &str) -> (Manifests, Vec<ManifestError>) {

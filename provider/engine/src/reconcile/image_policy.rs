@@ -2,7 +2,6 @@
 //! (Flux IRC `imagepolicy_controller.go`, flux-spec 2.1 and 2.6).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use imageautomation_policy::{RejectReason, TagSelector};
 use imageautomation_update::LatestRef;
@@ -10,33 +9,7 @@ use imageautomation_update::LatestRef;
 use super::ReconcileError;
 use crate::{DigestRequest, Scheduler, TagSource};
 
-/// `spec.digestReflectionPolicy`: whether `latestRef.digest` is set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum DigestReflectionPolicy {
-    /// No digest (default).
-    #[default]
-    Never,
-    /// Look the digest up when the tag changes or no digest is known, then keep it.
-    IfNotPresent,
-    /// Look the digest up on every reconcile (tracks re-pushed tags).
-    Always,
-}
-
-impl FromStr for DigestReflectionPolicy {
-    type Err = String;
-
-    /// `Never`, `IfNotPresent` or `Always` (as spelled in the Flux CRD); `""` is `Never`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "" | "Never" => Ok(DigestReflectionPolicy::Never),
-            "IfNotPresent" => Ok(DigestReflectionPolicy::IfNotPresent),
-            "Always" => Ok(DigestReflectionPolicy::Always),
-            other => Err(format!(
-                "unknown digestReflectionPolicy {other:?}; use \"Never\", \"IfNotPresent\" or \"Always\""
-            )),
-        }
-    }
-}
+pub use imageautomation_model::DigestReflectionPolicy;
 
 /// The inputs of one selection.
 #[derive(Debug, Clone)]

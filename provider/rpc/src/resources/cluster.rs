@@ -15,6 +15,7 @@ use imageautomation_kube::{
     Applier, ApplyMode, Change, DeleteOutcome, Error as KubeError, Kind, Manifest, REDACTED,
     SecretsMode, render_image_policy, render_image_repository, render_update_automation,
 };
+use imageautomation_model::args;
 use imageautomation_proto::codec;
 use serde_json::{Map, Value};
 
@@ -117,16 +118,24 @@ pub fn render(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, Op
 
 /// [`render`] with the kube crate's error.
 fn render_kube(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, KubeError> {
+    // Check has parsed the same values: a shape error here is not expected.
+    let shape = |e: args::ShapeError| KubeError::InvalidInput {
+        object: token.to_owned(),
+        field: "inputs",
+        reason: format!("{}: {}", e.property, e.reason),
+    };
     match token {
         schema::IMAGE_REPOSITORY => render_image_repository(
-            &image_repository_input(plain, &defaults(ctx)),
+            &image_repository_input(&args::parse(plain).map_err(shape)?, &defaults(ctx)),
             SecretsMode::Include,
         ),
-        schema::IMAGE_POLICY => {
-            render_image_policy(&image_policy_input(plain, &defaults(ctx))?).map(|m| vec![m])
-        }
+        schema::IMAGE_POLICY => render_image_policy(&image_policy_input(
+            &args::parse(plain).map_err(shape)?,
+            &defaults(ctx),
+        )?)
+        .map(|m| vec![m]),
         schema::UPDATE_AUTOMATION => render_update_automation(
-            &update_automation_input(plain, &defaults(ctx)),
+            &update_automation_input(&args::parse(plain).map_err(shape)?, &defaults(ctx)),
             SecretsMode::Include,
         ),
         other => Err(KubeError::InvalidInput {

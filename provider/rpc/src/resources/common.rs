@@ -4,36 +4,123 @@
 
 use imageautomation_engine::reconcile::ReconcileError;
 use imageautomation_engine::{Credentials, DockerConfig, TlsOptions, parse_go_duration};
+use imageautomation_model::args::{self, RegistryAccess};
 use imageautomation_proto::codec;
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{Ctx, OpError};
 use crate::config::Failure;
 
-/// A string field of an object (`None` when absent, null, empty or unknown).
-pub fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
-    at(v, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && !codec::is_unknown(&Value::String((*s).to_owned())))
+/// Checked inputs in the typed model (`imageautomation-model`'s `args`), and the
+/// properties the program has left unknown (a preview before the values exist).
+#[derive(Debug, Clone, Default)]
+pub struct Inputs<T> {
+    /// The inputs; an unknown property is absent here.
+    pub args: T,
+    /// Paths of unknown values: `git.url`, `policies[0]`.
+    unknown: Vec<String>,
 }
 
-/// The value at a dotted path.
-pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, key| v.get(key))
+impl<T: DeserializeOwned + Default> Inputs<T> {
+    /// Parses property values once: secrets revealed (the typed model holds them as
+    /// `SecretString`s), nulls and unknowns removed (unknowns are remembered).
+    ///
+    /// # Errors
+    /// A failure on the property whose value does not have the schema's shape.
+    pub fn parse(v: &Value) -> Result<Self, Failure> {
+        let (mut plain, _) = codec::reveal(v);
+        let mut unknown = Vec::new();
+        strip_unknowns(&mut plain, String::new(), &mut unknown);
+        match args::parse(&plain) {
+            Ok(args) => Ok(Inputs { args, unknown }),
+            Err(e) => {
+                let reason = if e.property.is_empty() {
+                    e.reason
+                } else {
+                    format!("{}: {}", e.property, e.reason)
+                };
+                Err(failure(e.property, reason))
+            }
+        }
+    }
+
+    /// [`Inputs::parse`] for an operation: a shape error is `InvalidArgument`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` with the failure's reason.
+    pub fn of(v: &Value) -> Result<Self, OpError> {
+        Self::parse(v).map_err(|f| OpError::InvalidArgument(f.reason))
+    }
+
+    /// The inputs, or the defaults when they do not parse (for questions such as "is it
+    /// suspended" asked of inputs that `Check` accepted).
+    pub fn lenient(v: &Value) -> T {
+        Self::parse(v).map(|i| i.args).unwrap_or_default()
+    }
 }
 
-/// Whether the value at `path` is an unknown (or contains one).
-pub fn unknown_at(v: &Value, path: &str) -> bool {
-    at(v, path).is_some_and(codec::contains_unknown)
+impl<T> Inputs<T> {
+    /// Whether `property`, a property it is part of, or one of its parts is unknown.
+    pub fn is_unknown(&self, property: &str) -> bool {
+        let within = |outer: &str, inner: &str| {
+            inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        self.unknown
+            .iter()
+            .any(|u| within(u, property) || within(property, u))
+    }
+
+    /// Whether any value is unknown.
+    pub fn any_unknown(&self) -> bool {
+        !self.unknown.is_empty()
+    }
 }
 
-/// A boolean field; strings `"true"`/`"false"` accepted.
-pub fn bool_at(v: &Value, path: &str) -> bool {
-    match at(v, path) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s == "true",
-        _ => false,
+/// Removes nulls and unknowns from `v`, recording the unknowns' property paths.
+fn strip_unknowns(v: &mut Value, path: String, unknown: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|key, x| {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if codec::is_unknown(x) {
+                    unknown.push(at);
+                    false
+                } else {
+                    !x.is_null()
+                }
+            });
+            for (key, x) in map.iter_mut() {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                strip_unknowns(x, at, unknown);
+            }
+        }
+        Value::Array(list) => {
+            let mut i = 0;
+            list.retain(|x| {
+                let keep = !codec::is_unknown(x);
+                if !keep {
+                    unknown.push(format!("{path}[{i}]"));
+                }
+                i += 1;
+                keep
+            });
+            for (i, x) in list.iter_mut().enumerate() {
+                strip_unknowns(x, format!("{path}[{i}]"), unknown);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -52,9 +139,9 @@ pub fn failure(property: impl Into<String>, reason: impl Into<String>) -> Failur
     }
 }
 
-/// Validates a Go duration field when present and known.
-pub fn check_duration(v: &Value, key: &str, failures: &mut Vec<Failure>) {
-    if let Some(text) = str_at(v, key)
+/// Validates a Go duration field when present.
+pub fn check_duration(key: &str, value: Option<&str>, failures: &mut Vec<Failure>) {
+    if let Some(text) = value
         && let Err(reason) = parse_go_duration(text)
     {
         failures.push(failure(key, reason));
@@ -64,8 +151,8 @@ pub fn check_duration(v: &Value, key: &str, failures: &mut Vec<Failure>) {
 /// Validates the Flux identity `namespace` and `name`: they form the marker
 /// `namespace:name` and must not contain `:` or whitespace; the namespace is a
 /// Kubernetes namespace name.
-pub fn check_identity(v: &Value, failures: &mut Vec<Failure>) {
-    if let Some(ns) = str_at(v, "namespace")
+pub fn check_identity(namespace: Option<&str>, name: Option<&str>, failures: &mut Vec<Failure>) {
+    if let Some(ns) = namespace
         && !crate::config::valid_namespace(ns)
     {
         failures.push(failure(
@@ -75,7 +162,7 @@ pub fn check_identity(v: &Value, failures: &mut Vec<Failure>) {
             ),
         ));
     }
-    if let Some(name) = str_at(v, "name")
+    if let Some(name) = name
         && (name.contains(':') || name.chars().any(char::is_whitespace))
     {
         failures.push(failure(
@@ -107,31 +194,27 @@ pub fn with_plain(
     out
 }
 
-/// Registry access from an object holding `credentials`, `dockerConfigJson`,
-/// `certificate` (an ImageRepository's inputs or its `imageRepositoryRef`),
-/// falling back to the provider's `registryAuth` and the Docker config file.
+/// Registry access from `access` (an ImageRepository's inputs or its `imageRepositoryRef`):
+/// `credentials`, else `dockerConfigJson`, else the provider's `registryAuth` for the
+/// image's registry, else the Docker config file; TLS from `certificate`.
 ///
 /// # Errors
-/// An invalid Docker config JSON.
+/// An invalid image or Docker config JSON.
 pub fn registry_access(
     ctx: &Ctx,
-    plain: &Value,
+    access: &RegistryAccess,
     image: &str,
 ) -> Result<(Credentials, TlsOptions), OpError> {
-    let registry =
-        imageautomation_registry::ImageReference::parse(image, bool_at(plain, "insecure"))
-            .map(|r| r.registry().to_owned())
-            .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
-    let credentials = if let (Some(username), Some(password)) = (
-        str_at(plain, "credentials.username"),
-        str_at(plain, "credentials.password"),
-    ) {
+    let registry = imageautomation_registry::ImageReference::parse(image, access.insecure)
+        .map(|r| r.registry().to_owned())
+        .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
+    let credentials = if let Some((username, password)) = access.basic() {
         Credentials::Basic {
             username: username.to_owned(),
-            password: SecretString::from(password.to_owned()),
+            password: password.clone(),
         }
-    } else if let Some(json) = str_at(plain, "dockerConfigJson") {
-        DockerConfig::from_json(json.as_bytes(), "dockerConfigJson")
+    } else if let Some(json) = &access.docker_config_json {
+        DockerConfig::from_json(json.expose_secret().as_bytes(), "dockerConfigJson")
             .map_err(|e| OpError::InvalidArgument(e.to_string()))?
             .credentials_for(&registry)
     } else if let Some(auth) = ctx
@@ -151,11 +234,11 @@ pub fn registry_access(
             .map(|c| c.credentials_for(&registry))
             .unwrap_or_default()
     };
+    let certificate = access.certificate.clone().unwrap_or_default();
     let tls = TlsOptions {
-        ca_pem: str_at(plain, "certificate.caPem").map(|s| s.as_bytes().to_vec()),
-        client_cert_pem: str_at(plain, "certificate.certPem").map(|s| s.as_bytes().to_vec()),
-        client_key_pem: str_at(plain, "certificate.keyPem")
-            .map(|s| SecretString::from(s.to_owned())),
+        ca_pem: certificate.ca_pem.map(String::into_bytes),
+        client_cert_pem: certificate.cert_pem.map(String::into_bytes),
+        client_key_pem: certificate.key_pem,
     };
     Ok((credentials, tls))
 }
@@ -208,5 +291,42 @@ pub fn op_error(e: ReconcileError) -> OpError {
             _ => OpError::FailedPrecondition(message),
         },
         ReconcileError::Interrupted(_) => OpError::Cancelled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imageautomation_model::args::{ImageRepositoryArgs, UpdateAutomationArgs};
+    use serde_json::json;
+
+    #[test]
+    fn unknowns_are_absent_in_the_model_and_remembered_by_path() {
+        let v = json!({
+            "git": {"url": codec::UNKNOWN, "commit": {"author": {"email": "bot@example.com"}}},
+            "policies": [codec::UNKNOWN, {"namespace": "flux-system", "name": "app"}],
+            "interval": null,
+        });
+        let inputs = Inputs::<UpdateAutomationArgs>::parse(&v).expect("parses");
+        assert_eq!(inputs.args.git.url, None);
+        assert!(inputs.is_unknown("git.url"));
+        assert!(inputs.is_unknown("git"), "a part of git is unknown");
+        assert!(!inputs.is_unknown("git.commit"));
+        assert!(inputs.is_unknown("policies[0]"));
+        assert!(!inputs.is_unknown("policies[1]"));
+        assert!(!inputs.is_unknown("gitx"));
+        assert_eq!(inputs.args.policies.map(|p| p.len()), Some(1));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_shape_fails_on_its_property() {
+        let f = Inputs::<ImageRepositoryArgs>::parse(&json!({"image": "a", "exclusionList": "x"}))
+            .expect_err("a string is not a list");
+        assert_eq!(f.property, "exclusionList");
+        assert!(
+            f.reason.starts_with("exclusionList: invalid type"),
+            "{}",
+            f.reason
+        );
     }
 }

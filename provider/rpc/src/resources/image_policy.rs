@@ -7,15 +7,17 @@
 
 use imageautomation_engine::DigestRequest;
 use imageautomation_engine::reconcile::{DigestReflectionPolicy, PolicyRequest, select_image};
-use imageautomation_policy::{Error as PolicyError, ImagePolicySpec, TagSelector};
+use imageautomation_policy::{Error as PolicyError, TagSelector};
 use imageautomation_proto::codec;
 use imageautomation_proto::pulumirpc::property_diff::Kind;
 use imageautomation_update::LatestRef;
 use serde_json::{Value, json};
 
+use imageautomation_model::args::ImagePolicyArgs;
+
 use super::common::{
-    bool_at, check_duration, check_identity, default_str, failure, op_error, registry_access,
-    str_at, unknown_at, with_plain,
+    Inputs, check_duration, check_identity, default_str, failure, op_error, registry_access,
+    with_plain,
 };
 use super::{Ctx, OpError, ReadResult, Resource, diff_inputs};
 use crate::config::Failure;
@@ -40,14 +42,6 @@ fn property_of(e: &PolicyError) -> String {
     }
 }
 
-fn spec_of(plain: &Value) -> Result<ImagePolicySpec, String> {
-    let spec = json!({
-        "policy": plain.get("policy").cloned().unwrap_or(json!({})),
-        "filterTags": plain.get("filterTags").cloned().filter(|f| !f.is_null()),
-    });
-    serde_json::from_value(spec).map_err(|e| e.to_string())
-}
-
 fn latest_ref_of(v: Option<&Value>) -> Option<LatestRef> {
     v.filter(|v| v.is_object())
         .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -68,42 +62,38 @@ impl Resource for ImagePolicy {
             default_str(map, "namespace", &ctx.config.flux_namespace);
             default_str(map, "name", &ctx.name);
         });
-        let (plain, _) = codec::reveal(&checked);
-        if plain.get("imageRepositoryRef").is_none_or(Value::is_null) {
+        let inputs = match Inputs::<ImagePolicyArgs>::parse(&checked) {
+            Ok(inputs) => inputs,
+            Err(f) => return (checked, vec![f]),
+        };
+        let args = &inputs.args;
+        if args.image_repository_ref.is_none() && !inputs.is_unknown("imageRepositoryRef") {
             failures.push(failure(
                 "imageRepositoryRef",
                 "imageRepositoryRef is required: pass an ImageRepository's imageRepositoryRef output",
             ));
         }
-        if !unknown_at(&plain, "policy") && !unknown_at(&plain, "filterTags") {
-            match spec_of(&plain) {
-                Err(reason) => failures.push(failure(
-                    "policy",
-                    format!("not an ImagePolicy policy: {reason}"),
-                )),
-                Ok(spec) => {
-                    if let Err(e) = TagSelector::new(&spec) {
-                        failures.push(failure(property_of(&e), e.to_string()));
-                    }
-                }
-            }
+        if !inputs.is_unknown("policy")
+            && !inputs.is_unknown("filterTags")
+            && let Err(e) = TagSelector::new(&args.selection())
+        {
+            failures.push(failure(property_of(&e), e.to_string()));
         }
-        if let Some(policy) = str_at(&plain, "digestReflectionPolicy") {
-            match policy.parse::<DigestReflectionPolicy>() {
-                Err(reason) => failures.push(failure("digestReflectionPolicy", reason)),
-                Ok(DigestReflectionPolicy::Always)
-                    if str_at(&plain, "interval").is_none() && !unknown_at(&plain, "interval") =>
-                {
-                    failures.push(failure(
-                        "interval",
-                        "interval is required with digestReflectionPolicy Always (how often to check the digest), e.g. \"10m\"",
-                    ));
-                }
-                Ok(_) => {}
-            }
+        if args.digest_reflection_policy == DigestReflectionPolicy::Always
+            && args.interval.is_none()
+            && !inputs.is_unknown("interval")
+        {
+            failures.push(failure(
+                "interval",
+                "interval is required with digestReflectionPolicy Always (how often to check the digest), e.g. \"10m\"",
+            ));
         }
-        check_duration(&plain, "interval", &mut failures);
-        check_identity(&plain, &mut failures);
+        check_duration("interval", args.interval.as_deref(), &mut failures);
+        check_identity(
+            args.namespace.as_deref(),
+            args.name.as_deref(),
+            &mut failures,
+        );
         (checked, failures)
     }
 
@@ -155,7 +145,8 @@ impl Resource for ImagePolicy {
     }
 
     fn refresh_before_update(&self, inputs: &Value) -> bool {
-        str_at(&codec::reveal(inputs).0, "digestReflectionPolicy") == Some("Always")
+        Inputs::<ImagePolicyArgs>::lenient(inputs).digest_reflection_policy
+            == DigestReflectionPolicy::Always
     }
 
     async fn create(
@@ -210,48 +201,45 @@ impl Resource for ImagePolicy {
 }
 
 fn identity(inputs: &Value) -> String {
-    let (plain, _) = codec::reveal(inputs);
+    let args = Inputs::<ImagePolicyArgs>::lenient(inputs);
     format!(
         "{}:{}",
-        str_at(&plain, "namespace").unwrap_or_default(),
-        str_at(&plain, "name").unwrap_or_default()
+        args.namespace.unwrap_or_default(),
+        args.name.unwrap_or_default()
     )
 }
 
 /// Selects the latest image for `inputs`, given the previous outputs `olds`.
 async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpError> {
-    let (plain, _) = codec::reveal(inputs);
-    if codec::contains_unknown(&plain) {
+    let parsed = Inputs::<ImagePolicyArgs>::of(inputs)?;
+    if parsed.any_unknown() {
         return Ok(with_plain(inputs, SECRET_INPUTS, |map| {
             for key in COMPUTED {
                 map.insert((*key).to_owned(), Value::String(codec::UNKNOWN.to_owned()));
             }
         }));
     }
-    let spec = spec_of(&plain).map_err(OpError::InvalidArgument)?;
-    let selector = TagSelector::new(&spec).map_err(|e| OpError::InvalidArgument(e.to_string()))?;
-    let reference = plain.get("imageRepositoryRef").cloned().unwrap_or_default();
-    let image = str_at(&reference, "image").unwrap_or_default().to_owned();
-    let tags: Vec<String> = reference
-        .get("tags")
-        .and_then(|t| serde_json::from_value(t.clone()).ok())
-        .unwrap_or_default();
-    let digest_reflection: DigestReflectionPolicy = str_at(&plain, "digestReflectionPolicy")
-        .unwrap_or("Never")
-        .parse()
-        .map_err(OpError::InvalidArgument)?;
+    let args = parsed.args;
+    let selector =
+        TagSelector::new(&args.selection()).map_err(|e| OpError::InvalidArgument(e.to_string()))?;
+    let reference = args.image_repository_ref.unwrap_or_default();
+    let image = reference.image.clone().unwrap_or_default();
+    let tags = reference.tags;
+    let digest_reflection = args.digest_reflection_policy;
     // Credentials (and the Docker config file) are only needed to read a digest.
     let (credentials, tls) = match digest_reflection {
         DigestReflectionPolicy::Never => Default::default(),
-        _ => registry_access(ctx, &reference, &image)?,
+        _ => registry_access(ctx, &reference.access, &image)?,
     };
     let digest_access = DigestRequest {
         image: image.clone(),
-        insecure: bool_at(&reference, "insecure"),
+        insecure: reference.access.insecure,
         tag: String::new(),
         credentials,
         tls,
-        timeout: str_at(&reference, "timeout")
+        timeout: reference
+            .timeout
+            .as_deref()
             .and_then(|t| imageautomation_engine::parse_go_duration(t).ok()),
     };
     let (olds_plain, _) = codec::reveal(olds);

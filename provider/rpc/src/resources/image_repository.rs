@@ -14,9 +14,12 @@ use imageautomation_proto::codec;
 use imageautomation_registry::{ExclusionList, ImageReference, ScanResult};
 use serde_json::{Value, json};
 
+use imageautomation_model::args::ImageRepositoryArgs;
+use secrecy::ExposeSecret;
+
 use super::common::{
-    bool_at, check_duration, check_identity, default_str, failure, op_error, registry_access,
-    str_at, unknown_at, with_plain,
+    Inputs, check_duration, check_identity, default_str, failure, op_error, registry_access,
+    with_plain,
 };
 use super::{Ctx, OpError, ReadResult, Resource};
 use crate::config::Failure;
@@ -61,26 +64,23 @@ fn previous_scan(outputs: &Value) -> Option<ScanResult> {
 }
 
 impl ImageRepository {
-    fn scan_request(&self, ctx: &Ctx, plain: &Value) -> Result<ScanRequest, OpError> {
-        let image = str_at(plain, "image").unwrap_or_default().to_owned();
-        let (credentials, tls) = registry_access(ctx, plain, &image)?;
-        let duration = |key: &str| {
-            str_at(plain, key)
+    fn scan_request(&self, ctx: &Ctx, args: &ImageRepositoryArgs) -> Result<ScanRequest, OpError> {
+        let image = args.image.clone().unwrap_or_default();
+        let (credentials, tls) = registry_access(ctx, &args.access, &image)?;
+        let duration = |key: &str, value: Option<&str>| {
+            value
                 .map(parse_go_duration)
                 .transpose()
                 .map_err(|e| OpError::InvalidArgument(format!("{key}: {e}")))
         };
         let mut request = ScanRequest::new(image);
-        request.insecure = bool_at(plain, "insecure");
-        request.exclusion_list = plain.get("exclusionList").and_then(|l| {
-            serde_json::from_value::<Vec<String>>(l.clone())
-                .ok()
-                .filter(|l| !l.is_empty())
-        });
+        request.insecure = args.access.insecure;
+        request.exclusion_list = args.exclusion_list.clone().filter(|l| !l.is_empty());
         request.credentials = credentials;
         request.tls = tls;
-        request.interval = duration("interval")?.unwrap_or(Duration::from_secs(300));
-        request.timeout = duration("timeout")?;
+        request.interval =
+            duration("interval", args.interval.as_deref())?.unwrap_or(Duration::from_secs(300));
+        request.timeout = duration("timeout", args.timeout.as_deref())?;
         Ok(request)
     }
 
@@ -91,16 +91,17 @@ impl ImageRepository {
         inputs: &Value,
         previous: Option<ScanResult>,
     ) -> Result<Value, OpError> {
-        let (plain, _) = codec::reveal(inputs);
-        if codec::contains_unknown(&plain) {
+        let parsed = Inputs::<ImageRepositoryArgs>::of(inputs)?;
+        if parsed.any_unknown() {
             // Preview with inputs that are not known yet: the scan results are not either.
             return Ok(outputs(inputs, None));
         }
-        let image = str_at(&plain, "image").unwrap_or_default().to_owned();
+        let args = parsed.args;
+        let image = args.image.clone().unwrap_or_default();
         let scan = match previous {
-            Some(previous) if bool_at(&plain, "suspend") => previous,
+            Some(previous) if args.suspend => previous,
             previous => {
-                let request = self.scan_request(ctx, &plain)?;
+                let request = self.scan_request(ctx, &args)?;
                 ctx.log.status(&ctx.urn, format!("scanning {image}")).await;
                 let scan =
                     scan_image_repository(&ctx.scheduler, &request, previous.as_ref(), Utc::now())
@@ -185,61 +186,57 @@ impl Resource for ImageRepository {
             default_str(map, "namespace", &ctx.config.flux_namespace);
             default_str(map, "name", &ctx.name);
         });
-        let (plain, _) = codec::reveal(&checked);
-        match str_at(&plain, "image") {
-            None if !unknown_at(&plain, "image") => failures.push(failure(
+        let inputs = match Inputs::<ImageRepositoryArgs>::parse(&checked) {
+            Ok(inputs) => inputs,
+            Err(f) => return (checked, vec![f]),
+        };
+        let args = &inputs.args;
+        match &args.image {
+            None if !inputs.is_unknown("image") => failures.push(failure(
                 "image",
                 "image is required: the repository to scan, e.g. ghcr.io/stefanprodan/podinfo",
             )),
-            Some(image) if !unknown_at(&plain, "insecure") => {
-                if let Err(e) = ImageReference::parse(image, bool_at(&plain, "insecure")) {
+            Some(image) if !inputs.is_unknown("insecure") => {
+                if let Err(e) = ImageReference::parse(image, args.access.insecure) {
                     failures.push(failure("image", e.to_string()));
                 }
             }
             _ => {}
         }
-        check_duration(&plain, "interval", &mut failures);
-        check_duration(&plain, "timeout", &mut failures);
-        if let Some(list) = plain
-            .get("exclusionList")
-            .filter(|l| !codec::contains_unknown(l))
-        {
-            match serde_json::from_value::<Vec<String>>(list.clone()) {
-                Ok(patterns) => {
-                    for (i, p) in patterns.iter().enumerate() {
-                        if let Err(e) = ExclusionList::new(Some(std::slice::from_ref(p))) {
-                            failures.push(failure(format!("exclusionList[{i}]"), e.to_string()));
-                        }
-                    }
-                }
-                Err(_) => failures.push(failure(
-                    "exclusionList",
-                    "expected a list of regular expressions",
-                )),
+        check_duration("interval", args.interval.as_deref(), &mut failures);
+        check_duration("timeout", args.timeout.as_deref(), &mut failures);
+        for (i, p) in args.exclusion_list.iter().flatten().enumerate() {
+            if let Err(e) = ExclusionList::new(Some(std::slice::from_ref(p))) {
+                failures.push(failure(format!("exclusionList[{i}]"), e.to_string()));
             }
         }
-        if plain
-            .get("credentials")
-            .is_some_and(|c| c.is_object() && !codec::contains_unknown(c))
+        if let Some(credentials) = &args.access.credentials
+            && !inputs.is_unknown("credentials")
         {
-            for key in ["username", "password"] {
-                if str_at(&plain, &format!("credentials.{key}")).is_none() {
-                    failures.push(failure(
-                        format!("credentials.{key}"),
-                        format!("{key} is required with credentials"),
-                    ));
-                }
+            let given = [
+                ("username", credentials.username.is_some()),
+                ("password", credentials.password.is_some()),
+            ];
+            for (key, _) in given.iter().filter(|(_, given)| !given) {
+                failures.push(failure(
+                    format!("credentials.{key}"),
+                    format!("{key} is required with credentials"),
+                ));
             }
         }
-        if let Some(json) = str_at(&plain, "dockerConfigJson")
+        if let Some(json) = &args.access.docker_config_json
             && let Err(e) = imageautomation_registry::DockerConfig::from_json(
-                json.as_bytes(),
+                json.expose_secret().as_bytes(),
                 "dockerConfigJson",
             )
         {
             failures.push(failure("dockerConfigJson", e.to_string()));
         }
-        check_identity(&plain, &mut failures);
+        check_identity(
+            args.namespace.as_deref(),
+            args.name.as_deref(),
+            &mut failures,
+        );
         (checked, failures)
     }
 
@@ -264,7 +261,7 @@ impl Resource for ImageRepository {
     }
 
     fn refresh_before_update(&self, inputs: &Value) -> bool {
-        !bool_at(&codec::reveal(inputs).0, "suspend")
+        !Inputs::<ImageRepositoryArgs>::lenient(inputs).suspend
     }
 
     async fn create(
@@ -275,9 +272,9 @@ impl Resource for ImageRepository {
     ) -> Result<(String, Value), OpError> {
         // Scans are read-only and allowed in previews: that is how tags are resolved.
         let outputs = self.reconcile(ctx, inputs, None).await?;
-        let id = str_at(&codec::reveal(inputs).0, "image")
-            .unwrap_or_default()
-            .to_owned();
+        let id = Inputs::<ImageRepositoryArgs>::lenient(inputs)
+            .image
+            .unwrap_or_default();
         Ok((id, outputs))
     }
 

@@ -9,25 +9,25 @@
 //! resource name), Flux's `.AutomationObject`.
 
 use chrono::{SecondsFormat, Utc};
-use imageautomation_engine::flux_objects::string_map;
+use imageautomation_engine::flux_objects::{GitCredential, git_credential};
 use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
     run_update_automation,
 };
 use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_git::{
-    Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
-    NamespacedName, PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec,
-    list_remote_refs,
+    Auth, CommitAuthor, Credentials as GitCredentials, MessageTemplate, NamespacedName,
+    PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec, list_remote_refs,
 };
 use imageautomation_proto::codec;
 use imageautomation_update::{LatestRef, Policies, UpdateResult};
-use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use super::common::{
-    bool_at, check_duration, default_str, failure, op_error, str_at, unknown_at, with_plain,
-};
+use imageautomation_model::args::UpdateAutomationArgs;
+use imageautomation_model::git::UpdateStrategy;
+use imageautomation_model::{CheckoutRef, checkout_ref};
+
+use super::common::{Inputs, check_duration, default_str, failure, op_error, with_plain};
 use super::{Ctx, Kind, OpError, ReadResult, Resource, diff_inputs};
 use crate::config::Failure;
 
@@ -41,117 +41,89 @@ const SECRET_INPUTS: &[&str] = &[
 pub struct UpdateAutomation;
 
 /// `"namespace:name"` -> `latestRef` of each `policies` entry.
-fn policies_of(plain: &Value) -> Result<Policies, OpError> {
-    let mut policies = Policies::new();
-    for (i, p) in plain
-        .get("policies")
-        .and_then(Value::as_array)
-        .into_iter()
+fn policies_of(args: &UpdateAutomationArgs) -> Result<Policies, OpError> {
+    if let Some(i) = args
+        .policies
+        .iter()
         .flatten()
-        .enumerate()
+        .position(|p| p.latest_ref.is_none())
     {
-        let key = format!(
-            "{}:{}",
-            str_at(p, "namespace").unwrap_or_default(),
-            str_at(p, "name").unwrap_or_default()
-        );
-        let latest: LatestRef = p
-            .get("latestRef")
-            .and_then(|r| serde_json::from_value(r.clone()).ok())
-            .ok_or_else(|| {
-                OpError::InvalidArgument(format!(
-                    "policies[{i}].latestRef: expected {{name, tag, digest}}"
-                ))
-            })?;
-        policies.insert(key, latest);
+        return Err(OpError::InvalidArgument(format!(
+            "policies[{i}].latestRef: expected {{name, tag, digest}}"
+        )));
     }
-    Ok(policies)
+    Ok(args.latest_refs().into_iter().collect())
 }
 
 /// The Flux object name of the automation: the `name` input, default the
 /// resource name (`.AutomationObject`, the id, and in cluster mode the
 /// `ImageUpdateAutomation` object).
-pub(crate) fn flux_name(ctx: &Ctx, plain: &Value) -> String {
-    str_at(plain, "name").map_or_else(|| ctx.name.clone(), str::to_owned)
+pub(crate) fn flux_name(ctx: &Ctx, args: &UpdateAutomationArgs) -> String {
+    args.name.clone().unwrap_or_else(|| ctx.name.clone())
 }
 
 /// The run's request, from checked inputs and the provider configuration.
-fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
-    let url = str_at(plain, "git.url").unwrap_or_default().to_owned();
-    let github_token = ctx.config.github_token.clone();
-    let token = str_at(plain, "git.auth.token").map(|t| SecretString::from(t.to_owned()));
-    // One rule with the CLI (engine::token_rule): git.auth goes to the remote it is given for,
+fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationRequest, OpError> {
+    let git = &args.git;
+    let url = git.url.clone().unwrap_or_default();
+    // One rule with cluster mode and `render` (flux_objects::git_credential), and with the
+    // CLI on where a token goes (token_rule): git.auth goes to the remote it is given for,
     // never over plain http:// off loopback; githubToken to github.com only.
-    if (token.is_some() || str_at(plain, "git.auth.password").is_some())
+    let credential = git_credential(git, ctx.config.github_token.as_ref());
+    if let Some(GitCredential::Token(_, TokenOrigin::Explicit) | GitCredential::Basic { .. }) =
+        &credential
         && let Err(e @ Withheld::PlainHttp { .. }) =
             token_destination(&url, TokenOrigin::Explicit, false)
     {
         return Err(OpError::InvalidArgument(format!("git.auth: {e}")));
     }
-    let credentials = if let Some(token) = &token {
-        GitCredentials::Token(token.clone())
-    } else if let (Some(user), Some(password)) = (
-        str_at(plain, "git.auth.username"),
-        str_at(plain, "git.auth.password"),
-    ) {
-        GitCredentials::Basic {
-            username: user.to_owned(),
-            password: SecretString::from(password.to_owned()),
+    let credentials = match credential.clone() {
+        None => GitCredentials::Anonymous,
+        Some(GitCredential::Token(token, _)) => GitCredentials::Token(token),
+        Some(GitCredential::Basic { username, password }) => {
+            GitCredentials::Basic { username, password }
         }
-    } else if let Some(key) = str_at(plain, "git.auth.sshPrivateKey") {
-        GitCredentials::SshKey {
-            private_key: SecretString::from(key.to_owned()),
+        Some(GitCredential::SshKey { private_key, .. }) => GitCredentials::SshKey {
+            private_key,
             passphrase: None,
-        }
-    } else if let (true, Some(token)) = (
-        token_destination(&url, TokenOrigin::Ambient, false).is_ok(),
-        &github_token,
-    ) {
-        GitCredentials::Token(token.clone())
-    } else {
-        GitCredentials::Anonymous
+        },
     };
-    let ca_pem = str_at(plain, "git.caPem").map(str::to_owned);
+    let checkout = checkout_ref(git.checkout.as_ref(), None)
+        .checkout()
+        .map_err(|e| OpError::InvalidArgument(format!("git.{e}")))?;
+    let push = git.push.clone().unwrap_or_default();
     let write_back = WriteBackSpec {
         url: url.clone(),
         auth: Auth {
             credentials,
-            ca_bundle: ca_pem.clone(),
-            known_hosts: str_at(plain, "git.auth.knownHosts").map(str::to_owned),
+            ca_bundle: git.ca_pem.clone(),
+            known_hosts: git.auth.as_ref().and_then(|a| a.known_hosts.clone()),
         },
-        checkout: CheckoutRef::from_flux(
-            str_at(plain, "git.checkout.ref.branch"),
-            str_at(plain, "git.checkout.ref.tag"),
-            str_at(plain, "git.checkout.ref.commit"),
-        ),
-        push_branch: str_at(plain, "git.push.branch").map(str::to_owned),
-        push_refspec: str_at(plain, "git.push.refspec").map(str::to_owned),
-        push_options: string_map(plain.pointer("/git/push/options")),
+        checkout,
+        push_branch: push.branch,
+        push_refspec: push.refspec,
+        push_options: push.options,
         author: CommitAuthor {
-            name: str_at(plain, "git.commit.author.name")
-                .unwrap_or_default()
-                .to_owned(),
-            email: str_at(plain, "git.commit.author.email")
-                .unwrap_or_default()
-                .to_owned(),
+            name: git.commit.author.name.clone(),
+            email: git.commit.author.email.clone(),
         },
-        message_template: str_at(plain, "git.commit.messageTemplate").map(str::to_owned),
-        message_template_values: string_map(plain.pointer("/git/commit/messageTemplateValues")),
+        message_template: git.commit.message_template.clone(),
+        message_template_values: git.commit.message_template_values.clone(),
         automation_object: NamespacedName {
             namespace: ctx.config.flux_namespace.clone(),
-            name: flux_name(ctx, plain),
+            name: flux_name(ctx, args),
         },
         retry: RetryPolicy::default(),
         shallow: true,
     };
-    let pull_request = match plain.get("pullRequest").filter(|p| p.is_object()) {
+    let pull_request = match &args.pull_request {
         None => None,
         Some(pr) => {
-            let api_base_url = str_at(pr, "apiBaseUrl");
-            let (api_token, origin) = match (token, github_token) {
-                (Some(t), _) => (t, TokenOrigin::Explicit),
-                (None, Some(t)) => (t, TokenOrigin::Ambient),
-                (None, None) => {
+            let api_base_url = pr.api_base_url.as_deref();
+            let (api_token, origin) = match (credential, &ctx.config.github_token) {
+                (Some(GitCredential::Token(t, origin)), _) => (t, origin),
+                (_, Some(t)) => (t.clone(), TokenOrigin::Ambient),
+                (_, None) => {
                     return Err(OpError::InvalidArgument(
                         "pullRequest needs a GitHub token: set git.auth.token, or imageautomation:githubToken with `pulumi config set --secret`, or GITHUB_TOKEN".into(),
                     ));
@@ -163,17 +135,14 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
                 true,
             )
             .map_err(|e| OpError::InvalidArgument(format!("pullRequest.apiBaseUrl: {e}")))?;
-            let client = PullRequestClient::new(api_base_url, api_token, ca_pem.as_deref())
+            let client = PullRequestClient::new(api_base_url, api_token, git.ca_pem.as_deref())
                 .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
             Some(PullRequestSettings {
                 spec: PullRequestSpec {
-                    title_template: str_at(pr, "title").map(str::to_owned),
-                    body_template: str_at(pr, "body").map(str::to_owned),
-                    labels: pr
-                        .get("labels")
-                        .and_then(|l| serde_json::from_value(l.clone()).ok())
-                        .unwrap_or_default(),
-                    api_base_url: api_base_url.map(str::to_owned),
+                    title_template: pr.title.clone(),
+                    body_template: pr.body.clone(),
+                    labels: pr.labels.clone(),
+                    api_base_url: pr.api_base_url.clone(),
                     repository: None,
                 },
                 client,
@@ -182,8 +151,8 @@ fn request_of(ctx: &Ctx, plain: &Value) -> Result<AutomationRequest, OpError> {
     };
     Ok(AutomationRequest {
         write_back,
-        update_path: str_at(plain, "update.path").unwrap_or(".").to_owned(),
-        policies: policies_of(plain)?,
+        update_path: UpdateStrategy::path(args.update.as_ref()).to_owned(),
+        policies: policies_of(args)?,
         pull_request,
     })
 }
@@ -268,13 +237,13 @@ impl UpdateAutomation {
         olds: &Value,
         preview: bool,
     ) -> Result<Value, OpError> {
-        let (plain, _) = codec::reveal(inputs);
-        if codec::contains_unknown(&plain) {
+        let parsed = Inputs::<UpdateAutomationArgs>::of(inputs)?;
+        if parsed.any_unknown() {
             // The policies are not known yet (a new stack's preview with
             // unknown tags): the changes are not either.
             return Ok(outputs(inputs, olds, None, preview));
         }
-        if bool_at(&plain, "suspend") {
+        if parsed.args.suspend {
             let (olds_plain, _) = codec::reveal(olds);
             return Ok(with_plain(inputs, SECRET_INPUTS, |map| {
                 for key in [
@@ -293,7 +262,7 @@ impl UpdateAutomation {
                     .or_insert(json!({"files": [], "skipped": []}));
             }));
         }
-        let request = request_of(ctx, &plain)?;
+        let request = request_of(ctx, &parsed.args)?;
         let policies = request.policies.clone();
         let update_path = request.update_path.clone();
         let url = request.write_back.url.clone();
@@ -441,91 +410,93 @@ impl Resource for UpdateAutomation {
                 map.insert("update".into(), json!({"path": ".", "strategy": "Setters"}));
             }
         });
-        let (plain, _) = codec::reveal(&checked);
-        if str_at(&plain, "git.url").is_none() && !unknown_at(&plain, "git.url") {
-            failures.push(failure(
+        let inputs = match Inputs::<UpdateAutomationArgs>::parse(&checked) {
+            Ok(inputs) => inputs,
+            Err(f) => return (checked, vec![f]),
+        };
+        let args = &inputs.args;
+        let git = &args.git;
+        match &git.url {
+            None if !inputs.is_unknown("git.url") => failures.push(failure(
                 "git.url",
                 "git.url is required: https://..., ssh://... or file://...",
-            ));
-        }
-        if let Some(url) = str_at(&plain, "git.url")
-            && carries_credentials(url)
-        {
-            failures.push(failure(
+            )),
+            Some(url) if carries_credentials(url) => failures.push(failure(
                 "git.url",
                 "the URL carries credentials in its user part (they would be stored in the state \
                  and in the Flux GitRepository): remove them, and give the token in git.auth, or \
                  imageautomation:githubToken for github.com, where it stays secret",
-            ));
+            )),
+            _ => {}
         }
-        if str_at(&plain, "git.commit.author.email").is_none()
-            && !unknown_at(&plain, "git.commit.author")
-        {
+        if git.commit.author.email.is_empty() && !inputs.is_unknown("git.commit.author") {
             failures.push(failure(
                 "git.commit.author.email",
                 "the commit author's email is required",
             ));
         }
-        if let Some(template) = str_at(&plain, "git.commit.messageTemplate")
+        if let Some(template) = &git.commit.message_template
             && let Err(e) = MessageTemplate::commit_message(Some(template))
         {
             failures.push(failure("git.commit.messageTemplate", e.to_string()));
         }
-        if let Some(strategy) = str_at(&plain, "update.strategy")
-            && strategy != "Setters"
-        {
-            failures.push(failure(
-                "update.strategy",
-                format!("unknown strategy {strategy:?}: only \"Setters\" is supported"),
-            ));
+        if let Some(Err(e)) = args.update.as_ref().map(UpdateStrategy::check) {
+            failures.push(failure("update.strategy", format!("unknown strategy {e}")));
         }
-        let auth_kinds = [
-            str_at(&plain, "git.auth.token").is_some(),
-            str_at(&plain, "git.auth.password").is_some()
-                || str_at(&plain, "git.auth.username").is_some(),
-            str_at(&plain, "git.auth.sshPrivateKey").is_some(),
-        ];
-        if auth_kinds.iter().filter(|k| **k).count() > 1 {
+        if let Err(e) = checkout_ref(git.checkout.as_ref(), None).checkout() {
+            failures.push(failure("git.checkout.ref", e));
+        }
+        if git.auth.as_ref().is_some_and(|a| a.kinds() > 1) {
             failures.push(failure(
                 "git.auth",
                 "give one of token, username and password, or sshPrivateKey",
             ));
         }
-        match plain.get("policies") {
-            Some(Value::Array(list)) => {
+        match &args.policies {
+            Some(list) => {
                 for (i, p) in list.iter().enumerate() {
-                    if codec::contains_unknown(p) {
+                    let at = format!("policies[{i}]");
+                    if inputs.is_unknown(&at) {
                         continue;
                     }
-                    for key in ["namespace", "name", "latestRef.name", "latestRef.tag"] {
-                        if str_at(p, key).is_none() {
-                            failures.push(failure(
-                                format!("policies[{i}].{key}"),
-                                "each policy is an ImagePolicy's imagePolicyRef output: {namespace, name, latestRef}",
-                            ));
-                        }
+                    let latest = p.latest_ref.as_ref();
+                    let missing = [
+                        ("namespace", p.namespace.is_none()),
+                        ("name", p.name.is_none()),
+                        ("latestRef.name", latest.is_none_or(|r| r.name.is_empty())),
+                        ("latestRef.tag", latest.is_none_or(|r| r.tag.is_empty())),
+                    ];
+                    for (key, _) in missing.iter().filter(|(_, missing)| *missing) {
+                        failures.push(failure(
+                            format!("{at}.{key}"),
+                            "each policy is an ImagePolicy's imagePolicyRef output: {namespace, name, latestRef}",
+                        ));
                     }
                 }
             }
-            Some(v) if codec::is_unknown(v) => {}
-            _ => failures.push(failure(
+            None if inputs.is_unknown("policies") => {}
+            None => failures.push(failure(
                 "policies",
                 "policies is required: a list of ImagePolicy imagePolicyRef outputs",
             )),
         }
-        check_duration(&plain, "interval", &mut failures);
-        if plain.get("sourceRef").is_some_and(Value::is_object)
-            && str_at(&plain, "sourceRef.name").is_none()
-            && !unknown_at(&plain, "sourceRef")
+        check_duration("interval", args.interval.as_deref(), &mut failures);
+        if let Some(source) = &args.source_ref
+            && source.name.is_none()
+            && !inputs.is_unknown("sourceRef")
         {
             failures.push(failure(
                 "sourceRef.name",
                 "sourceRef names an existing GitRepository: give its name (and namespace)",
             ));
         }
-        if plain.get("pullRequest").is_some_and(Value::is_object) && !unknown_at(&plain, "git") {
-            let checkout = str_at(&plain, "git.checkout.ref.branch");
-            let push = str_at(&plain, "git.push.branch");
+        if args.pull_request.is_some() && !inputs.is_unknown("git") {
+            let checkout = git
+                .checkout
+                .as_ref()
+                .and_then(|c| c.reference.as_ref())
+                .and_then(|r| r.branch.as_ref());
+            let push = git.push.as_ref().and_then(|p| p.branch.as_ref());
             if push.is_none() || push == checkout {
                 failures.push(failure(
                     "pullRequest",
@@ -537,7 +508,7 @@ impl Resource for UpdateAutomation {
     }
 
     fn refresh_before_update(&self, inputs: &Value) -> bool {
-        !bool_at(&codec::reveal(inputs).0, "suspend")
+        !Inputs::<UpdateAutomationArgs>::lenient(inputs).suspend
     }
 
     fn secret_inputs(&self) -> &'static [&'static str] {
@@ -558,7 +529,7 @@ impl Resource for UpdateAutomation {
         preview: bool,
     ) -> Result<(String, Value), OpError> {
         let outputs = self.run(ctx, inputs, &Value::Null, preview).await?;
-        let name = flux_name(ctx, &codec::reveal(inputs).0);
+        let name = flux_name(ctx, &Inputs::<UpdateAutomationArgs>::lenient(inputs));
         Ok((format!("{}/{}", ctx.config.flux_namespace, name), outputs))
     }
 
@@ -587,20 +558,22 @@ impl Resource for UpdateAutomation {
                 "an UpdateAutomation cannot be imported ({id:?}): declare it with its git settings and policies"
             )));
         };
-        let (plain, _) = codec::reveal(inputs);
-        if bool_at(&plain, "suspend") || codec::contains_unknown(&plain) {
+        let parsed = Inputs::<UpdateAutomationArgs>::of(inputs)?;
+        if parsed.args.suspend || parsed.any_unknown() {
             return Ok(ReadResult {
                 id: id.into(),
                 outputs: outputs.clone(),
                 inputs: inputs.clone(),
             });
         }
-        let request = request_of(ctx, &plain)?;
+        let request = request_of(ctx, &parsed.args)?;
         let update_path = request.update_path.clone();
         // As Flux (flux-spec 5.1 step 6): the same policies as at the last run and the branch
         // still at the commit where the markers matched them: nothing can differ, no clone.
         let (outputs_plain, _) = codec::reveal(outputs);
-        if let Some(revision) = str_at(&outputs_plain, "observedSourceRevision")
+        if let Some(revision) = outputs_plain
+            .get("observedSourceRevision")
+            .and_then(Value::as_str)
             && outputs_plain.get("observedPolicies") == Some(&observed_policies(&request.policies))
         {
             ctx.log
@@ -656,7 +629,7 @@ impl Resource for UpdateAutomation {
                 )
                 .await;
         }
-        let observed = observed_inputs(&plain, &outcome.changes);
+        let observed = observed_inputs(&codec::reveal(inputs).0, &outcome.changes);
         let mut inputs_out = observed;
         codec::mark_secret_paths(&mut inputs_out, SECRET_INPUTS);
         Ok(ReadResult {
@@ -694,10 +667,9 @@ fn observed_inputs(plain: &Value, changes: &UpdateResult) -> Value {
         if !seen.insert((ns.to_owned(), name.to_owned(), field.to_owned())) {
             continue; // the first file in path order speaks for the policy
         }
-        let Some(policy) = list
-            .iter_mut()
-            .find(|p| str_at(p, "namespace") == Some(ns) && str_at(p, "name") == Some(name))
-        else {
+        let Some(policy) = list.iter_mut().find(|p| {
+            p.get("namespace") == Some(&json!(ns)) && p.get("name") == Some(&json!(name))
+        }) else {
             continue;
         };
         let Some(latest) = policy.get_mut("latestRef").and_then(Value::as_object_mut) else {

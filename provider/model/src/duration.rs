@@ -50,6 +50,21 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| invalid())
 }
 
+/// Parses a Flux `timeout` (ImageRepository, GitRepository): the grammar of
+/// [`parse_go_duration`] without hours, `^([0-9]+(\.[0-9]+)?(ms|s|m))+$` in the CRDs.
+///
+/// # Errors
+/// As [`parse_go_duration`], and for a value with an `h` unit.
+pub fn parse_flux_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_go_duration(text)?;
+    if text.contains('h') {
+        return Err(format!(
+            "{text:?} is not a timeout Flux accepts: use units ms, s or m, e.g. \"60s\", \"2m\""
+        ));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,391 @@
+//! The Pulumi resources' inputs (`schema.json`), parsed once from the checked property
+//! values (secrets revealed, unknowns removed) by [`parse`]. Field names are the schema's,
+//! which are Flux's in lowerCamelCase; an empty string is no value. Secret fields are
+//! [`SecretString`]s from the moment they are read.
+
+use std::collections::BTreeMap;
+
+use imageautomation_policy::{FilterTags, PolicyChoice};
+use imageautomation_update::LatestRef;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::de;
+use crate::flux::DigestReflectionPolicy;
+use crate::git::{GitCheckout, GitCommit, GitPush, UpdateStrategy};
+
+/// A property value that does not have the schema's shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ShapeError {
+    /// The property path, as Pulumi spells it: `git.commit.author`, `policies[0].latestRef`.
+    pub property: String,
+    /// What serde found wrong, e.g. `invalid type: integer `5`, expected a string`.
+    pub reason: String,
+}
+
+/// Parses property values (an object, secrets revealed, unknowns removed) into `T`.
+///
+/// # Errors
+/// [`ShapeError`] naming the property whose value has the wrong type.
+pub fn parse<T: DeserializeOwned>(plain: &Value) -> Result<T, ShapeError> {
+    serde_path_to_error::deserialize(plain).map_err(|e| {
+        let property = e.path().to_string();
+        ShapeError {
+            property: if property == "." {
+                String::new()
+            } else {
+                property
+            },
+            reason: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// `credentials`: basic credentials for the registry.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistryCredentials {
+    /// `username`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub username: Option<String>,
+    /// `password` (secret).
+    #[serde(default, deserialize_with = "de::secret")]
+    pub password: Option<SecretString>,
+}
+
+/// `certificate`: TLS settings for the registry, as Flux's `certSecretRef`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Certificate {
+    /// `caPem`: PEM CA bundle (`ca.crt`).
+    #[serde(default, deserialize_with = "de::text")]
+    pub ca_pem: Option<String>,
+    /// `certPem`: PEM client certificate (`tls.crt`).
+    #[serde(default, deserialize_with = "de::text")]
+    pub cert_pem: Option<String>,
+    /// `keyPem`: PEM client key (`tls.key`, secret).
+    #[serde(default, deserialize_with = "de::secret")]
+    pub key_pem: Option<SecretString>,
+}
+
+impl Certificate {
+    /// No field set.
+    pub fn is_empty(&self) -> bool {
+        self.ca_pem.is_none() && self.cert_pem.is_none() && self.key_pem.is_none()
+    }
+}
+
+/// How to reach a registry: what an ImageRepository's inputs and its `imageRepositoryRef`
+/// output share.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryAccess {
+    /// `insecure`: plain HTTP.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub insecure: bool,
+    /// `credentials`.
+    #[serde(default)]
+    pub credentials: Option<RegistryCredentials>,
+    /// `dockerConfigJson` (secret): the `.dockerconfigjson` of a pull secret.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub docker_config_json: Option<SecretString>,
+    /// `certificate`.
+    #[serde(default)]
+    pub certificate: Option<Certificate>,
+}
+
+impl RegistryAccess {
+    /// `credentials` when both the username and the password are set.
+    pub fn basic(&self) -> Option<(&str, &SecretString)> {
+        let c = self.credentials.as_ref()?;
+        Some((c.username.as_deref()?, c.password.as_ref()?))
+    }
+}
+
+/// `ImageRepository` inputs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRepositoryArgs {
+    /// `image`: the repository to scan, e.g. `ghcr.io/org/app` (required).
+    #[serde(default, deserialize_with = "de::text")]
+    pub image: Option<String>,
+    /// `interval`: Go duration, default `5m`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub interval: Option<String>,
+    /// `timeout`: Go duration of one scan.
+    #[serde(default, deserialize_with = "de::text")]
+    pub timeout: Option<String>,
+    /// `exclusionList`: regexes of tags not stored; `None` is Flux's default.
+    #[serde(default)]
+    pub exclusion_list: Option<Vec<String>>,
+    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`.
+    #[serde(flatten)]
+    pub access: RegistryAccess,
+    /// `namespace` of the Flux identity.
+    #[serde(default, deserialize_with = "de::text")]
+    pub namespace: Option<String>,
+    /// `name` of the Flux identity.
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+    /// `suspend`: keep the stored result.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub suspend: bool,
+}
+
+/// `ImageRepository.imageRepositoryRef`, what an ImagePolicy takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageRepositoryRef {
+    /// `namespace` of the ImageRepository.
+    #[serde(default, deserialize_with = "de::text")]
+    pub namespace: Option<String>,
+    /// `name` of the ImageRepository.
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+    /// `image` as written.
+    #[serde(default, deserialize_with = "de::text")]
+    pub image: Option<String>,
+    /// `timeout`: Go duration of one registry call sequence.
+    #[serde(default, deserialize_with = "de::text")]
+    pub timeout: Option<String>,
+    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`.
+    #[serde(flatten)]
+    pub access: RegistryAccess,
+    /// `revision` of the scan the tags come from.
+    #[serde(default, deserialize_with = "de::text")]
+    pub revision: Option<String>,
+    /// `tags`: the stored tags.
+    #[serde(default, deserialize_with = "de::list")]
+    pub tags: Vec<String>,
+}
+
+/// `ImagePolicy` inputs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePolicyArgs {
+    /// `imageRepositoryRef` (required).
+    #[serde(default)]
+    pub image_repository_ref: Option<ImageRepositoryRef>,
+    /// `policy` (required): exactly one of semver, alphabetical, numerical.
+    #[serde(default)]
+    pub policy: Option<PolicyChoice>,
+    /// `filterTags`.
+    #[serde(default)]
+    pub filter_tags: Option<FilterTags>,
+    /// `digestReflectionPolicy`, default `Never`.
+    #[serde(default)]
+    pub digest_reflection_policy: DigestReflectionPolicy,
+    /// `interval`: Go duration between digest checks under `Always`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub interval: Option<String>,
+    /// `namespace` of the Flux identity.
+    #[serde(default, deserialize_with = "de::text")]
+    pub namespace: Option<String>,
+    /// `name` of the Flux identity.
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+}
+
+impl ImagePolicyArgs {
+    /// The policy crate's view: `policy` and `filterTags`.
+    pub fn selection(&self) -> imageautomation_policy::ImagePolicySpec {
+        imageautomation_policy::ImagePolicySpec {
+            policy: self.policy.clone().unwrap_or_default(),
+            filter_tags: self.filter_tags.clone(),
+        }
+    }
+}
+
+/// `git.auth`: credentials for the Git remote.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitAuth {
+    /// `token` (secret): an HTTPS token.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub token: Option<SecretString>,
+    /// `username` for HTTPS basic auth.
+    #[serde(default, deserialize_with = "de::text")]
+    pub username: Option<String>,
+    /// `password` (secret) for HTTPS basic auth.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub password: Option<SecretString>,
+    /// `sshPrivateKey` (secret).
+    #[serde(default, deserialize_with = "de::secret")]
+    pub ssh_private_key: Option<SecretString>,
+    /// `knownHosts` lines for the SSH server.
+    #[serde(default, deserialize_with = "de::text")]
+    pub known_hosts: Option<String>,
+}
+
+impl GitAuth {
+    /// How many of the three kinds (token; username and password; SSH key) are given.
+    pub fn kinds(&self) -> usize {
+        [
+            self.token.is_some(),
+            self.username.is_some() || self.password.is_some(),
+            self.ssh_private_key.is_some(),
+        ]
+        .into_iter()
+        .filter(|k| *k)
+        .count()
+    }
+}
+
+/// `git`: the repository and how to write to it (Flux `spec.git` plus the GitRepository's
+/// URL and credentials).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitArgs {
+    /// `url` (required): `https://...`, `ssh://...`, `user@host:path` or `file://...`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub url: Option<String>,
+    /// `auth`.
+    #[serde(default)]
+    pub auth: Option<GitAuth>,
+    /// `caPem`: PEM CA bundle for HTTPS.
+    #[serde(default, deserialize_with = "de::text")]
+    pub ca_pem: Option<String>,
+    /// `checkout`.
+    #[serde(default)]
+    pub checkout: Option<GitCheckout>,
+    /// `commit`.
+    #[serde(default)]
+    pub commit: GitCommit,
+    /// `push`.
+    #[serde(default)]
+    pub push: Option<GitPush>,
+}
+
+/// One `policies` entry: `ImagePolicy.imagePolicyRef`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePolicyRef {
+    /// `namespace`: the first part of `$imagepolicy` markers.
+    #[serde(default, deserialize_with = "de::text")]
+    pub namespace: Option<String>,
+    /// `name`: the second part.
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+    /// `latestRef`: the selected image.
+    #[serde(default)]
+    pub latest_ref: Option<LatestRef>,
+}
+
+impl ImagePolicyRef {
+    /// The marker identity `namespace:name`.
+    pub fn marker(&self) -> String {
+        format!(
+            "{}:{}",
+            self.namespace.as_deref().unwrap_or_default(),
+            self.name.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// `pullRequest`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestArgs {
+    /// `title`: Go template.
+    #[serde(default, deserialize_with = "de::text")]
+    pub title: Option<String>,
+    /// `body`: Go template.
+    #[serde(default, deserialize_with = "de::text")]
+    pub body: Option<String>,
+    /// `labels`.
+    #[serde(default, deserialize_with = "de::list")]
+    pub labels: Vec<String>,
+    /// `apiBaseUrl`, default `https://api.github.com`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub api_base_url: Option<String>,
+}
+
+/// `sourceRef`: an existing Flux `GitRepository`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ObjectRef {
+    /// `namespace`; default the automation's.
+    #[serde(default, deserialize_with = "de::text")]
+    pub namespace: Option<String>,
+    /// `name` (required).
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+}
+
+/// `UpdateAutomation` inputs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAutomationArgs {
+    /// `git` (required).
+    #[serde(default)]
+    pub git: GitArgs,
+    /// `update`.
+    #[serde(default)]
+    pub update: Option<UpdateStrategy>,
+    /// `policies` (required).
+    #[serde(default)]
+    pub policies: Option<Vec<ImagePolicyRef>>,
+    /// `pullRequest`.
+    #[serde(default)]
+    pub pull_request: Option<PullRequestArgs>,
+    /// `suspend`: do nothing.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub suspend: bool,
+    /// `name` of the Flux automation object; default the resource name.
+    #[serde(default, deserialize_with = "de::text")]
+    pub name: Option<String>,
+    /// `interval` (cluster mode): Go duration.
+    #[serde(default, deserialize_with = "de::text")]
+    pub interval: Option<String>,
+    /// `sourceRef` (cluster mode).
+    #[serde(default)]
+    pub source_ref: Option<ObjectRef>,
+}
+
+impl UpdateAutomationArgs {
+    /// `"namespace:name"` -> `latestRef` of each `policies` entry that has one.
+    pub fn latest_refs(&self) -> BTreeMap<String, LatestRef> {
+        self.policies
+            .iter()
+            .flatten()
+            .filter_map(|p| Some((p.marker(), p.latest_ref.clone()?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_flags_and_empty_strings_take_their_typed_form() {
+        let args: ImageRepositoryArgs = parse(&json!({
+            "image": "ghcr.io/a/b", "insecure": "true", "interval": "",
+            "credentials": {"username": "bot", "password": "pw"},
+        }))
+        .expect("valid");
+        assert!(args.access.insecure);
+        assert_eq!(args.interval, None);
+        let (user, password) = args.access.basic().expect("basic");
+        assert_eq!((user, password.expose_secret()), ("bot", "pw"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_property() {
+        let e =
+            parse::<UpdateAutomationArgs>(&json!({"git": {"commit": {"author": {"email": 5}}}}))
+                .expect_err("integer email");
+        assert_eq!(e.property, "git.commit.author.email");
+        let e = parse::<UpdateAutomationArgs>(
+            &json!({"policies": [{"name": "a"}, {"latestRef": "x"}]}),
+        )
+        .expect_err("string latestRef");
+        assert_eq!(e.property, "policies[1].latestRef");
+        let e = parse::<ImagePolicyArgs>(&json!({"digestReflectionPolicy": "Sometimes"}))
+            .expect_err("unknown value");
+        assert!(e.reason.contains("\"Sometimes\""), "{e}");
+    }
+}
