@@ -154,7 +154,7 @@ fn a_race_lost_every_time_gives_up_with_a_transient_error() {
     let (_dir, bare, url) = file_repo();
     seed_repo(&bare, "main", &[("deploy.yaml", DEPLOY)], "initial");
     let mut s = spec(&url, Auth::default(), None);
-    s.retry.max_attempts = 2;
+    s.retry = s.retry.with_max_times(1);
     let mut n = 0;
     let err = commit_and_push(&s, |root| {
         n += 1;

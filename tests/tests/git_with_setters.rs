@@ -5,7 +5,7 @@
 
 use imageautomation_git::{
     Auth, Change, ChangeSet, CheckoutRef, CommitAuthor, Credentials, NamespacedName, ObjectChanges,
-    ObjectIdentifier, RetryPolicy, WriteBackSpec, commit_and_push,
+    ObjectIdentifier, PUSH_RETRY, WriteBackSpec, commit_and_push,
 };
 use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
 use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
@@ -86,7 +86,7 @@ fn setters_commit_and_push_with_fluxs_message() {
             namespace: "image-auto-test-abcde".into(),
             name: "update-test".into(),
         },
-        retry: RetryPolicy::default(),
+        retry: PUSH_RETRY,
         shallow: true,
     };
     let update = |root: &std::path::Path| {

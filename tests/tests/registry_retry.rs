@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use imageautomation_engine::{Error, RetryPolicy, ScanRequest, Scheduler, SchedulerConfig};
+use imageautomation_engine::{Error, REGISTRY_RETRY, ScanRequest, Scheduler, SchedulerConfig};
 use imageautomation_registry as registry;
 use imageautomation_tests::registry::{Proxy, Registry};
 
@@ -77,10 +77,7 @@ async fn unavailable_registries_are_retried_with_backoff() {
         &["--fail-first", "2", "--fail-status", "503"],
     );
     let scheduler = Scheduler::new(SchedulerConfig {
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(100),
-            ..RetryPolicy::default()
-        },
+        retry: REGISTRY_RETRY.with_min_delay(Duration::from_millis(100)),
         ..SchedulerConfig::default()
     });
     let r = scheduler
@@ -94,10 +91,7 @@ async fn unavailable_registries_are_retried_with_backoff() {
 async fn a_registry_that_stays_down_fails_within_the_timeout() {
     let port = imageautomation_tests::free_port();
     let scheduler = Scheduler::new(SchedulerConfig {
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(100),
-            ..RetryPolicy::default()
-        },
+        retry: REGISTRY_RETRY.with_min_delay(Duration::from_millis(100)),
         ..SchedulerConfig::default()
     });
     let start = Instant::now();

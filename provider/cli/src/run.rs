@@ -40,15 +40,16 @@ use std::time::Duration;
 use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, DigestReflectionPolicy, PolicyRequest, RunMode,
     describe_changes, repository_path, run_update_automation, scan_image_repository, select_image,
+    write_back_spec,
 };
 use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_engine::{
-    DigestRequest, DockerConfig, RetryPolicy, ScanRequest, Scheduler, SchedulerConfig, TlsOptions,
-    parse_go_duration,
+    DigestRequest, DockerConfig, REGISTRY_RETRY, ScanRequest, Scheduler, SchedulerConfig,
+    TlsOptions, parse_go_duration,
 };
 use imageautomation_git::{
-    Auth, CheckoutRef, CommitAuthor, Credentials as GitCredentials, MessageTemplate,
-    NamespacedName, WriteBackSpec,
+    Auth, CheckoutRef, Credentials as GitCredentials, MessageTemplate, NamespacedName,
+    WriteBackSpec,
 };
 use imageautomation_model::checkout_ref;
 use imageautomation_model::git::UpdateStrategy;
@@ -91,7 +92,7 @@ pub struct Args {
 const FAILED: u8 = 1;
 const INVALID: u8 = 2;
 /// An interactive command: a failing registry is retried briefly, not for minutes.
-const REGISTRY_ATTEMPTS: u32 = 3;
+const REGISTRY_ATTEMPTS: usize = 3;
 /// Flux's `ImageRepository.spec.interval` is required; what the scheduler is told when absent.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -480,10 +481,7 @@ impl Plan {
     /// Scans, selects and runs the automations; returns how many reconciles failed.
     async fn reconcile(self, mode: RunMode) -> usize {
         let scheduler = Scheduler::new(SchedulerConfig {
-            retry: RetryPolicy {
-                max_attempts: REGISTRY_ATTEMPTS,
-                ..RetryPolicy::default()
-            },
+            retry: REGISTRY_RETRY.with_max_times(REGISTRY_ATTEMPTS - 1),
             ..SchedulerConfig::default()
         });
         let mut failures = 0;
@@ -772,7 +770,6 @@ fn automation_task(
         git_repository.spec.reference.as_ref(),
     )
     .checkout()?;
-    let push = git.push.clone().unwrap_or_default();
     let url = git_repository.spec.url.clone();
     let credentials = match token {
         Some((token, origin)) if is_http(&url) => match token_destination(&url, *origin, false) {
@@ -800,30 +797,21 @@ fn automation_task(
     Ok(AutomationTask {
         id: a.id(),
         policies: policies_of(a, selector.as_ref(), manifests),
-        write_back: WriteBackSpec {
+        write_back: write_back_spec(
             url,
-            auth: Auth {
+            Auth {
                 credentials,
                 ca_bundle: None,
                 known_hosts: None,
             },
             checkout,
-            push_branch: push.branch,
-            push_refspec: push.refspec,
-            push_options: push.options,
-            author: CommitAuthor {
-                name: git.commit.author.name.clone(),
-                email: git.commit.author.email.clone(),
-            },
-            message_template: git.commit.message_template.clone(),
-            message_template_values: git.commit.message_template_values.clone(),
-            automation_object: NamespacedName {
+            &git.commit,
+            git.push.as_ref(),
+            NamespacedName {
                 namespace: a.metadata.namespace.clone(),
                 name: a.metadata.name.clone(),
             },
-            retry: imageautomation_git::RetryPolicy::default(),
-            shallow: true,
-        },
+        ),
         update_path,
     })
 }

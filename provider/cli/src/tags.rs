@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use imageautomation_engine::{
-    Credentials, DigestRequest, DockerConfig, Error, RetryPolicy, ScanRequest, Scheduler,
+    Credentials, DigestRequest, DockerConfig, Error, REGISTRY_RETRY, ScanRequest, Scheduler,
     SchedulerConfig, TlsOptions,
 };
 use imageautomation_registry::ImageReference;
@@ -122,10 +122,7 @@ async fn run_async(args: Args) -> ExitCode {
     };
     // An interactive command: three attempts (0.5 s and 1 s apart, or as `Retry-After` says).
     let scheduler = Scheduler::new(SchedulerConfig {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            ..RetryPolicy::default()
-        },
+        retry: REGISTRY_RETRY.with_max_times(2),
         ..SchedulerConfig::default()
     });
 

@@ -42,10 +42,11 @@ mod scheduler;
 mod should_scan;
 mod source;
 
+pub use backon::ExponentialBuilder;
 pub use error::{Error, Result};
 pub use imageautomation_model::{parse_go_duration, token_rule};
 pub use scheduler::{
-    DEFAULT_MAX_CONCURRENT_PER_REGISTRY, DigestRequest, RetryPolicy, ScanRequest, Scheduler,
+    DEFAULT_MAX_CONCURRENT_PER_REGISTRY, DigestRequest, REGISTRY_RETRY, ScanRequest, Scheduler,
     SchedulerConfig, default_timeout,
 };
 pub use should_scan::{ScanDecision, ScanReason, same_patterns, should_scan};

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
+
 use imageautomation_registry::{
     self as registry, ClientOptions, Credentials, ExclusionList, ImageReference, ScanResult,
     TlsOptions,
@@ -82,60 +84,22 @@ pub struct DigestRequest {
     pub timeout: Option<Duration>,
 }
 
-/// Exponential backoff with jitter for transient failures (429, 5xx, connection errors,
-/// request timeouts).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts in all, including the first. Default 5.
-    pub max_attempts: u32,
-    /// Delay after the first failure. Default 500 ms.
-    pub initial_backoff: Duration,
-    /// Cap of the exponential delay (not of `Retry-After`). Default 30 s.
-    pub max_backoff: Duration,
-    /// Fraction of the delay that is random: the delay is `d * (1 - jitter * r)`, `r` in
-    /// `[0, 1)`. Default 0.5; 0 makes delays exact.
-    pub jitter: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            jitter: 0.5,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay after the `failures`-th failure (1-based): the server's `Retry-After` when it
-    /// sent one, else `initial_backoff * 2^(failures-1)` capped at `max_backoff`, with jitter.
-    pub fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(d) = retry_after {
-            return d;
-        }
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1));
-        let exp = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        if jitter == 0.0 {
-            exp
-        } else {
-            exp.mul_f64(1.0 - jitter * rand::random::<f64>())
-        }
-    }
-}
+/// Retries of transient registry failures (429, 5xx, connection errors, request timeouts):
+/// 4 (5 attempts in all), waiting 500 ms, then twice as long each time up to 30 s, plus up
+/// to as much again at random (backon's jitter). A server's `Retry-After` replaces the wait.
+pub const REGISTRY_RETRY: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(500))
+    .with_max_delay(Duration::from_secs(30))
+    .with_max_times(4)
+    .with_jitter();
 
 /// Scheduler settings.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// Concurrent requests per registry host. Default 4.
     pub max_concurrent_per_registry: usize,
-    /// Retries of transient failures.
-    pub retry: RetryPolicy,
+    /// Retries of transient failures; default [`REGISTRY_RETRY`].
+    pub retry: ExponentialBuilder,
     /// HTTP settings of the real registry source (per-request timeouts).
     pub client: ClientOptions,
 }
@@ -144,7 +108,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             max_concurrent_per_registry: DEFAULT_MAX_CONCURRENT_PER_REGISTRY,
-            retry: RetryPolicy::default(),
+            retry: REGISTRY_RETRY,
             client: ClientOptions::default(),
         }
     }
@@ -443,7 +407,7 @@ impl<S: TagSource> Scheduler<S> {
     {
         let deadline = Instant::now() + timeout;
         let mut last_error: Option<Arc<registry::Error>> = None;
-        let retry = self.config.retry;
+        let mut delays = self.config.retry.build();
         let attempts = async {
             let mut failures = 0u32;
             loop {
@@ -460,10 +424,11 @@ impl<S: TagSource> Scheduler<S> {
                 if let registry::Error::InvalidTlsConfig { .. } = &*error {
                     return Err(Error::Invalid { source: error });
                 }
-                if !error.is_transient() || failures >= retry.max_attempts.max(1) {
+                let backoff = delays.next().filter(|_| error.is_transient());
+                let Some(backoff) = backoff else {
                     return Err(wrap(failures, error));
-                }
-                let delay = retry.delay(failures, error.retry_after());
+                };
+                let delay = error.retry_after().unwrap_or(backoff);
                 if Instant::now() + delay >= deadline {
                     // Waiting would outlive the timeout: report the real cause now.
                     return Err(wrap(failures, error));

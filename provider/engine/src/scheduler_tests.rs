@@ -119,10 +119,11 @@ impl TagSource for Scripted {
 
 fn exact_retries() -> SchedulerConfig {
     SchedulerConfig {
-        retry: RetryPolicy {
-            jitter: 0.0,
-            ..RetryPolicy::default()
-        },
+        // REGISTRY_RETRY without jitter.
+        retry: ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(500))
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(4),
         ..SchedulerConfig::default()
     }
 }
@@ -348,23 +349,17 @@ async fn retries_back_off_exponentially() {
 }
 
 #[test]
-fn jitter_stays_within_its_fraction() {
-    let policy = RetryPolicy::default();
+fn registry_retries_are_four_doubling_waits_with_jitter_of_up_to_as_much_again() {
     for _ in 0..200 {
-        let d = policy.delay(3, None); // 2 s before jitter
-        assert!(
-            d > Duration::from_secs(1) && d <= Duration::from_secs(2),
-            "{d:?}"
-        );
+        let delays: Vec<Duration> = REGISTRY_RETRY.build().collect();
+        assert_eq!(delays.len(), 4, "5 attempts in all");
+        for (d, base) in delays.iter().zip([500u64, 1_000, 2_000, 4_000]) {
+            let base = Duration::from_millis(base);
+            assert!(*d >= base && *d <= base * 2, "{d:?} for {base:?}");
+        }
     }
-    assert_eq!(
-        policy.delay(30, None).max(policy.max_backoff),
-        policy.max_backoff
-    );
-    assert_eq!(
-        policy.delay(1, Some(Duration::from_secs(42))),
-        Duration::from_secs(42)
-    );
+    let capped: Vec<Duration> = REGISTRY_RETRY.with_max_times(10).build().collect();
+    assert!(capped[9] <= Duration::from_secs(60), "{:?}", capped[9]);
 }
 
 #[tokio::test(start_paused = true)]

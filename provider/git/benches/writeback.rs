@@ -16,7 +16,7 @@ use std::process::Command;
 use criterion::{Criterion, criterion_group, criterion_main};
 use imageautomation_git::{
     Auth, Change, ChangeSet, CheckoutRef, CommitAuthor, MessageTemplate, NamespacedName,
-    ObjectChanges, ObjectIdentifier, RetryPolicy, TemplateData, WriteBackSpec, commit_and_push,
+    ObjectChanges, ObjectIdentifier, PUSH_RETRY, TemplateData, WriteBackSpec, commit_and_push,
 };
 
 const TEMPLATE: &str = "Commit summary with ResultV2\n\nAutomation: {{ .AutomationObject }}\n\n{{ range $filename, $objchange := .Changed.FileChanges -}}\n- File: {{ $filename }}\n{{- range $obj, $changes := $objchange }}\n  - Object: {{ $obj.Kind }}/{{ $obj.Namespace }}/{{ $obj.Name }}\n    Changes:\n{{- range $_ , $change := $changes }}\n    - {{ $change.OldValue }} -> {{ $change.NewValue }}\n{{ end -}}\n{{ end -}}\n{{ end -}}\n";
@@ -167,7 +167,7 @@ fn bench_write_back(c: &mut Criterion) {
         message_template: None,
         message_template_values: BTreeMap::new(),
         automation_object: NamespacedName::default(),
-        retry: RetryPolicy::default(),
+        retry: PUSH_RETRY,
         shallow: true,
     };
     let mut g = c.benchmark_group("write_back");

@@ -35,6 +35,6 @@ pub use template::{
     COMMIT_MESSAGE_TEMPLATE_NAME, DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
 };
 pub use writeback::{
-    CheckoutRef, CommitAuthor, PushResult, RetryPolicy, WriteBackResult, WriteBackSpec,
+    CheckoutRef, CommitAuthor, PUSH_RETRY, PushResult, WriteBackResult, WriteBackSpec,
     commit_and_push, list_remote_refs,
 };

@@ -12,12 +12,14 @@
 //! (flux-spec 5.2), so the new commit descends from the remote head. When
 //! someone else pushes between our fetch and our push, the push is rejected as
 //! non-fast-forward; we fetch the new head, redo the update on it and push
-//! again, up to [`RetryPolicy::max_attempts`] times with exponential backoff.
+//! again, as [`PUSH_RETRY`] allows (exponential backoff with jitter).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 use git2::{
     FetchOptions, IndexAddOption, Oid, PushOptions, Repository, ResetType, Signature,
@@ -40,28 +42,14 @@ pub struct CommitAuthor {
     pub email: String,
 }
 
-/// Bounded retries of a push overtaken by another push.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Pushes tried in all, at least 1. Default 5.
-    pub max_attempts: u32,
-    /// Wait before the first retry, doubled each time, plus up to 50% random
-    /// jitter so that automations racing for one branch spread out.
-    /// Default 200 ms.
-    pub initial_backoff: Duration,
-    /// Upper bound of a wait. Default 5 s.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-}
+/// Retries of a push overtaken by another push: 4 (5 pushes in all), waiting 200 ms, then
+/// twice as long each time up to 5 s, plus up to as much again at random (backon's jitter) so
+/// that automations racing for one branch spread out.
+pub const PUSH_RETRY: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(200))
+    .with_max_delay(Duration::from_secs(5))
+    .with_max_times(4)
+    .with_jitter();
 
 /// Everything needed to write an update back to a Git repository: the
 /// GitRepository's URL and secret, and the ImageUpdateAutomation's `git`
@@ -93,8 +81,8 @@ pub struct WriteBackSpec {
     pub message_template_values: BTreeMap<String, String>,
     /// The automation object (`.AutomationObject`).
     pub automation_object: NamespacedName,
-    /// Retries of overtaken pushes.
-    pub retry: RetryPolicy,
+    /// Retries of overtaken pushes; [`PUSH_RETRY`] as Flux's controller does it.
+    pub retry: ExponentialBuilder,
     /// Fetch only the tip commits (Flux's default `GitShallowClone`). Default
     /// `true`; `file://` remotes are always fetched in full (libgit2's local
     /// transport has no shallow support).
@@ -278,8 +266,7 @@ where
 
     let workdir = dir.path().to_path_buf();
     let mut attempt = 0u32;
-    let max_attempts = spec.retry.max_attempts.max(1);
-    let mut backoff = spec.retry.initial_backoff;
+    let mut delays = spec.retry.build();
     loop {
         reset_branch(&repo, &push_ref, base)?;
         let changes = update(&workdir).map_err(|e| Error::Update { source: e.into() })?;
@@ -331,9 +318,15 @@ where
                     push_attempts: attempt,
                 });
             }
-            PushOutcome::Overtaken(_) if attempt < max_attempts => {
-                std::thread::sleep(with_jitter(backoff));
-                backoff = (backoff * 2).min(spec.retry.max_backoff);
+            PushOutcome::Overtaken(_) => {
+                let Some(delay) = delays.next() else {
+                    return Err(Error::PushRaceLost {
+                        branch: push_branch,
+                        url: remote.display.clone(),
+                        attempts: attempt,
+                    });
+                };
+                std::thread::sleep(delay);
                 let tracking = format!("refs/remotes/origin/{push_branch}");
                 session.fetch(
                     &repo,
@@ -349,13 +342,6 @@ where
                     // build on, and what a no-change result reports.
                     checkout_commit = base;
                 }
-            }
-            PushOutcome::Overtaken(_) => {
-                return Err(Error::PushRaceLost {
-                    branch: push_branch,
-                    url: remote.display.clone(),
-                    attempts: attempt,
-                });
             }
         }
     }
@@ -388,16 +374,6 @@ pub fn list_remote_refs(url: &str, auth: &Auth) -> Result<BTreeMap<String, Strin
         .map(|h| (h.name().to_string(), h.oid().to_string()))
         .collect();
     Ok(refs)
-}
-
-/// `d` plus a pseudo-random 0-50% (the clock's nanoseconds are random enough
-/// to de-synchronise competing writers).
-fn with_jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    d + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
 fn commit_oid(c: &str) -> Result<Oid, Error> {
@@ -633,15 +609,6 @@ mod tests {
             r.summary(),
             "pushed commit 'a47b32f' to branch 'test-branch' and refspecs 'refs/heads/auto:refs/heads/smth/else', 'refs/heads/auto:refs/heads/foo'\nUpdate from image update automation"
         );
-    }
-
-    #[test]
-    fn jitter_stays_within_half_the_backoff() {
-        let d = Duration::from_millis(200);
-        for _ in 0..100 {
-            let j = with_jitter(d);
-            assert!(j >= d && j <= d + d / 2, "{j:?}");
-        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use imageautomation_git::{
     Auth, Change, ChangeSet, CheckoutRef, CommitAuthor, NamespacedName, ObjectChanges,
-    ObjectIdentifier, RetryPolicy, WriteBackSpec,
+    ObjectIdentifier, PUSH_RETRY, WriteBackSpec,
 };
 
 /// The marked file every test repository starts with.
@@ -44,11 +44,10 @@ pub fn spec(url: &str, auth: Auth, push_branch: Option<&str>) -> WriteBackSpec {
             namespace: "flux-system".into(),
             name: "podinfo-auto".into(),
         },
-        retry: RetryPolicy {
-            max_attempts: 4,
-            initial_backoff: std::time::Duration::from_millis(20),
-            max_backoff: std::time::Duration::from_millis(200),
-        },
+        retry: PUSH_RETRY
+            .with_max_times(3)
+            .with_min_delay(std::time::Duration::from_millis(20))
+            .with_max_delay(std::time::Duration::from_millis(200)),
         shallow: true,
     }
 }

@@ -7,9 +7,12 @@
 use std::sync::{Arc, Mutex};
 
 use imageautomation_git::{
-    Change, ChangeSet, ObjectChanges, ObjectIdentifier, PullRequest, PullRequestClient,
-    PullRequestSpec, PushResult, WriteBackSpec, commit_and_push,
+    Auth, Change, ChangeSet, CommitAuthor, NamespacedName, ObjectChanges, ObjectIdentifier,
+    PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult, WriteBackSpec,
+    commit_and_push,
 };
+use imageautomation_model::CheckoutRef;
+use imageautomation_model::git::{GitCommit, GitPush};
 use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
 
 use super::ReconcileError;
@@ -44,6 +47,39 @@ pub struct AutomationRequest {
     pub policies: Policies,
     /// Optional pull request.
     pub pull_request: Option<PullRequestSettings>,
+}
+
+/// The write-back of an automation, as the plugin (Pulumi `git`) and `imageautomation run`
+/// (Flux's `spec.git` and its GitRepository) both build it: `url` and `auth` from the
+/// repository, the resolved `checkout` ([`imageautomation_model::checkout_ref`]), `commit`
+/// and `push` as given, Flux's default retries of a push overtaken by another, and a shallow
+/// clone (Flux's `GitShallowClone` default).
+pub fn write_back_spec(
+    url: String,
+    auth: Auth,
+    checkout: CheckoutRef,
+    commit: &GitCommit,
+    push: Option<&GitPush>,
+    automation_object: NamespacedName,
+) -> WriteBackSpec {
+    let push = push.cloned().unwrap_or_default();
+    WriteBackSpec {
+        url,
+        auth,
+        checkout,
+        push_branch: push.branch,
+        push_refspec: push.refspec,
+        push_options: push.options,
+        author: CommitAuthor {
+            name: commit.author.name.clone(),
+            email: commit.author.email.clone(),
+        },
+        message_template: commit.message_template.clone(),
+        message_template_values: commit.message_template_values.clone(),
+        automation_object,
+        retry: PUSH_RETRY,
+        shallow: true,
+    }
 }
 
 /// What a run did (or, in preview, would do).

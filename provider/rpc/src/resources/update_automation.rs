@@ -12,12 +12,12 @@ use chrono::{SecondsFormat, Utc};
 use imageautomation_engine::flux_objects::{GitCredential, git_credential};
 use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
-    run_update_automation,
+    run_update_automation, write_back_spec,
 };
 use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_git::{
-    Auth, CommitAuthor, Credentials as GitCredentials, MessageTemplate, NamespacedName,
-    PullRequestClient, PullRequestSpec, RetryPolicy, WriteBackSpec, list_remote_refs,
+    Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, PullRequestClient,
+    PullRequestSpec, WriteBackSpec, list_remote_refs,
 };
 use imageautomation_proto::codec;
 use imageautomation_update::{LatestRef, Policies, UpdateResult};
@@ -91,31 +91,21 @@ fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationReques
     let checkout = checkout_ref(git.checkout.as_ref(), None)
         .checkout()
         .map_err(|e| OpError::InvalidArgument(format!("git.{e}")))?;
-    let push = git.push.clone().unwrap_or_default();
-    let write_back = WriteBackSpec {
-        url: url.clone(),
-        auth: Auth {
+    let write_back = write_back_spec(
+        url,
+        Auth {
             credentials,
             ca_bundle: git.ca_pem.clone(),
             known_hosts: git.auth.as_ref().and_then(|a| a.known_hosts.clone()),
         },
         checkout,
-        push_branch: push.branch,
-        push_refspec: push.refspec,
-        push_options: push.options,
-        author: CommitAuthor {
-            name: git.commit.author.name.clone(),
-            email: git.commit.author.email.clone(),
-        },
-        message_template: git.commit.message_template.clone(),
-        message_template_values: git.commit.message_template_values.clone(),
-        automation_object: NamespacedName {
+        &git.commit,
+        git.push.as_ref(),
+        NamespacedName {
             namespace: ctx.config.flux_namespace.clone(),
             name: flux_name(ctx, args),
         },
-        retry: RetryPolicy::default(),
-        shallow: true,
-    };
+    );
     let pull_request = match &args.pull_request {
         None => None,
         Some(pr) => {
