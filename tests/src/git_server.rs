@@ -15,13 +15,14 @@
 //! Debian packages: lighttpd, lighttpd-mod-openssl, apache2-utils,
 //! openssh-server, openssh-client, openssl, git.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tempfile::TempDir;
-
-use crate::{free_port, wait_for_port};
 
 /// How the test starts lighttpd: with the listening socket the test bound (on stdin, moved to
 /// fd 3), by systemd socket activation (`LISTEN_FDS`, `LISTEN_PID`; lighttpd's
@@ -294,10 +295,14 @@ impl Drop for GitHttpServer {
     }
 }
 
-/// A private sshd on a free loopback port serving the git transport only.
+/// A private sshd serving the git transport only, on a loopback port the test bound: each
+/// connection accepted there is handed to `sshd -i` (inetd mode), so no other process can
+/// take the port between its choice and the server's bind.
 pub struct GitSshServer {
     dir: TempDir,
-    child: Child,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    sessions: Arc<Mutex<Vec<Child>>>,
     /// The port sshd listens on.
     pub port: u16,
     /// The user to connect as (the local user running sshd).
@@ -330,7 +335,8 @@ impl GitSshServer {
             .expect("utf-8")
             .trim()
             .to_string();
-        let port = free_port();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
         let client_pub = std::fs::read_to_string(d.join("client_key.pub")).expect("client pub");
         let shell = fixtures().join("git_ssh_shell.sh");
         std::fs::write(
@@ -348,7 +354,7 @@ impl GitSshServer {
         let known_hosts = format!("[127.0.0.1]:{port} {}\n", host_key.join(" "));
         // Same directives as shared/test-env/git_sshd_fixture.sh.
         let conf = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
+            "HostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
              AllowUsers {user}\nLogLevel VERBOSE\n",
@@ -358,24 +364,50 @@ impl GitSshServer {
         // sshd exits without its privilege separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
         let log = std::fs::File::create(d.join("sshd.log")).expect("log file");
-        let mut child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
+        // A configuration sshd refuses fails here, not at the first connection.
+        let check = Command::new("/usr/sbin/sshd")
+            .args(["-t", "-f"])
             .arg(d.join("sshd_config"))
-            .stdout(log.try_clone().expect("clone log"))
-            .stderr(log)
-            .spawn()
-            .expect("start /usr/sbin/sshd (Debian openssh-server)");
-        if !wait_for_port(port, Duration::from_secs(10)) {
-            stop(&mut child);
-            panic!(
-                "sshd did not start: {}",
-                std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
-            );
-        }
+            .output()
+            .expect("run /usr/sbin/sshd (Debian openssh-server)");
+        assert!(
+            check.status.success(),
+            "sshd refuses its configuration: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let stopping = Arc::new(AtomicBool::new(false));
+        let sessions = Arc::new(Mutex::new(Vec::<Child>::new()));
+        let acceptor = {
+            let (stopping, sessions, config) =
+                (stopping.clone(), sessions.clone(), d.join("sshd_config"));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (Ok(output), Ok(log)) = (stream.try_clone(), log.try_clone()) else {
+                        continue;
+                    };
+                    let session = Command::new("/usr/sbin/sshd")
+                        .args(["-i", "-e", "-f"])
+                        .arg(&config)
+                        .stdin(Stdio::from(std::os::fd::OwnedFd::from(stream)))
+                        .stdout(Stdio::from(std::os::fd::OwnedFd::from(output)))
+                        .stderr(log)
+                        .spawn();
+                    let mut sessions = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                    sessions.retain_mut(|c| c.try_wait().ok().flatten().is_none());
+                    sessions.extend(session);
+                }
+            })
+        };
         let client_key = std::fs::read_to_string(d.join("client_key")).expect("client key");
         GitSshServer {
             dir,
-            child,
+            acceptor: Some(acceptor),
+            stopping,
+            sessions,
             port,
             user,
             client_key,
@@ -408,6 +440,15 @@ impl GitSshServer {
 
 impl Drop for GitSshServer {
     fn drop(&mut self) {
-        stop(&mut self.child);
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the acceptor, which then sees `stopping`.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        for session in sessions.iter_mut() {
+            stop(session);
+        }
     }
 }

@@ -21,12 +21,10 @@ use std::time::{Duration, Instant};
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago and that this
 /// process has not handed out before.
 ///
-/// The port is found by binding `127.0.0.1:0` and closing the socket, for
-/// servers that cannot be handed a bound socket (`docker-registry`, `sshd`):
-/// tests run in parallel threads, so two of them never get the same port, but
-/// another process can still take it before the server binds it. Where the
-/// server can take a bound socket, bind one instead (lighttpd does, in
-/// `git_server`).
+/// The port is found by binding `127.0.0.1:0` and closing the socket: a port where
+/// nothing listens, for tests of an unreachable server. Servers never get one: lighttpd
+/// and sshd are handed a bound socket (`git_server`), docker-registry and the Python
+/// fixtures bind port 0 and report the port they got (`registry`).
 ///
 /// # Panics
 /// When the loopback interface cannot be bound (the test machine is broken).

@@ -23,7 +23,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use crate::{free_port, wait_for_port};
+use crate::wait_for_port;
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/registry");
@@ -265,7 +265,6 @@ impl Registry {
         let dir = scratch_dir("ia-registry-");
         let d = dir.path();
         std::fs::create_dir_all(d.join("data")).expect("data dir");
-        let port = free_port();
         let tls = options.tls || options.client_certs;
         let mut tls_block = String::new();
         if tls {
@@ -354,10 +353,10 @@ impl Registry {
             }
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n  \
              maintenance:\n    uploadpurging:\n      enabled: false\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: test-only-secret\n{tls_block}{auth_block}",
+             http:\n  addr: 127.0.0.1:0\n  secret: test-only-secret\n{tls_block}{auth_block}",
             data = d.join("data").display()
         );
         std::fs::write(d.join("config.yml"), config).expect("write config");
@@ -369,26 +368,37 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start /usr/bin/docker-registry (Debian package docker-registry)");
+        // The registry binds port 0 and logs the port it got ("listening on 127.0.0.1:PORT"),
+        // so no other process can take it between our choice and its bind.
         let mut registry = Self {
-            port,
+            port: 0,
             dir,
             registry: Some(child),
             token_server,
         };
-        if !wait_for_port(port, Duration::from_secs(10)) {
-            let log = std::fs::read_to_string(registry.dir.path().join("registry.log"))
-                .unwrap_or_default();
-            registry.stop();
-            panic!("docker-registry did not start on port {port}: {log}");
+        let log_path = registry.dir.path().join("registry.log");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(port) = listening_port(&log) {
+                registry.port = port;
+                break;
+            }
+            let exited = registry
+                .registry
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || std::time::Instant::now() > deadline {
+                registry.stop();
+                panic!("docker-registry did not start ({exited:?}): {log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        // Something else may hold the port: then our registry has exited.
-        if let Some(child) = registry.registry.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            let log = std::fs::read_to_string(registry.dir.path().join("registry.log"))
-                .unwrap_or_default();
-            panic!("docker-registry exited ({status}) on port {port}: {log}");
-        }
+        assert!(
+            wait_for_port(registry.port, Duration::from_secs(10)),
+            "docker-registry logged port {} but does not accept connections",
+            registry.port
+        );
         registry
     }
 
@@ -434,6 +444,13 @@ impl Drop for Registry {
     }
 }
 
+/// The port of docker-registry's "listening on 127.0.0.1:PORT" log line.
+fn listening_port(log: &str) -> Option<u16> {
+    let at = log.find("listening on 127.0.0.1:")? + "listening on 127.0.0.1:".len();
+    let digits: String = log[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 fn stop_child(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -455,29 +472,34 @@ impl Proxy {
     /// # Panics
     /// When `python3` is missing or the proxy does not listen within 10 s.
     pub fn start(upstream: &str, args: &[&str]) -> Self {
-        let port = free_port();
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .arg(format!("{FIXTURES}/registry_proxy.py"))
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .arg("--upstream")
             .arg(upstream)
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start registry_proxy.py (python3)");
-        let mut proxy = Self {
+        // "tags_paginating_proxy: http://127.0.0.1:PORT -> http://UPSTREAM": the port the
+        // proxy bound (port 0), printed once it listens.
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
+        let port = line
+            .split("http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            stop_child(child);
+            panic!("registry_proxy.py did not start: {line:?}");
+        };
+        Self {
             port,
             child: Some(child),
-        };
-        if !wait_for_port(port, Duration::from_secs(10)) {
-            if let Some(c) = proxy.child.take() {
-                stop_child(c);
-            }
-            panic!("registry_proxy.py did not start on port {port}");
         }
-        proxy
     }
 
     /// `127.0.0.1:PORT`.
