@@ -40,7 +40,7 @@ pub struct Defaults {
 /// `dockerConfigJson`, else [`Defaults::registry_auth`] for the image's registry.
 pub fn image_repository_input(args: &ImageRepositoryArgs, d: &Defaults) -> ImageRepositoryInput {
     let image = args.image.clone().unwrap_or_default();
-    let access = &args.access;
+    let access = args.access();
     let credentials = if let Some((username, password)) = access.basic() {
         Some(RegistryCredentials::Basic {
             username: username.to_owned(),

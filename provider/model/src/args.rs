@@ -78,21 +78,16 @@ impl Certificate {
 }
 
 /// How to reach a registry: what an ImageRepository's inputs and its `imageRepositoryRef`
-/// output share.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// output share (each has these fields itself, so that a shape error names its property).
+#[derive(Debug, Clone, Default)]
 pub struct RegistryAccess {
     /// `insecure`: plain HTTP.
-    #[serde(default, deserialize_with = "de::flag")]
     pub insecure: bool,
     /// `credentials`.
-    #[serde(default)]
     pub credentials: Option<RegistryCredentials>,
-    /// `dockerConfigJson` (secret): the `.dockerconfigjson` of a pull secret.
-    #[serde(default, deserialize_with = "de::secret")]
+    /// `dockerConfigJson` (secret).
     pub docker_config_json: Option<SecretString>,
     /// `certificate`.
-    #[serde(default)]
     pub certificate: Option<Certificate>,
 }
 
@@ -120,9 +115,18 @@ pub struct ImageRepositoryArgs {
     /// `exclusionList`: regexes of tags not stored; `None` is Flux's default.
     #[serde(default)]
     pub exclusion_list: Option<Vec<String>>,
-    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`.
-    #[serde(flatten)]
-    pub access: RegistryAccess,
+    /// `insecure`: plain HTTP.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub insecure: bool,
+    /// `credentials`.
+    #[serde(default)]
+    pub credentials: Option<RegistryCredentials>,
+    /// `dockerConfigJson` (secret): the `.dockerconfigjson` of a pull secret.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub docker_config_json: Option<SecretString>,
+    /// `certificate`.
+    #[serde(default)]
+    pub certificate: Option<Certificate>,
     /// `namespace` of the Flux identity.
     #[serde(default, deserialize_with = "de::text")]
     pub namespace: Option<String>,
@@ -132,6 +136,18 @@ pub struct ImageRepositoryArgs {
     /// `suspend`: keep the stored result.
     #[serde(default, deserialize_with = "de::flag")]
     pub suspend: bool,
+}
+
+impl ImageRepositoryArgs {
+    /// `insecure`, `credentials`, `dockerConfigJson` and `certificate`.
+    pub fn access(&self) -> RegistryAccess {
+        RegistryAccess {
+            insecure: self.insecure,
+            credentials: self.credentials.clone(),
+            docker_config_json: self.docker_config_json.clone(),
+            certificate: self.certificate.clone(),
+        }
+    }
 }
 
 /// `ImageRepository.imageRepositoryRef`, what an ImagePolicy takes.
@@ -150,15 +166,36 @@ pub struct ImageRepositoryRef {
     /// `timeout`: Go duration of one registry call sequence.
     #[serde(default, deserialize_with = "de::text")]
     pub timeout: Option<String>,
-    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`.
-    #[serde(flatten)]
-    pub access: RegistryAccess,
+    /// `insecure`: plain HTTP.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub insecure: bool,
+    /// `credentials`.
+    #[serde(default)]
+    pub credentials: Option<RegistryCredentials>,
+    /// `dockerConfigJson` (secret): the `.dockerconfigjson` of a pull secret.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub docker_config_json: Option<SecretString>,
+    /// `certificate`.
+    #[serde(default)]
+    pub certificate: Option<Certificate>,
     /// `revision` of the scan the tags come from.
     #[serde(default, deserialize_with = "de::text")]
     pub revision: Option<String>,
     /// `tags`: the stored tags.
     #[serde(default, deserialize_with = "de::list")]
     pub tags: Vec<String>,
+}
+
+impl ImageRepositoryRef {
+    /// `insecure`, `credentials`, `dockerConfigJson` and `certificate`.
+    pub fn access(&self) -> RegistryAccess {
+        RegistryAccess {
+            insecure: self.insecure,
+            credentials: self.credentials.clone(),
+            docker_config_json: self.docker_config_json.clone(),
+            certificate: self.certificate.clone(),
+        }
+    }
 }
 
 /// `ImagePolicy` inputs.
@@ -367,9 +404,10 @@ mod tests {
             "credentials": {"username": "bot", "password": "pw"},
         }))
         .expect("valid");
-        assert!(args.access.insecure);
+        assert!(args.insecure);
         assert_eq!(args.interval, None);
-        let (user, password) = args.access.basic().expect("basic");
+        let access = args.access();
+        let (user, password) = access.basic().expect("basic");
         assert_eq!((user, password.expose_secret()), ("bot", "pw"));
     }
 
@@ -384,6 +422,9 @@ mod tests {
         )
         .expect_err("string latestRef");
         assert_eq!(e.property, "policies[1].latestRef");
+        let e = parse::<ImageRepositoryArgs>(&json!({"credentials": {"username": 5}}))
+            .expect_err("integer username");
+        assert_eq!(e.property, "credentials.username");
         let e = parse::<ImagePolicyArgs>(&json!({"digestReflectionPolicy": "Sometimes"}))
             .expect_err("unknown value");
         assert!(e.reason.contains("\"Sometimes\""), "{e}");

@@ -224,16 +224,16 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
         TagSelector::new(&args.selection()).map_err(|e| OpError::InvalidArgument(e.to_string()))?;
     let reference = args.image_repository_ref.unwrap_or_default();
     let image = reference.image.clone().unwrap_or_default();
-    let tags = reference.tags;
+    let tags = reference.tags.clone();
     let digest_reflection = args.digest_reflection_policy;
     // Credentials (and the Docker config file) are only needed to read a digest.
     let (credentials, tls) = match digest_reflection {
         DigestReflectionPolicy::Never => Default::default(),
-        _ => registry_access(ctx, &reference.access, &image)?,
+        _ => registry_access(ctx, &reference.access(), &image)?,
     };
     let digest_access = DigestRequest {
         image: image.clone(),
-        insecure: reference.access.insecure,
+        insecure: reference.insecure,
         tag: String::new(),
         credentials,
         tls,

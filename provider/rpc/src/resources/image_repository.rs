@@ -66,7 +66,7 @@ fn previous_scan(outputs: &Value) -> Option<ScanResult> {
 impl ImageRepository {
     fn scan_request(&self, ctx: &Ctx, args: &ImageRepositoryArgs) -> Result<ScanRequest, OpError> {
         let image = args.image.clone().unwrap_or_default();
-        let (credentials, tls) = registry_access(ctx, &args.access, &image)?;
+        let (credentials, tls) = registry_access(ctx, &args.access(), &image)?;
         let duration = |key: &str, value: Option<&str>| {
             value
                 .map(parse_go_duration)
@@ -74,7 +74,7 @@ impl ImageRepository {
                 .map_err(|e| OpError::InvalidArgument(format!("{key}: {e}")))
         };
         let mut request = ScanRequest::new(image);
-        request.insecure = args.access.insecure;
+        request.insecure = args.insecure;
         request.exclusion_list = args.exclusion_list.clone().filter(|l| !l.is_empty());
         request.credentials = credentials;
         request.tls = tls;
@@ -197,7 +197,7 @@ impl Resource for ImageRepository {
                 "image is required: the repository to scan, e.g. ghcr.io/stefanprodan/podinfo",
             )),
             Some(image) if !inputs.is_unknown("insecure") => {
-                if let Err(e) = ImageReference::parse(image, args.access.insecure) {
+                if let Err(e) = ImageReference::parse(image, args.insecure) {
                     failures.push(failure("image", e.to_string()));
                 }
             }
@@ -210,7 +210,7 @@ impl Resource for ImageRepository {
                 failures.push(failure(format!("exclusionList[{i}]"), e.to_string()));
             }
         }
-        if let Some(credentials) = &args.access.credentials
+        if let Some(credentials) = &args.credentials
             && !inputs.is_unknown("credentials")
         {
             let given = [
@@ -224,7 +224,7 @@ impl Resource for ImageRepository {
                 ));
             }
         }
-        if let Some(json) = &args.access.docker_config_json
+        if let Some(json) = &args.docker_config_json
             && let Err(e) = imageautomation_registry::DockerConfig::from_json(
                 json.expose_secret().as_bytes(),
                 "dockerConfigJson",
