@@ -512,6 +512,44 @@ async fn credentials_in_the_git_url_are_refused() {
     plugin.stop().await;
 }
 
+/// Check on inputs a program can give: a password without a user name is refused (it used to
+/// be ignored: anonymous access), and a failure in a list with unknown entries (a preview) names
+/// the entry by its index in the program's list.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_names_half_credentials_and_list_entries_as_written() {
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let urn = Urn::new(AUTOMATION, "fleet");
+    let git = json!({"url": "https://git.example.com/org/fleet.git", "commit": {"author": {"email": "a@b.c"}}});
+    let mut half = git.clone();
+    half["auth"] = json!({"password": "pw-only-42"});
+    let failures = plugin
+        .check(&urn, &json!({}), &json!({"git": half, "policies": []}))
+        .await
+        .expect("Check answers")
+        .expect_err("a password without a user name");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].0, "git.auth");
+    assert!(!failures[0].1.contains("pw-only-42"), "{failures:?}");
+    let unknown = imageautomation_proto::codec::UNKNOWN;
+    let failures = plugin
+        .check(
+            &urn,
+            &json!({}),
+            &json!({"git": git, "policies": [unknown, {"namespace": "flux-system", "name": "app"}]}),
+        )
+        .await
+        .expect("Check answers")
+        .expect_err("the second entry has no latestRef");
+    assert!(
+        failures
+            .iter()
+            .all(|(p, _)| p.starts_with("policies[1].latestRef")),
+        "{failures:?}"
+    );
+    plugin.stop().await;
+}
+
 /// The token rule the CLI follows too (engine::token_rule): `git.auth` is never sent over
 /// plain http:// off loopback, and `githubToken` goes to GitHub's API only. Both are refused
 /// before any connection, and the messages do not quote the token.

@@ -532,3 +532,136 @@ mod tests {
         assert!(out.status.success(), "schema_check.py failed:\n{report}");
     }
 }
+
+/// The schema and the typed model (`imageautomation-model`'s `args`) name the same inputs:
+/// every input property of a resource or object type is a field the model reads, and every
+/// field the model reads is in the schema, except where listed with the reason.
+#[cfg(test)]
+mod model_agreement {
+    use std::collections::BTreeSet;
+
+    use imageautomation_model::args::{
+        Certificate, GitArgs, GitAuth, ImagePolicyArgs, ImagePolicyRef, ImageRepositoryArgs,
+        ImageRepositoryRef, ObjectRef, PullRequestArgs, RegistryCredentials, UpdateAutomationArgs,
+    };
+    use imageautomation_model::git::{
+        CommitAuthor, GitCheckout, GitCommit, GitPush, GitRef, UpdateStrategy,
+    };
+    use imageautomation_policy::{FilterTags, OrderPolicy, PolicyChoice, SemVerPolicy};
+    use imageautomation_update::LatestRef;
+    use serde::de::{DeserializeOwned, Deserializer, Error as _, Visitor};
+    use serde::forward_to_deserialize_any;
+    use serde_json::Value;
+
+    /// A deserializer that only records the field names a struct asks for.
+    struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for FieldNames<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("fields recorded"))
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    fn fields_of<T: DeserializeOwned>() -> BTreeSet<&'static str> {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = T::deserialize(FieldNames(&mut fields));
+        fields.iter().copied().collect()
+    }
+
+    fn properties(v: &Value) -> BTreeSet<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn agree(what: &str, schema: &Value, model: BTreeSet<&str>, not_in_schema: &[&str]) {
+        let schema = properties(schema);
+        let model: BTreeSet<String> = model.into_iter().map(str::to_owned).collect();
+        let unread: Vec<_> = schema.difference(&model).collect();
+        let unknown: Vec<_> = model
+            .difference(&schema)
+            .filter(|f| !not_in_schema.contains(&f.as_str()))
+            .collect();
+        assert!(
+            unread.is_empty() && unknown.is_empty(),
+            "{what}: in the schema, not read by the model: {unread:?}; read by the model, not in the schema: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn every_schema_input_is_a_model_field_and_back() {
+        let schema = super::schema();
+        let resource = |token: &str| &schema["resources"][token]["inputProperties"];
+        let object =
+            |name: &str| &schema["types"][format!("{}:index:{name}", super::PACKAGE)]["properties"];
+        agree(
+            "ImageRepository",
+            resource(super::IMAGE_REPOSITORY),
+            fields_of::<ImageRepositoryArgs>(),
+            &[],
+        );
+        agree(
+            "ImagePolicy",
+            resource(super::IMAGE_POLICY),
+            fields_of::<ImagePolicyArgs>(),
+            &[],
+        );
+        agree(
+            "UpdateAutomation",
+            resource(super::UPDATE_AUTOMATION),
+            fields_of::<UpdateAutomationArgs>(),
+            &[],
+        );
+        // `canonicalImageName` is informative: the policy needs the image as written.
+        let mut repository_ref = fields_of::<ImageRepositoryRef>();
+        repository_ref.insert("canonicalImageName");
+        for (name, fields, not_in_schema) in [
+            (
+                "RegistryCredentials",
+                fields_of::<RegistryCredentials>(),
+                &[][..],
+            ),
+            ("Certificate", fields_of::<Certificate>(), &[]),
+            ("ImageRepositoryRef", repository_ref, &[]),
+            ("PolicyChoice", fields_of::<PolicyChoice>(), &[]),
+            ("SemVerPolicy", fields_of::<SemVerPolicy>(), &[]),
+            ("OrderPolicy", fields_of::<OrderPolicy>(), &[]),
+            ("FilterTags", fields_of::<FilterTags>(), &[]),
+            ("ImageRef", fields_of::<LatestRef>(), &[]),
+            ("ImagePolicyRef", fields_of::<ImagePolicyRef>(), &[]),
+            ("GitAuth", fields_of::<GitAuth>(), &[]),
+            // Flux's GitRepositoryRef: `semver` and `name` come from Flux manifests only.
+            ("GitRef", fields_of::<GitRef>(), &["semver", "name"]),
+            ("GitCheckout", fields_of::<GitCheckout>(), &[]),
+            ("CommitAuthor", fields_of::<CommitAuthor>(), &[]),
+            // `signingKey` comes from Flux manifests only (issue #13 adds it to the schema).
+            ("GitCommit", fields_of::<GitCommit>(), &["signingKey"]),
+            ("GitPush", fields_of::<GitPush>(), &[]),
+            ("GitSpec", fields_of::<GitArgs>(), &[]),
+            ("UpdateStrategy", fields_of::<UpdateStrategy>(), &[]),
+            ("PullRequest", fields_of::<PullRequestArgs>(), &[]),
+            ("GitRepositoryRef", fields_of::<ObjectRef>(), &[]),
+        ] {
+            assert!(!fields.is_empty(), "{name}: no fields recorded");
+            agree(name, object(name), fields, not_in_schema);
+        }
+    }
+}

@@ -74,6 +74,23 @@ impl<T> Inputs<T> {
             .any(|u| within(u, property) || within(property, u))
     }
 
+    /// The index in the program's list `list` (a property path) of the parsed list's entry
+    /// `i`: unknown entries are not in the parsed list.
+    pub fn index(&self, list: &str, i: usize) -> usize {
+        let removed: std::collections::BTreeSet<usize> = self
+            .unknown
+            .iter()
+            .filter_map(|u| {
+                u.strip_prefix(list)?
+                    .strip_prefix('[')?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        (0..).filter(|k| !removed.contains(k)).nth(i).unwrap_or(i)
+    }
+
     /// Whether any value is unknown.
     pub fn any_unknown(&self) -> bool {
         !self.unknown.is_empty()
@@ -107,18 +124,15 @@ fn strip_unknowns(v: &mut Value, path: String, unknown: &mut Vec<String>) {
             }
         }
         Value::Array(list) => {
-            let mut i = 0;
-            list.retain(|x| {
-                let keep = !codec::is_unknown(x);
-                if !keep {
-                    unknown.push(format!("{path}[{i}]"));
-                }
-                i += 1;
-                keep
-            });
+            // Paths keep the program's indices; `Inputs::index` maps the parsed list's back.
             for (i, x) in list.iter_mut().enumerate() {
-                strip_unknowns(x, format!("{path}[{i}]"), unknown);
+                if codec::is_unknown(x) {
+                    unknown.push(format!("{path}[{i}]"));
+                } else {
+                    strip_unknowns(x, format!("{path}[{i}]"), unknown);
+                }
             }
+            list.retain(|x| !codec::is_unknown(x));
         }
         _ => {}
     }
@@ -315,7 +329,10 @@ mod tests {
         assert!(inputs.is_unknown("policies[0]"));
         assert!(!inputs.is_unknown("policies[1]"));
         assert!(!inputs.is_unknown("gitx"));
-        assert_eq!(inputs.args.policies.map(|p| p.len()), Some(1));
+        assert_eq!(inputs.args.policies.as_ref().map(Vec::len), Some(1));
+        // The parsed list's first entry is the program's second.
+        assert_eq!(inputs.index("policies", 0), 1);
+        assert_eq!(inputs.index("git", 0), 0);
     }
 
     #[test]

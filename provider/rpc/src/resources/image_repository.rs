@@ -207,7 +207,8 @@ impl Resource for ImageRepository {
         check_duration("timeout", args.timeout.as_deref(), &mut failures);
         for (i, p) in args.exclusion_list.iter().flatten().enumerate() {
             if let Err(e) = ExclusionList::new(Some(std::slice::from_ref(p))) {
-                failures.push(failure(format!("exclusionList[{i}]"), e.to_string()));
+                let at = format!("exclusionList[{}]", inputs.index("exclusionList", i));
+                failures.push(failure(at, e.to_string()));
             }
         }
         if let Some(credentials) = &args.credentials

@@ -436,6 +436,15 @@ impl Resource for UpdateAutomation {
         if let Err(e) = checkout_ref(git.checkout.as_ref(), None).checkout() {
             failures.push(failure("git.checkout.ref", e));
         }
+        if let Some(auth) = &git.auth
+            && auth.username.is_some() != auth.password.is_some()
+            && !inputs.is_unknown("git.auth")
+        {
+            failures.push(failure(
+                "git.auth",
+                "username and password go together: give both (or a token, or sshPrivateKey)",
+            ));
+        }
         if git.auth.as_ref().is_some_and(|a| a.kinds() > 1) {
             failures.push(failure(
                 "git.auth",
@@ -445,7 +454,7 @@ impl Resource for UpdateAutomation {
         match &args.policies {
             Some(list) => {
                 for (i, p) in list.iter().enumerate() {
-                    let at = format!("policies[{i}]");
+                    let at = format!("policies[{}]", inputs.index("policies", i));
                     if inputs.is_unknown(&at) {
                         continue;
                     }
