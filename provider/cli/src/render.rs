@@ -215,39 +215,28 @@ pub fn from_project(
         let shape =
             |e: args::ShapeError| format!("{}: {}", where_(&format!(".{}", e.property)), e.reason);
         let rendered = match d.token.rsplit(':').next().unwrap_or_default() {
-            "ImageRepository" => match args::parse(&properties) {
-                Ok(a) => render_image_repository(
-                    &image_repository_input(&a, &defaults),
-                    SecretsMode::Omit,
-                ),
-                Err(e) => {
-                    errors.push(shape(e));
-                    continue;
-                }
-            },
-            "ImagePolicy" => match args::parse(&properties) {
-                Ok(a) => image_policy_input(&a, &defaults)
-                    .and_then(|input| render_image_policy(&input).map(|m| vec![m])),
-                Err(e) => {
-                    errors.push(shape(e));
-                    continue;
-                }
-            },
-            "UpdateAutomation" => match args::parse(&properties) {
-                Ok(a) => render_update_automation(
-                    &update_automation_input(&a, &defaults),
-                    SecretsMode::Omit,
-                ),
-                Err(e) => {
-                    errors.push(shape(e));
-                    continue;
-                }
-            },
+            "ImageRepository" => args::parse(&properties).map(|a| {
+                render_image_repository(&image_repository_input(&a, &defaults), SecretsMode::Omit)
+            }),
+            "ImagePolicy" => args::parse(&properties).map(|a| {
+                image_policy_input(&a, &defaults)
+                    .and_then(|input| render_image_policy(&input).map(|m| vec![m]))
+            }),
+            "UpdateAutomation" => args::parse(&properties).map(|a| {
+                render_update_automation(&update_automation_input(&a, &defaults), SecretsMode::Omit)
+            }),
             other => {
                 errors.push(format!(
                     "{}: unknown resource type imageautomation:index:{other}",
                     where_("")
                 ));
+                continue;
+            }
+        };
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                errors.push(shape(e));
                 continue;
             }
         };
@@ -431,29 +420,22 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
             source.and_then(|g| g.spec.reference.as_ref()),
         );
         let checkout = (!checkout.is_empty()).then_some(checkout);
+        let invalid = |field: &'static str, reason: String| {
+            Err(imageautomation_kube::Error::InvalidInput {
+                object: format!("ImageUpdateAutomation {ns}/{}", a.metadata.name),
+                field,
+                reason,
+            })
+        };
         if let Some(Err(reason)) = a.spec.update.as_ref().map(UpdateStrategy::check) {
-            push(
-                &a.origin,
-                Err(imageautomation_kube::Error::InvalidInput {
-                    object: format!("ImageUpdateAutomation {ns}/{}", a.metadata.name),
-                    field: "spec.update.strategy",
-                    reason,
-                }),
-            );
+            push(&a.origin, invalid("spec.update.strategy", reason));
             continue;
         }
         let selector = match a.spec.policy_selector.as_ref().map(LabelSelector::selector) {
             None => None,
             Some(Ok(selector)) => Some(selector),
             Some(Err(reason)) => {
-                push(
-                    &a.origin,
-                    Err(imageautomation_kube::Error::InvalidInput {
-                        object: format!("ImageUpdateAutomation {ns}/{}", a.metadata.name),
-                        field: "spec.policySelector",
-                        reason,
-                    }),
-                );
+                push(&a.origin, invalid("spec.policySelector", reason));
                 continue;
             }
         };

@@ -431,7 +431,7 @@ impl Resource for UpdateAutomation {
             failures.push(failure("git.commit.messageTemplate", e.to_string()));
         }
         if let Some(Err(e)) = args.update.as_ref().map(UpdateStrategy::check) {
-            failures.push(failure("update.strategy", format!("unknown strategy {e}")));
+            failures.push(failure("update.strategy", e));
         }
         if let Err(e) = checkout_ref(git.checkout.as_ref(), None).checkout() {
             failures.push(failure("git.checkout.ref", e));
