@@ -21,6 +21,8 @@ PACKAGES=(
     # Basic auth and TLS, private sshd and its keys, test CA; libgit2's HTTPS
     # transport builds against OpenSSL.
     git lighttpd lighttpd-mod-openssl apache2-utils openssh-server openssh-client openssl
+    # Signed commits (tests/tests/git_signing.rs): gpg makes the test key and verifies.
+    gnupg
     libssl-dev pkg-config
     # schema.json check (provider/rpc): Pulumi's metaschema validated with jsonschema.
     python3 python3-jsonschema

@@ -14,6 +14,7 @@ pub mod kube_samples;
 pub mod kube_schema;
 pub mod pulumi;
 pub mod registry;
+pub mod signing_keys;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

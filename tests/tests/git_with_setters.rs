@@ -82,6 +82,7 @@ fn setters_commit_and_push_with_fluxs_message() {
         },
         message_template: Some(TEMPLATE.into()),
         message_template_values: Default::default(),
+        signing_key: None,
         automation_object: NamespacedName {
             namespace: "image-auto-test-abcde".into(),
             name: "update-test".into(),

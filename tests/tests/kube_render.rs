@@ -467,3 +467,55 @@ fn input_debug_never_shows_credentials() {
         "{text}"
     );
 }
+
+/// `git.commit.signingKey` renders Flux's shapes (IAC `signing.go`): a Secret
+/// `<name>-signing-key` with `git.asc` and `passphrase` (type `gpg`) or `identity` and
+/// `password` (type `ssh`), referenced from `spec.git.commit.signingKey`; valid against the
+/// CRD, and the key is only in the Secret, which `SecretsMode::Omit` leaves out.
+#[test]
+fn a_signing_key_renders_as_fluxs_secret_and_reference() {
+    use imageautomation_kube::{KeyPair, SigningKey};
+    let pair = || KeyPair {
+        private_key: Some(SecretString::from("KEY-TEXT-s3cret")),
+        passphrase: Some(SecretString::from("phrase-s3cret")),
+    };
+    for (key, kind, fields) in [
+        (
+            SigningKey {
+                openpgp: Some(pair()),
+                ..SigningKey::default()
+            },
+            "gpg",
+            ["git.asc", "passphrase"],
+        ),
+        (
+            SigningKey {
+                ssh: Some(pair()),
+                ..SigningKey::default()
+            },
+            "ssh",
+            ["identity", "password"],
+        ),
+    ] {
+        let mut input = kube_samples::automation(NS);
+        input.git.commit.signing_key = Some(key);
+        let out = render_update_automation(&input, SecretsMode::Include).expect("renders");
+        assert_valid(&out);
+        assert_eq!(
+            find(&out, Kind::ImageUpdateAutomation)["spec"]["git"]["commit"]["signingKey"],
+            json!({"secretRef": {"name": "apps-signing-key"}, "type": kind})
+        );
+        let data = secret_data(&out, "apps-signing-key");
+        assert_eq!(data[fields[0]], "KEY-TEXT-s3cret");
+        assert_eq!(data[fields[1]], "phrase-s3cret");
+        let omitted = render_update_automation(&input, SecretsMode::Omit).expect("renders");
+        assert!(omitted.iter().all(|m| !m.is_secret()));
+        for m in &omitted {
+            assert!(!m.expose_body().to_string().contains("s3cret"));
+        }
+    }
+    let mut input = kube_samples::automation(NS);
+    input.git.commit.signing_key = Some(SigningKey::default());
+    let err = render_update_automation(&input, SecretsMode::Include).expect_err("no key");
+    assert!(err.to_string().contains("git.commit.signingKey"), "{err}");
+}

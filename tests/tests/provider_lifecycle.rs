@@ -608,3 +608,73 @@ async fn tokens_go_only_where_the_rule_allows() {
     assert!(!err.message().contains(TOKEN));
     plugin.stop().await;
 }
+
+/// `git.commit.signingKey` from a program: `up` pushes a commit that `git verify-commit`
+/// accepts (SSH, with an allowed-signers file), the key and passphrase stay secret in the
+/// state and out of every log; a wrong passphrase fails `Check` on the property.
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_commits_from_a_program_verify_and_the_key_stays_secret() {
+    use imageautomation_proto::codec::{is_secret, secret};
+    use imageautomation_tests::signing_keys::{PASSPHRASE, ssh_key, verify_commit};
+
+    let fleet = Fleet::start();
+    let keys = tempfile::TempDir::new().expect("tempdir");
+    let (private_key, allowed) = ssh_key(keys.path());
+    let with_key = |passphrase: &str| {
+        let mut program = fleet.program("5.0.x", "1s", TOKEN);
+        let (urn, automation) = program.pop().expect("automation");
+        let key = json!({"ssh": {"privateKey": secret(json!(private_key)), "passphrase": secret(json!(passphrase))}});
+        let inputs: Inputs = Box::new(move |s: &StackState| {
+            let mut v = automation(s);
+            v["git"]["commit"]["signingKey"] = key.clone();
+            v
+        });
+        program.push((urn, inputs));
+        program
+    };
+
+    let mut plugin = Plugin::start(&[]).await;
+    plugin.configure(json!({})).await.expect("configure");
+    let mut state = StackState::new();
+    let wrong = plugin
+        .deploy(&with_key("not the passphrase"), &mut state, false)
+        .await
+        .expect_err("a wrong passphrase fails Check")
+        .message()
+        .to_owned();
+    assert!(
+        wrong.contains("git.commit.signingKey") && wrong.contains("its passphrase is wrong"),
+        "{wrong}"
+    );
+    let before = fleet.head();
+    let mut state = StackState::new();
+    plugin
+        .deploy(&with_key(PASSPHRASE), &mut state, false)
+        .await
+        .expect("up with a signing key");
+    let logs = plugin.logs();
+    let (_, output) = plugin.stop().await;
+    assert_ne!(fleet.head(), before, "the bump was pushed");
+    let allowed = format!("gpg.ssh.allowedSignersFile={}", allowed.display());
+    let verdict = verify_commit(
+        &fleet.bare,
+        "main",
+        &[],
+        &["gpg.format=ssh", allowed.as_str()],
+    );
+    assert!(verdict.contains("Good \"git\" signature"), "{verdict}");
+
+    let key = &state["fleet"].outputs["git"]["commit"]["signingKey"]["ssh"];
+    assert!(is_secret(&key["privateKey"]) && is_secret(&key["passphrase"]));
+    let mut everything = output + &wrong;
+    for r in state.values() {
+        everything.push_str(&without_secrets(&r.outputs).to_string());
+        everything.push_str(&without_secrets(&r.inputs).to_string());
+    }
+    for l in &logs {
+        everything.push_str(&l.message);
+    }
+    let body = private_key.lines().nth(2).expect("key body");
+    assert!(!everything.contains(body), "the private key leaked");
+    assert!(!everything.contains(PASSPHRASE), "the passphrase leaked");
+}

@@ -54,7 +54,8 @@ use manifests::Manifests;
     after_help = "Example:\n  echo \"$TOKEN\" | imageautomation run ./clusters/my-cluster --git-token-stdin --dry-run\n\n\
         Kubernetes Secrets (secretRef) are not read: Git credentials come from --git-token-stdin\n\
         (the remotes the manifests name; plain http:// only on loopback) or GITHUB_TOKEN\n\
-        (github.com only), registry credentials from the Docker config.\n\
+        (github.com only), the commit signing key from --signing-key FILE, registry credentials\n\
+        from the Docker config.\n\
         Exit codes: 0 success (changed or not), 1 a reconcile failed, 2 invalid arguments or manifests."
 )]
 pub struct Args {
@@ -74,6 +75,14 @@ pub struct Args {
     /// else `~/.docker/config.json` when it exists.
     #[arg(long, value_name = "FILE")]
     docker_config: Option<PathBuf>,
+    /// The key that signs the commits of automations with `spec.git.commit.signingKey`, in
+    /// place of its Secret: the `git.asc` (an armored OpenPGP secret key) for `type: gpg`, the
+    /// `identity` (an OpenSSH private key) for `type: ssh`.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// A file holding the signing key's passphrase (the Secret's `passphrase` or `password`).
+    #[arg(long, value_name = "FILE", requires = "signing_key")]
+    signing_key_passphrase_file: Option<PathBuf>,
 }
 
 const FAILED: u8 = 1;
@@ -130,7 +139,22 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(INVALID);
         }
     };
-    let plan = match Plan::new(&manifests, &docker, token.as_ref()) {
+    let signing_key = match &args.signing_key {
+        None => None,
+        Some(path) => {
+            let passphrase = args
+                .signing_key_passphrase_file
+                .as_deref()
+                .map(|p| secret_file("--signing-key-passphrase-file", p, true))
+                .transpose();
+            match (secret_file("--signing-key", path, false), passphrase) {
+                (Ok(key), Ok(passphrase)) => Some((key, passphrase)),
+                (Err(e), _) | (_, Err(e)) => return fail(INVALID, &e),
+            }
+        }
+    };
+    let secrets = SecretInputs { token, signing_key };
+    let plan = match Plan::new(&manifests, &docker, &secrets) {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {
@@ -213,6 +237,30 @@ fn summary(manifests: &Manifests) -> String {
 /// A Git token and where it came from, which decides where it may go
 /// ([`imageautomation_engine::token_rule`]).
 pub(super) type GitToken = (SecretString, TokenOrigin);
+
+/// What the command line gives in place of the Kubernetes Secrets the manifests name.
+#[derive(Default)]
+pub(super) struct SecretInputs {
+    /// `--git-token-stdin` or `GITHUB_TOKEN`.
+    pub(super) token: Option<GitToken>,
+    /// `--signing-key` and `--signing-key-passphrase-file`: the key and its passphrase.
+    pub(super) signing_key: Option<(SecretString, Option<SecretString>)>,
+}
+
+/// Reads a secret file given by `flag` (a trailing newline removed from a passphrase).
+fn secret_file(flag: &str, path: &std::path::Path, trim: bool) -> Result<SecretString, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{flag} {}: cannot read it: {e}", path.display()))?;
+    let text = if trim {
+        text.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        text
+    };
+    if text.is_empty() {
+        return Err(format!("{flag} {}: the file is empty", path.display()));
+    }
+    Ok(SecretString::from(text))
+}
 
 /// The Git token: stdin with `--git-token-stdin` (trailing newline removed; explicit),
 /// else `GITHUB_TOKEN` when set and not empty (ambient: github.com only).

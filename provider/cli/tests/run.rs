@@ -383,3 +383,70 @@ fn github_token_from_the_environment_goes_to_github_only() {
     assert!(stderr.contains("authentication"), "{stderr}");
     assert_eq!(fleet.head(), before);
 }
+
+/// `spec.git.commit.signingKey` (type `gpg`): the key comes from `--signing-key` and its
+/// passphrase from `--signing-key-passphrase-file`; the pushed commit verifies with gpg. Without
+/// the flag the run refuses the automation (exit 2) instead of pushing an unsigned commit, and
+/// a wrong passphrase is refused before anything is cloned.
+#[test]
+fn signed_commits_take_the_key_from_a_file() {
+    use imageautomation_tests::signing_keys::{PASSPHRASE, gpg_key, verify_commit};
+
+    let fleet = Fleet::start();
+    let before = fleet.head();
+    let automation = fleet.dir().join("flux-system-automation.yaml");
+    let text = std::fs::read_to_string(&automation).expect("automation");
+    let signed = text.replace(
+        "      messageTemplate:",
+        "      signingKey:\n        secretRef:\n          name: commit-signing\n        type: gpg\n      messageTemplate:",
+    );
+    assert_ne!(signed, text);
+    std::fs::write(&automation, signed).expect("write");
+    let keys = tempfile::tempdir().expect("tempdir");
+    let home = keys.path().join("gnupg");
+    let armored = gpg_key(&home);
+    let key_file = keys.path().join("git.asc");
+    std::fs::write(&key_file, &armored).expect("key file");
+    let right = keys.path().join("passphrase");
+    std::fs::write(&right, format!("{PASSPHRASE}\n")).expect("passphrase");
+    let wrong = keys.path().join("wrong");
+    std::fs::write(&wrong, "nope\n").expect("passphrase");
+    let key_arg = key_file.to_str().expect("utf-8");
+
+    let (out, stdout, stderr) = fleet.run(&[], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("signingKey names Secret \"commit-signing\", which is not read: give its git.asc with --signing-key FILE"),
+        "{stderr}"
+    );
+    let (out, stdout, stderr) = fleet.run(
+        &[
+            "--signing-key",
+            key_arg,
+            "--signing-key-passphrase-file",
+            wrong.to_str().expect("utf-8"),
+        ],
+        Some(TOKEN),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("--signing-key: invalid Git settings: git.commit.signingKey: the OpenPGP key cannot be unlocked: its passphrase is wrong"), "{stderr}");
+    assert_eq!(fleet.head(), before, "nothing pushed");
+
+    let (out, stdout, stderr) = fleet.run(
+        &[
+            "--signing-key",
+            key_arg,
+            "--signing-key-passphrase-file",
+            right.to_str().expect("utf-8"),
+        ],
+        Some(TOKEN),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_ne!(fleet.head(), before);
+    let verdict = verify_commit(&fleet.bare, "main", &[("GNUPGHOME", &home)], &[]);
+    assert!(verdict.contains("GOODSIG"), "{verdict}");
+    let body = armored.lines().nth(3).expect("key body");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(body) && !text.contains(PASSPHRASE), "{text}");
+    }
+}

@@ -166,6 +166,7 @@ fn bench_write_back(c: &mut Criterion) {
         },
         message_template: None,
         message_template_values: BTreeMap::new(),
+        signing_key: None,
         automation_object: NamespacedName::default(),
         retry: PUSH_RETRY,
         shallow: true,

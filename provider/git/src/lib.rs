@@ -19,6 +19,7 @@ mod changes;
 mod error;
 mod known_hosts;
 mod pull_request;
+mod signing;
 mod sprig;
 mod template;
 mod writeback;
@@ -31,6 +32,7 @@ pub use pull_request::{
     DEFAULT_BODY_TEMPLATE, DEFAULT_TITLE_TEMPLATE, GITHUB_API_URL, PullRequest, PullRequestClient,
     PullRequestContent, PullRequestSpec, pull_request_branches, repository_from_url,
 };
+pub use signing::SigningKey;
 pub use template::{
     COMMIT_MESSAGE_TEMPLATE_NAME, DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
 };

@@ -29,6 +29,7 @@ use git2::{
 use crate::auth::{Auth, CallbackState, RemoteUrl, Scheme, Trust, callbacks, network_error};
 use crate::changes::{ChangeSet, NamespacedName};
 use crate::error::Error;
+use crate::signing::{Signer, SigningKey};
 use crate::template::{MessageTemplate, TemplateData};
 
 pub use imageautomation_model::CheckoutRef;
@@ -79,6 +80,9 @@ pub struct WriteBackSpec {
     pub message_template: Option<String>,
     /// `git.commit.messageTemplateValues` (`.Values`).
     pub message_template_values: BTreeMap<String, String>,
+    /// `git.commit.signingKey`: sign each commit (OpenPGP or SSH); `None` leaves commits
+    /// unsigned.
+    pub signing_key: Option<SigningKey>,
     /// The automation object (`.AutomationObject`).
     pub automation_object: NamespacedName,
     /// Retries of overtaken pushes; [`PUSH_RETRY`] as Flux's controller does it.
@@ -163,6 +167,7 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
 {
     let template = MessageTemplate::commit_message(spec.message_template.as_deref())?;
+    let signer = spec.signing_key.as_ref().map(Signer::new).transpose()?;
     let remote = RemoteUrl::parse(&spec.url)?;
     let push_branch = push_branch(spec)?;
     if let Some(refspec) = &spec.push_refspec {
@@ -286,9 +291,27 @@ where
         let sig = signature()?;
         let parent = repo.find_commit(base).map_err(local("find parent"))?;
         let tree = repo.find_tree(tree).map_err(local("find tree"))?;
-        let commit = repo
-            .commit(Some(&push_ref), &sig, &sig, &message, &tree, &[&parent])
-            .map_err(local("commit"))?;
+        let commit = match &signer {
+            None => repo
+                .commit(Some(&push_ref), &sig, &sig, &message, &tree, &[&parent])
+                .map_err(local("commit"))?,
+            Some(signer) => {
+                let buffer = repo
+                    .commit_create_buffer(&sig, &sig, &message, &tree, &[&parent])
+                    .map_err(local("commit"))?;
+                let buffer = std::str::from_utf8(&buffer).map_err(|_| Error::InvalidSpec {
+                    field: "git.commit",
+                    reason: "the commit message or author is not UTF-8".into(),
+                })?;
+                let signature = signer.sign(buffer.as_bytes())?;
+                let commit = repo
+                    .commit_signed(buffer, &signature, None)
+                    .map_err(local("commit"))?;
+                repo.reference(&push_ref, commit, true, "commit (signed)")
+                    .map_err(local("commit"))?;
+                commit
+            }
+        };
         attempt += 1;
         let branch_refspec = format!("{push_ref}:{push_ref}");
         match session.push(&repo, &branch_refspec)? {

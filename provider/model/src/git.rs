@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::de;
@@ -113,17 +114,89 @@ pub struct CommitAuthor {
     pub email: String,
 }
 
-/// Flux's `git.commit.signingKey`: a Secret with an OpenPGP key (not read by this engine).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// `git.commit.signingKey`: the key that signs the automation's commits. A Pulumi program
+/// gives the key itself (`openpgp` or `ssh`); a Flux manifest names a Secret (`secretRef`,
+/// `type`), whose key `imageautomation run` reads from a file flag instead.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SigningKey {
-    /// `secretRef.name`.
+    /// `openpgp` (Pulumi): an ASCII-armored OpenPGP secret key (Flux's `git.asc`).
+    #[serde(default)]
+    pub openpgp: Option<KeyPair>,
+    /// `ssh` (Pulumi): an OpenSSH private key (Flux's `identity`).
+    #[serde(default)]
+    pub ssh: Option<KeyPair>,
+    /// `secretRef.name` (Flux): the Secret holding the key.
     #[serde(default)]
     pub secret_ref: Option<crate::flux::LocalRef>,
+    /// `type` (Flux): `gpg` (the default when empty) or `ssh`.
+    #[serde(default, rename = "type", deserialize_with = "de::text")]
+    pub format: Option<String>,
+}
+
+/// A private key and its passphrase, both secret (`signingKey.openpgp`, `signingKey.ssh`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPair {
+    /// `privateKey` (required): the key text.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub private_key: Option<SecretString>,
+    /// `passphrase`: needed when the key is encrypted.
+    #[serde(default, deserialize_with = "de::secret")]
+    pub passphrase: Option<SecretString>,
+}
+
+/// Which signature a signing key makes: Flux's `signingKey.type`, the Pulumi input's
+/// `openpgp` or `ssh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningFormat {
+    /// OpenPGP (`gpg`, Flux's default).
+    OpenPgp,
+    /// SSH (SSHSIG).
+    Ssh,
+}
+
+impl SigningKey {
+    /// The Pulumi input's key: its format and key pair.
+    ///
+    /// # Errors
+    /// A message naming the field when neither or both of `openpgp` and `ssh` are set, the
+    /// `privateKey` is missing, or the Flux-only `secretRef` is given.
+    pub fn inline(&self) -> Result<(SigningFormat, &KeyPair), String> {
+        if self.secret_ref.is_some() || self.format.is_some() {
+            return Err(
+                "secretRef and type name a Kubernetes Secret (Flux manifests); give the key as openpgp or ssh".into(),
+            );
+        }
+        let (format, pair, name) = match (&self.openpgp, &self.ssh) {
+            (Some(p), None) => (SigningFormat::OpenPgp, p, "openpgp"),
+            (None, Some(p)) => (SigningFormat::Ssh, p, "ssh"),
+            (None, None) => return Err("set openpgp or ssh".into()),
+            (Some(_), Some(_)) => return Err("set openpgp or ssh, not both".into()),
+        };
+        if pair.private_key.is_none() {
+            return Err(format!("{name}.privateKey is required"));
+        }
+        Ok((format, pair))
+    }
+
+    /// The Flux manifest's `type`: `gpg` or empty is OpenPGP, `ssh` is SSH.
+    ///
+    /// # Errors
+    /// A message naming the value when it is neither (the CRD's enum).
+    pub fn flux_format(&self) -> Result<SigningFormat, String> {
+        match self.format.as_deref() {
+            None | Some("gpg") => Ok(SigningFormat::OpenPgp),
+            Some("ssh") => Ok(SigningFormat::Ssh),
+            Some(other) => Err(format!(
+                "type {other:?} is not supported; use \"gpg\" or \"ssh\""
+            )),
+        }
+    }
 }
 
 /// `git.commit`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GitCommit {
     /// `author`.
@@ -135,7 +208,7 @@ pub struct GitCommit {
     /// `messageTemplateValues`: the template's `.Values`.
     #[serde(default, deserialize_with = "de::string_map")]
     pub message_template_values: BTreeMap<String, String>,
-    /// `signingKey` (Flux manifests only).
+    /// `signingKey`: sign the commits; `None` leaves them unsigned.
     #[serde(default)]
     pub signing_key: Option<SigningKey>,
 }

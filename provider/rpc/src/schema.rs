@@ -242,8 +242,25 @@ fn types() -> Value {
                 "author": reference("CommitAuthor", "Author and committer."),
                 "messageTemplate": string("Go text/template of the commit message, with Flux's data (`.AutomationObject`, `.Changed`, `.Values`)."),
                 "messageTemplateValues": string_map("Values exposed as `.Values`."),
+                "signingKey": reference("SigningKey", "Sign each commit (Flux `git.commit.signingKey`); default unsigned."),
             }),
             &["author"],
+        ),
+        "imageautomation:index:SigningKey": object(
+            "The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.",
+            json!({
+                "openpgp": reference("SigningKeyPair", "An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`)."),
+                "ssh": reference("SigningKeyPair", "An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`)."),
+            }),
+            &[],
+        ),
+        "imageautomation:index:SigningKeyPair": object(
+            "A private key and its passphrase.",
+            json!({
+                "privateKey": secret_string("The private key's text."),
+                "passphrase": secret_string("Its passphrase, when the key is encrypted."),
+            }),
+            &["privateKey"],
         ),
         "imageautomation:index:GitPush": object(
             "Flux `git.push`.",
@@ -545,7 +562,7 @@ mod model_agreement {
         ImageRepositoryRef, ObjectRef, PullRequestArgs, RegistryCredentials, UpdateAutomationArgs,
     };
     use imageautomation_model::git::{
-        CommitAuthor, GitCheckout, GitCommit, GitPush, GitRef, UpdateStrategy,
+        CommitAuthor, GitCheckout, GitCommit, GitPush, GitRef, KeyPair, SigningKey, UpdateStrategy,
     };
     use imageautomation_policy::{FilterTags, OrderPolicy, PolicyChoice, SemVerPolicy};
     use imageautomation_update::LatestRef;
@@ -652,8 +669,14 @@ mod model_agreement {
             ("GitRef", fields_of::<GitRef>(), &["semver", "name"]),
             ("GitCheckout", fields_of::<GitCheckout>(), &[]),
             ("CommitAuthor", fields_of::<CommitAuthor>(), &[]),
-            // `signingKey` comes from Flux manifests only (issue #13 adds it to the schema).
-            ("GitCommit", fields_of::<GitCommit>(), &["signingKey"]),
+            ("GitCommit", fields_of::<GitCommit>(), &[]),
+            // Flux's Secret reference: `secretRef` and `type` come from Flux manifests only.
+            (
+                "SigningKey",
+                fields_of::<SigningKey>(),
+                &["secretRef", "type"],
+            ),
+            ("SigningKeyPair", fields_of::<KeyPair>(), &[]),
             ("GitPush", fields_of::<GitPush>(), &[]),
             ("GitSpec", fields_of::<GitArgs>(), &[]),
             ("UpdateStrategy", fields_of::<UpdateStrategy>(), &[]),

@@ -891,6 +891,8 @@ type GitCommit struct {
 	MessageTemplate *string `pulumi:"messageTemplate"`
 	// Values exposed as `.Values`.
 	MessageTemplateValues map[string]string `pulumi:"messageTemplateValues"`
+	// Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+	SigningKey *SigningKey `pulumi:"signingKey"`
 }
 
 // GitCommitInput is an input type that accepts GitCommitArgs and GitCommitOutput values.
@@ -912,6 +914,8 @@ type GitCommitArgs struct {
 	MessageTemplate pulumi.StringPtrInput `pulumi:"messageTemplate"`
 	// Values exposed as `.Values`.
 	MessageTemplateValues pulumi.StringMapInput `pulumi:"messageTemplateValues"`
+	// Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+	SigningKey SigningKeyPtrInput `pulumi:"signingKey"`
 }
 
 func (GitCommitArgs) ElementType() reflect.Type {
@@ -954,6 +958,11 @@ func (o GitCommitOutput) MessageTemplate() pulumi.StringPtrOutput {
 // Values exposed as `.Values`.
 func (o GitCommitOutput) MessageTemplateValues() pulumi.StringMapOutput {
 	return o.ApplyT(func(v GitCommit) map[string]string { return v.MessageTemplateValues }).(pulumi.StringMapOutput)
+}
+
+// Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+func (o GitCommitOutput) SigningKey() SigningKeyPtrOutput {
+	return o.ApplyT(func(v GitCommit) *SigningKey { return v.SigningKey }).(SigningKeyPtrOutput)
 }
 
 // Flux `git.push`.
@@ -3177,6 +3186,324 @@ func (o SemVerPolicyPtrOutput) Range() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+type SigningKey struct {
+	// An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+	Openpgp *SigningKeyPair `pulumi:"openpgp"`
+	// An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+	Ssh *SigningKeyPair `pulumi:"ssh"`
+}
+
+// SigningKeyInput is an input type that accepts SigningKeyArgs and SigningKeyOutput values.
+// You can construct a concrete instance of `SigningKeyInput` via:
+//
+//	SigningKeyArgs{...}
+type SigningKeyInput interface {
+	pulumi.Input
+
+	ToSigningKeyOutput() SigningKeyOutput
+	ToSigningKeyOutputWithContext(context.Context) SigningKeyOutput
+}
+
+// The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+type SigningKeyArgs struct {
+	// An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+	Openpgp SigningKeyPairPtrInput `pulumi:"openpgp"`
+	// An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+	Ssh SigningKeyPairPtrInput `pulumi:"ssh"`
+}
+
+func (SigningKeyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*SigningKey)(nil)).Elem()
+}
+
+func (i SigningKeyArgs) ToSigningKeyOutput() SigningKeyOutput {
+	return i.ToSigningKeyOutputWithContext(context.Background())
+}
+
+func (i SigningKeyArgs) ToSigningKeyOutputWithContext(ctx context.Context) SigningKeyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyOutput)
+}
+
+func (i SigningKeyArgs) ToSigningKeyPtrOutput() SigningKeyPtrOutput {
+	return i.ToSigningKeyPtrOutputWithContext(context.Background())
+}
+
+func (i SigningKeyArgs) ToSigningKeyPtrOutputWithContext(ctx context.Context) SigningKeyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyOutput).ToSigningKeyPtrOutputWithContext(ctx)
+}
+
+// SigningKeyPtrInput is an input type that accepts SigningKeyArgs, SigningKeyPtr and SigningKeyPtrOutput values.
+// You can construct a concrete instance of `SigningKeyPtrInput` via:
+//
+//	        SigningKeyArgs{...}
+//
+//	or:
+//
+//	        nil
+type SigningKeyPtrInput interface {
+	pulumi.Input
+
+	ToSigningKeyPtrOutput() SigningKeyPtrOutput
+	ToSigningKeyPtrOutputWithContext(context.Context) SigningKeyPtrOutput
+}
+
+type signingKeyPtrType SigningKeyArgs
+
+func SigningKeyPtr(v *SigningKeyArgs) SigningKeyPtrInput {
+	return (*signingKeyPtrType)(v)
+}
+
+func (*signingKeyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**SigningKey)(nil)).Elem()
+}
+
+func (i *signingKeyPtrType) ToSigningKeyPtrOutput() SigningKeyPtrOutput {
+	return i.ToSigningKeyPtrOutputWithContext(context.Background())
+}
+
+func (i *signingKeyPtrType) ToSigningKeyPtrOutputWithContext(ctx context.Context) SigningKeyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyPtrOutput)
+}
+
+// The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+type SigningKeyOutput struct{ *pulumi.OutputState }
+
+func (SigningKeyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*SigningKey)(nil)).Elem()
+}
+
+func (o SigningKeyOutput) ToSigningKeyOutput() SigningKeyOutput {
+	return o
+}
+
+func (o SigningKeyOutput) ToSigningKeyOutputWithContext(ctx context.Context) SigningKeyOutput {
+	return o
+}
+
+func (o SigningKeyOutput) ToSigningKeyPtrOutput() SigningKeyPtrOutput {
+	return o.ToSigningKeyPtrOutputWithContext(context.Background())
+}
+
+func (o SigningKeyOutput) ToSigningKeyPtrOutputWithContext(ctx context.Context) SigningKeyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v SigningKey) *SigningKey {
+		return &v
+	}).(SigningKeyPtrOutput)
+}
+
+// An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+func (o SigningKeyOutput) Openpgp() SigningKeyPairPtrOutput {
+	return o.ApplyT(func(v SigningKey) *SigningKeyPair { return v.Openpgp }).(SigningKeyPairPtrOutput)
+}
+
+// An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+func (o SigningKeyOutput) Ssh() SigningKeyPairPtrOutput {
+	return o.ApplyT(func(v SigningKey) *SigningKeyPair { return v.Ssh }).(SigningKeyPairPtrOutput)
+}
+
+type SigningKeyPtrOutput struct{ *pulumi.OutputState }
+
+func (SigningKeyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**SigningKey)(nil)).Elem()
+}
+
+func (o SigningKeyPtrOutput) ToSigningKeyPtrOutput() SigningKeyPtrOutput {
+	return o
+}
+
+func (o SigningKeyPtrOutput) ToSigningKeyPtrOutputWithContext(ctx context.Context) SigningKeyPtrOutput {
+	return o
+}
+
+func (o SigningKeyPtrOutput) Elem() SigningKeyOutput {
+	return o.ApplyT(func(v *SigningKey) SigningKey {
+		if v != nil {
+			return *v
+		}
+		var ret SigningKey
+		return ret
+	}).(SigningKeyOutput)
+}
+
+// An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+func (o SigningKeyPtrOutput) Openpgp() SigningKeyPairPtrOutput {
+	return o.ApplyT(func(v *SigningKey) *SigningKeyPair {
+		if v == nil {
+			return nil
+		}
+		return v.Openpgp
+	}).(SigningKeyPairPtrOutput)
+}
+
+// An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+func (o SigningKeyPtrOutput) Ssh() SigningKeyPairPtrOutput {
+	return o.ApplyT(func(v *SigningKey) *SigningKeyPair {
+		if v == nil {
+			return nil
+		}
+		return v.Ssh
+	}).(SigningKeyPairPtrOutput)
+}
+
+// A private key and its passphrase.
+type SigningKeyPair struct {
+	// Its passphrase, when the key is encrypted.
+	Passphrase *string `pulumi:"passphrase"`
+	// The private key's text.
+	PrivateKey string `pulumi:"privateKey"`
+}
+
+// SigningKeyPairInput is an input type that accepts SigningKeyPairArgs and SigningKeyPairOutput values.
+// You can construct a concrete instance of `SigningKeyPairInput` via:
+//
+//	SigningKeyPairArgs{...}
+type SigningKeyPairInput interface {
+	pulumi.Input
+
+	ToSigningKeyPairOutput() SigningKeyPairOutput
+	ToSigningKeyPairOutputWithContext(context.Context) SigningKeyPairOutput
+}
+
+// A private key and its passphrase.
+type SigningKeyPairArgs struct {
+	// Its passphrase, when the key is encrypted.
+	Passphrase pulumi.StringPtrInput `pulumi:"passphrase"`
+	// The private key's text.
+	PrivateKey pulumi.StringInput `pulumi:"privateKey"`
+}
+
+func (SigningKeyPairArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*SigningKeyPair)(nil)).Elem()
+}
+
+func (i SigningKeyPairArgs) ToSigningKeyPairOutput() SigningKeyPairOutput {
+	return i.ToSigningKeyPairOutputWithContext(context.Background())
+}
+
+func (i SigningKeyPairArgs) ToSigningKeyPairOutputWithContext(ctx context.Context) SigningKeyPairOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyPairOutput)
+}
+
+func (i SigningKeyPairArgs) ToSigningKeyPairPtrOutput() SigningKeyPairPtrOutput {
+	return i.ToSigningKeyPairPtrOutputWithContext(context.Background())
+}
+
+func (i SigningKeyPairArgs) ToSigningKeyPairPtrOutputWithContext(ctx context.Context) SigningKeyPairPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyPairOutput).ToSigningKeyPairPtrOutputWithContext(ctx)
+}
+
+// SigningKeyPairPtrInput is an input type that accepts SigningKeyPairArgs, SigningKeyPairPtr and SigningKeyPairPtrOutput values.
+// You can construct a concrete instance of `SigningKeyPairPtrInput` via:
+//
+//	        SigningKeyPairArgs{...}
+//
+//	or:
+//
+//	        nil
+type SigningKeyPairPtrInput interface {
+	pulumi.Input
+
+	ToSigningKeyPairPtrOutput() SigningKeyPairPtrOutput
+	ToSigningKeyPairPtrOutputWithContext(context.Context) SigningKeyPairPtrOutput
+}
+
+type signingKeyPairPtrType SigningKeyPairArgs
+
+func SigningKeyPairPtr(v *SigningKeyPairArgs) SigningKeyPairPtrInput {
+	return (*signingKeyPairPtrType)(v)
+}
+
+func (*signingKeyPairPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**SigningKeyPair)(nil)).Elem()
+}
+
+func (i *signingKeyPairPtrType) ToSigningKeyPairPtrOutput() SigningKeyPairPtrOutput {
+	return i.ToSigningKeyPairPtrOutputWithContext(context.Background())
+}
+
+func (i *signingKeyPairPtrType) ToSigningKeyPairPtrOutputWithContext(ctx context.Context) SigningKeyPairPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(SigningKeyPairPtrOutput)
+}
+
+// A private key and its passphrase.
+type SigningKeyPairOutput struct{ *pulumi.OutputState }
+
+func (SigningKeyPairOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*SigningKeyPair)(nil)).Elem()
+}
+
+func (o SigningKeyPairOutput) ToSigningKeyPairOutput() SigningKeyPairOutput {
+	return o
+}
+
+func (o SigningKeyPairOutput) ToSigningKeyPairOutputWithContext(ctx context.Context) SigningKeyPairOutput {
+	return o
+}
+
+func (o SigningKeyPairOutput) ToSigningKeyPairPtrOutput() SigningKeyPairPtrOutput {
+	return o.ToSigningKeyPairPtrOutputWithContext(context.Background())
+}
+
+func (o SigningKeyPairOutput) ToSigningKeyPairPtrOutputWithContext(ctx context.Context) SigningKeyPairPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v SigningKeyPair) *SigningKeyPair {
+		return &v
+	}).(SigningKeyPairPtrOutput)
+}
+
+// Its passphrase, when the key is encrypted.
+func (o SigningKeyPairOutput) Passphrase() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v SigningKeyPair) *string { return v.Passphrase }).(pulumi.StringPtrOutput)
+}
+
+// The private key's text.
+func (o SigningKeyPairOutput) PrivateKey() pulumi.StringOutput {
+	return o.ApplyT(func(v SigningKeyPair) string { return v.PrivateKey }).(pulumi.StringOutput)
+}
+
+type SigningKeyPairPtrOutput struct{ *pulumi.OutputState }
+
+func (SigningKeyPairPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**SigningKeyPair)(nil)).Elem()
+}
+
+func (o SigningKeyPairPtrOutput) ToSigningKeyPairPtrOutput() SigningKeyPairPtrOutput {
+	return o
+}
+
+func (o SigningKeyPairPtrOutput) ToSigningKeyPairPtrOutputWithContext(ctx context.Context) SigningKeyPairPtrOutput {
+	return o
+}
+
+func (o SigningKeyPairPtrOutput) Elem() SigningKeyPairOutput {
+	return o.ApplyT(func(v *SigningKeyPair) SigningKeyPair {
+		if v != nil {
+			return *v
+		}
+		var ret SigningKeyPair
+		return ret
+	}).(SigningKeyPairOutput)
+}
+
+// Its passphrase, when the key is encrypted.
+func (o SigningKeyPairPtrOutput) Passphrase() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *SigningKeyPair) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Passphrase
+	}).(pulumi.StringPtrOutput)
+}
+
+// The private key's text.
+func (o SigningKeyPairPtrOutput) PrivateKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *SigningKeyPair) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.PrivateKey
+	}).(pulumi.StringPtrOutput)
+}
+
 // A file the setters could not read (malformed YAML), left untouched.
 type SkippedFile struct {
 	// Path relative to the repository root.
@@ -3481,6 +3808,10 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*RegistryCredentialsPtrInput)(nil)).Elem(), RegistryCredentialsArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*SemVerPolicyInput)(nil)).Elem(), SemVerPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*SemVerPolicyPtrInput)(nil)).Elem(), SemVerPolicyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*SigningKeyInput)(nil)).Elem(), SigningKeyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*SigningKeyPtrInput)(nil)).Elem(), SigningKeyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*SigningKeyPairInput)(nil)).Elem(), SigningKeyPairArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*SigningKeyPairPtrInput)(nil)).Elem(), SigningKeyPairArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*UpdateStrategyInput)(nil)).Elem(), UpdateStrategyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*UpdateStrategyPtrInput)(nil)).Elem(), UpdateStrategyArgs{})
 	pulumi.RegisterOutputType(CertificateOutput{})
@@ -3526,6 +3857,10 @@ func init() {
 	pulumi.RegisterOutputType(ScanResultOutput{})
 	pulumi.RegisterOutputType(SemVerPolicyOutput{})
 	pulumi.RegisterOutputType(SemVerPolicyPtrOutput{})
+	pulumi.RegisterOutputType(SigningKeyOutput{})
+	pulumi.RegisterOutputType(SigningKeyPtrOutput{})
+	pulumi.RegisterOutputType(SigningKeyPairOutput{})
+	pulumi.RegisterOutputType(SigningKeyPairPtrOutput{})
 	pulumi.RegisterOutputType(SkippedFileOutput{})
 	pulumi.RegisterOutputType(SkippedFileArrayOutput{})
 	pulumi.RegisterOutputType(UpdateResultOutput{})

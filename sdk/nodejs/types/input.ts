@@ -105,6 +105,10 @@ export interface GitCommitArgs {
      * Values exposed as `.Values`.
      */
     messageTemplateValues?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+     */
+    signingKey?: pulumi.Input<inputs.SigningKeyArgs | undefined>;
 }
 
 /**
@@ -409,6 +413,34 @@ export interface SemVerPolicyArgs {
      * A Masterminds v3 range, e.g. `5.0.x`, `>=1.0.0 <2.0.0`, `^1.2 || ~2.0`.
      */
     range: pulumi.Input<string>;
+}
+
+/**
+ * The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+ */
+export interface SigningKeyArgs {
+    /**
+     * An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+     */
+    openpgp?: pulumi.Input<inputs.SigningKeyPairArgs | undefined>;
+    /**
+     * An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+     */
+    ssh?: pulumi.Input<inputs.SigningKeyPairArgs | undefined>;
+}
+
+/**
+ * A private key and its passphrase.
+ */
+export interface SigningKeyPairArgs {
+    /**
+     * Its passphrase, when the key is encrypted.
+     */
+    passphrase?: pulumi.Input<string | undefined>;
+    /**
+     * The private key's text.
+     */
+    privateKey: pulumi.Input<string>;
 }
 
 /**

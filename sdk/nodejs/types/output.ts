@@ -137,6 +137,10 @@ export interface GitCommit {
      * Values exposed as `.Values`.
      */
     messageTemplateValues?: {[key: string]: string};
+    /**
+     * Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+     */
+    signingKey?: outputs.SigningKey;
 }
 
 /**
@@ -489,6 +493,34 @@ export interface SemVerPolicy {
      * A Masterminds v3 range, e.g. `5.0.x`, `>=1.0.0 <2.0.0`, `^1.2 || ~2.0`.
      */
     range: string;
+}
+
+/**
+ * The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+ */
+export interface SigningKey {
+    /**
+     * An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+     */
+    openpgp?: outputs.SigningKeyPair;
+    /**
+     * An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+     */
+    ssh?: outputs.SigningKeyPair;
+}
+
+/**
+ * A private key and its passphrase.
+ */
+export interface SigningKeyPair {
+    /**
+     * Its passphrase, when the key is encrypted.
+     */
+    passphrase?: string;
+    /**
+     * The private key's text.
+     */
+    privateKey: string;
 }
 
 /**

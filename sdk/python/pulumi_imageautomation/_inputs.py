@@ -55,6 +55,10 @@ __all__ = [
     'RegistryCredentialsArgsDict',
     'SemVerPolicyArgs',
     'SemVerPolicyArgsDict',
+    'SigningKeyArgs',
+    'SigningKeyArgsDict',
+    'SigningKeyPairArgs',
+    'SigningKeyPairArgsDict',
     'UpdateStrategyArgs',
     'UpdateStrategyArgsDict',
 ]
@@ -404,25 +408,33 @@ class GitCommitArgsDict(TypedDict):
     """
     Values exposed as `.Values`.
     """
+    signing_key: NotRequired[pulumi.Input[Optional['SigningKeyArgsDict']]]
+    """
+    Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+    """
 
 @pulumi.input_type
 class GitCommitArgs:
     def __init__(__self__, *,
                  author: pulumi.Input['CommitAuthorArgs'],
                  message_template: pulumi.Input[Optional[_builtins.str]] = None,
-                 message_template_values: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None):
+                 message_template_values: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 signing_key: pulumi.Input[Optional['SigningKeyArgs']] = None):
         """
         Flux `git.commit`.
 
         :param pulumi.Input['CommitAuthorArgs'] author: Author and committer.
         :param pulumi.Input[_builtins.str] message_template: Go text/template of the commit message, with Flux's data (`.AutomationObject`, `.Changed`, `.Values`).
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] message_template_values: Values exposed as `.Values`.
+        :param pulumi.Input['SigningKeyArgs'] signing_key: Sign each commit (Flux `git.commit.signingKey`); default unsigned.
         """
         pulumi.set(__self__, "author", author)
         if message_template is not None:
             pulumi.set(__self__, "message_template", message_template)
         if message_template_values is not None:
             pulumi.set(__self__, "message_template_values", message_template_values)
+        if signing_key is not None:
+            pulumi.set(__self__, "signing_key", signing_key)
 
     @_builtins.property
     @pulumi.getter
@@ -459,6 +471,18 @@ class GitCommitArgs:
     @message_template_values.setter
     def message_template_values(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "message_template_values", value)
+
+    @_builtins.property
+    @pulumi.getter(name="signingKey")
+    def signing_key(self) -> pulumi.Input[Optional['SigningKeyArgs']]:
+        """
+        Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+        """
+        return pulumi.get(self, "signing_key")
+
+    @signing_key.setter
+    def signing_key(self, value: pulumi.Input[Optional['SigningKeyArgs']]):
+        pulumi.set(self, "signing_key", value)
 
 
 class GitPushArgsDict(TypedDict):
@@ -1603,6 +1627,113 @@ class SemVerPolicyArgs:
     @range.setter
     def range(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "range", value)
+
+
+class SigningKeyArgsDict(TypedDict):
+    """
+    The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+    """
+    openpgp: NotRequired[pulumi.Input[Optional['SigningKeyPairArgsDict']]]
+    """
+    An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+    """
+    ssh: NotRequired[pulumi.Input[Optional['SigningKeyPairArgsDict']]]
+    """
+    An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+    """
+
+@pulumi.input_type
+class SigningKeyArgs:
+    def __init__(__self__, *,
+                 openpgp: pulumi.Input[Optional['SigningKeyPairArgs']] = None,
+                 ssh: pulumi.Input[Optional['SigningKeyPairArgs']] = None):
+        """
+        The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+
+        :param pulumi.Input['SigningKeyPairArgs'] openpgp: An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+        :param pulumi.Input['SigningKeyPairArgs'] ssh: An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+        """
+        if openpgp is not None:
+            pulumi.set(__self__, "openpgp", openpgp)
+        if ssh is not None:
+            pulumi.set(__self__, "ssh", ssh)
+
+    @_builtins.property
+    @pulumi.getter
+    def openpgp(self) -> pulumi.Input[Optional['SigningKeyPairArgs']]:
+        """
+        An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+        """
+        return pulumi.get(self, "openpgp")
+
+    @openpgp.setter
+    def openpgp(self, value: pulumi.Input[Optional['SigningKeyPairArgs']]):
+        pulumi.set(self, "openpgp", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ssh(self) -> pulumi.Input[Optional['SigningKeyPairArgs']]:
+        """
+        An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+        """
+        return pulumi.get(self, "ssh")
+
+    @ssh.setter
+    def ssh(self, value: pulumi.Input[Optional['SigningKeyPairArgs']]):
+        pulumi.set(self, "ssh", value)
+
+
+class SigningKeyPairArgsDict(TypedDict):
+    """
+    A private key and its passphrase.
+    """
+    private_key: pulumi.Input[_builtins.str]
+    """
+    The private key's text.
+    """
+    passphrase: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Its passphrase, when the key is encrypted.
+    """
+
+@pulumi.input_type
+class SigningKeyPairArgs:
+    def __init__(__self__, *,
+                 private_key: pulumi.Input[_builtins.str],
+                 passphrase: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        A private key and its passphrase.
+
+        :param pulumi.Input[_builtins.str] private_key: The private key's text.
+        :param pulumi.Input[_builtins.str] passphrase: Its passphrase, when the key is encrypted.
+        """
+        pulumi.set(__self__, "private_key", private_key)
+        if passphrase is not None:
+            pulumi.set(__self__, "passphrase", passphrase)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> pulumi.Input[_builtins.str]:
+        """
+        The private key's text.
+        """
+        return pulumi.get(self, "private_key")
+
+    @private_key.setter
+    def private_key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "private_key", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def passphrase(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Its passphrase, when the key is encrypted.
+        """
+        return pulumi.get(self, "passphrase")
+
+    @passphrase.setter
+    def passphrase(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "passphrase", value)
 
 
 class UpdateStrategyArgsDict(TypedDict):

@@ -40,6 +40,8 @@ __all__ = [
     'RegistryCredentials',
     'ScanResult',
     'SemVerPolicy',
+    'SigningKey',
+    'SigningKeyPair',
     'SkippedFile',
     'UpdateResult',
     'UpdateStrategy',
@@ -410,6 +412,8 @@ class GitCommit(dict):
             suggest = "message_template"
         elif key == "messageTemplateValues":
             suggest = "message_template_values"
+        elif key == "signingKey":
+            suggest = "signing_key"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in GitCommit. Access the value via the '{suggest}' property getter instead.")
@@ -425,19 +429,23 @@ class GitCommit(dict):
     def __init__(__self__, *,
                  author: 'outputs.CommitAuthor',
                  message_template: Optional[_builtins.str] = None,
-                 message_template_values: Optional[Mapping[str, _builtins.str]] = None):
+                 message_template_values: Optional[Mapping[str, _builtins.str]] = None,
+                 signing_key: Optional['outputs.SigningKey'] = None):
         """
         Flux `git.commit`.
 
         :param 'CommitAuthor' author: Author and committer.
         :param _builtins.str message_template: Go text/template of the commit message, with Flux's data (`.AutomationObject`, `.Changed`, `.Values`).
         :param Mapping[str, _builtins.str] message_template_values: Values exposed as `.Values`.
+        :param 'SigningKey' signing_key: Sign each commit (Flux `git.commit.signingKey`); default unsigned.
         """
         pulumi.set(__self__, "author", author)
         if message_template is not None:
             pulumi.set(__self__, "message_template", message_template)
         if message_template_values is not None:
             pulumi.set(__self__, "message_template_values", message_template_values)
+        if signing_key is not None:
+            pulumi.set(__self__, "signing_key", signing_key)
 
     @_builtins.property
     @pulumi.getter
@@ -462,6 +470,14 @@ class GitCommit(dict):
         Values exposed as `.Values`.
         """
         return pulumi.get(self, "message_template_values")
+
+    @_builtins.property
+    @pulumi.getter(name="signingKey")
+    def signing_key(self) -> Optional['outputs.SigningKey']:
+        """
+        Sign each commit (Flux `git.commit.signingKey`); default unsigned.
+        """
+        return pulumi.get(self, "signing_key")
 
 
 @pulumi.output_type
@@ -1425,6 +1441,94 @@ class SemVerPolicy(dict):
         A Masterminds v3 range, e.g. `5.0.x`, `>=1.0.0 <2.0.0`, `^1.2 || ~2.0`.
         """
         return pulumi.get(self, "range")
+
+
+@pulumi.output_type
+class SigningKey(dict):
+    """
+    The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+    """
+    def __init__(__self__, *,
+                 openpgp: Optional['outputs.SigningKeyPair'] = None,
+                 ssh: Optional['outputs.SigningKeyPair'] = None):
+        """
+        The key that signs the automation's commits: `openpgp` or `ssh`, one of them. `git verify-commit` checks the signature (with `gpg.format=ssh` for SSH). A wrong passphrase fails `Check`, before anything is cloned.
+
+        :param 'SigningKeyPair' openpgp: An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+        :param 'SigningKeyPair' ssh: An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+        """
+        if openpgp is not None:
+            pulumi.set(__self__, "openpgp", openpgp)
+        if ssh is not None:
+            pulumi.set(__self__, "ssh", ssh)
+
+    @_builtins.property
+    @pulumi.getter
+    def openpgp(self) -> Optional['outputs.SigningKeyPair']:
+        """
+        An ASCII-armored OpenPGP secret key (`gpg --export-secret-keys --armor`; Flux's `git.asc`) whose primary key can sign, and its passphrase (Flux's `passphrase`).
+        """
+        return pulumi.get(self, "openpgp")
+
+    @_builtins.property
+    @pulumi.getter
+    def ssh(self) -> Optional['outputs.SigningKeyPair']:
+        """
+        An OpenSSH private key (`ssh-keygen -t ed25519`; ed25519, ECDSA P-256 or RSA; Flux's `identity`), signing as `ssh-keygen -Y sign -n git` does, and its passphrase (Flux's `password`).
+        """
+        return pulumi.get(self, "ssh")
+
+
+@pulumi.output_type
+class SigningKeyPair(dict):
+    """
+    A private key and its passphrase.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "privateKey":
+            suggest = "private_key"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in SigningKeyPair. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        SigningKeyPair.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        SigningKeyPair.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 private_key: _builtins.str,
+                 passphrase: Optional[_builtins.str] = None):
+        """
+        A private key and its passphrase.
+
+        :param _builtins.str private_key: The private key's text.
+        :param _builtins.str passphrase: Its passphrase, when the key is encrypted.
+        """
+        pulumi.set(__self__, "private_key", private_key)
+        if passphrase is not None:
+            pulumi.set(__self__, "passphrase", passphrase)
+
+    @_builtins.property
+    @pulumi.getter(name="privateKey")
+    def private_key(self) -> _builtins.str:
+        """
+        The private key's text.
+        """
+        return pulumi.get(self, "private_key")
+
+    @_builtins.property
+    @pulumi.getter
+    def passphrase(self) -> Optional[_builtins.str]:
+        """
+        Its passphrase, when the key is encrypted.
+        """
+        return pulumi.get(self, "passphrase")
 
 
 @pulumi.output_type

@@ -40,6 +40,7 @@ pub fn spec(url: &str, auth: Auth, push_branch: Option<&str>) -> WriteBackSpec {
         },
         message_template: Some(TEMPLATE.into()),
         message_template_values: BTreeMap::new(),
+        signing_key: None,
         automation_object: NamespacedName {
             namespace: "flux-system".into(),
             name: "podinfo-auto".into(),

@@ -1,17 +1,17 @@
 //! Flux manifests to a plan: every object validated and its references resolved, before
 //! anything is scanned or cloned.
 
-use super::{DEFAULT_INTERVAL, GitToken};
+use super::{DEFAULT_INTERVAL, SecretInputs};
 use std::collections::BTreeSet;
 
 use imageautomation_engine::reconcile::{DigestReflectionPolicy, write_back_spec};
 use imageautomation_engine::token_rule::{Withheld, token_destination};
 use imageautomation_engine::{DockerConfig, ScanRequest, parse_go_duration};
 use imageautomation_git::{
-    Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, WriteBackSpec,
+    Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, SigningKey, WriteBackSpec,
 };
 use imageautomation_model::checkout_ref;
-use imageautomation_model::git::UpdateStrategy;
+use imageautomation_model::git::{SigningFormat, UpdateStrategy};
 use imageautomation_policy::TagSelector;
 use imageautomation_registry::{ExclusionList, ImageReference};
 
@@ -61,7 +61,7 @@ impl Plan {
     pub(super) fn new(
         manifests: &Manifests,
         docker: &DockerConfig,
-        token: Option<&GitToken>,
+        secrets: &SecretInputs,
     ) -> Result<Plan, Vec<String>> {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
@@ -223,10 +223,16 @@ impl Plan {
                 notes.push(format!("{what}: suspended, not run"));
                 continue;
             }
-            match automation_task(a, manifests, token, &mut notes) {
+            match automation_task(a, manifests, secrets, &mut notes) {
                 Ok(task) => plan.automations.push(task),
                 Err(e) => errors.push(format!("{what}: {e}")),
             }
+        }
+        if secrets.signing_key.is_some() && !manifests.automations.iter().any(|a| signs(&a.spec)) {
+            notes.push(
+                "--signing-key is not used: no ImageUpdateAutomation has spec.git.commit.signingKey"
+                    .into(),
+            );
         }
         plan.notes = notes;
         if errors.is_empty() {
@@ -235,6 +241,13 @@ impl Plan {
             Err(errors)
         }
     }
+}
+
+/// The automation asks for signed commits.
+fn signs(spec: &ImageUpdateAutomationSpec) -> bool {
+    spec.git
+        .as_ref()
+        .is_some_and(|g| g.commit.signing_key.is_some())
 }
 
 /// `http://` or `https://`.
@@ -278,7 +291,7 @@ pub(super) fn policies_of(
 pub(super) fn automation_task(
     a: &Object<ImageUpdateAutomationSpec>,
     manifests: &Manifests,
-    token: Option<&GitToken>,
+    secrets: &SecretInputs,
     notes: &mut Vec<String>,
 ) -> Result<AutomationTask, String> {
     let spec = &a.spec;
@@ -323,12 +336,36 @@ pub(super) fn automation_task(
     }
     MessageTemplate::commit_message(git.commit.message_template.as_deref())
         .map_err(|e| format!("spec.git.commit.messageTemplate: {e}"))?;
-    if git.commit.signing_key.is_some() {
-        notes.push(format!(
-            "ImageUpdateAutomation {}: spec.git.commit.signingKey is not read (Kubernetes Secrets are not read); commits are not signed",
-            a.id()
-        ));
-    }
+    let signing_key = match &git.commit.signing_key {
+        None => None,
+        Some(key) => {
+            let format = key
+                .flux_format()
+                .map_err(|e| format!("spec.git.commit.signingKey: {e}"))?;
+            let secret = key.secret_ref.as_ref().map_or("", |r| r.name.as_str());
+            let Some((private_key, passphrase)) = secrets.signing_key.clone() else {
+                let field = match format {
+                    SigningFormat::OpenPgp => "git.asc",
+                    SigningFormat::Ssh => "identity",
+                };
+                return Err(format!(
+                    "spec.git.commit.signingKey names Secret {secret:?}, which is not read: give its {field} with --signing-key FILE"
+                ));
+            };
+            let key = match format {
+                SigningFormat::OpenPgp => SigningKey::OpenPgp {
+                    private_key,
+                    passphrase,
+                },
+                SigningFormat::Ssh => SigningKey::Ssh {
+                    private_key,
+                    passphrase,
+                },
+            };
+            key.check().map_err(|e| format!("--signing-key: {e}"))?;
+            Some(key)
+        }
+    };
     // Flux: the automation's checkout ref replaces the GitRepository's as a whole.
     let checkout = checkout_ref(
         git.checkout.as_ref(),
@@ -336,7 +373,7 @@ pub(super) fn automation_task(
     )
     .checkout()?;
     let url = git_repository.spec.url.clone();
-    let credentials = match token {
+    let credentials = match &secrets.token {
         Some((token, origin)) if is_http(&url) => match token_destination(&url, *origin, false) {
             Ok(host) => {
                 notes.push(format!(
@@ -371,6 +408,7 @@ pub(super) fn automation_task(
             },
             checkout,
             &git.commit,
+            signing_key,
             git.push.as_ref(),
             NamespacedName {
                 namespace: a.metadata.namespace.clone(),
@@ -426,8 +464,11 @@ mod tests {
     }
 
     fn plan_with(text: &str, token: Option<(&str, TokenOrigin)>) -> Result<Plan, Vec<String>> {
-        let token = token.map(|(t, origin)| (SecretString::from(t.to_owned()), origin));
-        Plan::new(&manifests(text), &DockerConfig::default(), token.as_ref())
+        let secrets = SecretInputs {
+            token: token.map(|(t, origin)| (SecretString::from(t.to_owned()), origin)),
+            ..SecretInputs::default()
+        };
+        Plan::new(&manifests(text), &DockerConfig::default(), &secrets)
     }
 
     /// GITHUB_TOKEN goes to github.com only; an explicit token to the remote named, but

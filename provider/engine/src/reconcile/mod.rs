@@ -14,7 +14,7 @@ pub use image_policy::{DigestReflectionPolicy, PolicyRequest, PolicyStatus, sele
 pub use image_repository::{RepositoryScan, scan_image_repository};
 pub use update_automation::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
-    repository_path, run_update_automation, to_change_set, write_back_spec,
+    repository_path, run_update_automation, signing_key, to_change_set, write_back_spec,
 };
 
 /// Why a reconcile failed. Messages never contain secrets: the lower crates

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use imageautomation_git::{
     Auth, Change, ChangeSet, CommitAuthor, NamespacedName, ObjectChanges, ObjectIdentifier,
-    PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult, WriteBackSpec,
-    commit_and_push,
+    PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult, SigningKey,
+    WriteBackSpec, commit_and_push,
 };
 use imageautomation_model::CheckoutRef;
-use imageautomation_model::git::{GitCommit, GitPush};
+use imageautomation_model::git::{GitCommit, GitPush, SigningFormat};
 use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
 
 use super::ReconcileError;
@@ -49,16 +49,42 @@ pub struct AutomationRequest {
     pub pull_request: Option<PullRequestSettings>,
 }
 
+/// The key of a Pulumi `git.commit.signingKey` (`openpgp` or `ssh`), `None` when not set.
+///
+/// # Errors
+/// The model's message ([`imageautomation_model::git::SigningKey::inline`]) when neither or
+/// both formats, or no `privateKey`, are given.
+pub fn signing_key(commit: &GitCommit) -> Result<Option<SigningKey>, String> {
+    let Some(key) = &commit.signing_key else {
+        return Ok(None);
+    };
+    let (format, pair) = key.inline()?;
+    let private_key = pair.private_key.clone().unwrap_or_default();
+    let passphrase = pair.passphrase.clone();
+    Ok(Some(match format {
+        SigningFormat::OpenPgp => SigningKey::OpenPgp {
+            private_key,
+            passphrase,
+        },
+        SigningFormat::Ssh => SigningKey::Ssh {
+            private_key,
+            passphrase,
+        },
+    }))
+}
+
 /// The write-back of an automation, as the plugin (Pulumi `git`) and `imageautomation run`
 /// (Flux's `spec.git` and its GitRepository) both build it: `url` and `auth` from the
 /// repository, the resolved `checkout` ([`imageautomation_model::checkout_ref`]), `commit`
-/// and `push` as given, Flux's default retries of a push overtaken by another, and a shallow
-/// clone (Flux's `GitShallowClone` default).
+/// and `push` as given, the commit signing key (the plugin's from [`signing_key`], the CLI's
+/// from a file), Flux's default retries of a push overtaken by another, and a shallow clone
+/// (Flux's `GitShallowClone` default).
 pub fn write_back_spec(
     url: String,
     auth: Auth,
     checkout: CheckoutRef,
     commit: &GitCommit,
+    signing_key: Option<SigningKey>,
     push: Option<&GitPush>,
     automation_object: NamespacedName,
 ) -> WriteBackSpec {
@@ -76,6 +102,7 @@ pub fn write_back_spec(
         },
         message_template: commit.message_template.clone(),
         message_template_values: commit.message_template_values.clone(),
+        signing_key,
         automation_object,
         retry: PUSH_RETRY,
         shallow: true,

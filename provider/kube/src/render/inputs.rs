@@ -173,7 +173,7 @@ pub struct GitInput {
     /// `git.checkout.ref`; `None` lets Flux default to branch `master`.
     pub checkout: Option<GitRef>,
     /// `git.commit`: the author (its email required by Flux), the message template and
-    /// its values; `signingKey` is not rendered.
+    /// its values, and the signing key (rendered as the Secret `<name>-signing-key`).
     pub commit: GitCommit,
     /// `git.push`: branch (the checkout branch when `None`), refspec and options.
     pub push: GitPush,

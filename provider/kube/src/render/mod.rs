@@ -12,7 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use imageautomation_model::duration::{parse_flux_timeout, parse_go_duration};
-pub use imageautomation_model::git::{CommitAuthor, GitCommit, GitPush};
+use imageautomation_model::git::SigningFormat;
+pub use imageautomation_model::git::{CommitAuthor, GitCommit, GitPush, KeyPair, SigningKey};
 use imageautomation_model::url_forms::ScpLike;
 pub use imageautomation_model::{DigestReflectionPolicy, GitRef};
 
@@ -130,6 +131,11 @@ pub fn registry_tls_secret_name(repository_name: &str) -> String {
 /// The name of the Secret referenced by a rendered `GitRepository`'s `spec.secretRef`.
 pub fn git_auth_secret_name(automation_name: &str) -> String {
     format!("{automation_name}-git-auth")
+}
+
+/// The name of the Secret holding an automation's commit signing key.
+pub fn signing_key_secret_name(automation_name: &str) -> String {
+    format!("{automation_name}-signing-key")
 }
 
 /// The key under `auths` of a Docker config for the registry of `image`:

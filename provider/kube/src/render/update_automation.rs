@@ -150,6 +150,33 @@ pub fn render_update_automation(
             json!(git.commit.message_template_values),
         );
     }
+    if let Some(key) = &git.commit.signing_key {
+        // Flux's Secret shapes (IAC signing.go): `git.asc` and `passphrase` for type `gpg`,
+        // `identity` and `password` for type `ssh`.
+        let (format, pair) = key
+            .inline()
+            .map_err(|e| cx.invalid("git.commit.signingKey", e))?;
+        let (kind, key_field, passphrase_field) = match format {
+            SigningFormat::OpenPgp => ("gpg", "git.asc", "passphrase"),
+            SigningFormat::Ssh => ("ssh", "identity", "password"),
+        };
+        let secret_name = signing_key_secret_name(name);
+        cx.check_object_name("name", &secret_name)?;
+        commit.insert(
+            "signingKey".into(),
+            json!({"secretRef": {"name": secret_name}, "type": kind}),
+        );
+        if mode == SecretsMode::Include {
+            let mut data: BTreeMap<&str, &[u8]> = BTreeMap::new();
+            if let Some(k) = &pair.private_key {
+                data.insert(key_field, k.expose_secret().as_bytes());
+            }
+            if let Some(p) = &pair.passphrase {
+                data.insert(passphrase_field, p.expose_secret().as_bytes());
+            }
+            out.insert(0, secret(ns, &secret_name, "Opaque", data));
+        }
+    }
     let mut git_spec = Map::new();
     if !checkout.is_empty() {
         git_spec.insert("checkout".into(), Value::Object(checkout));

@@ -12,12 +12,12 @@ use chrono::{SecondsFormat, Utc};
 use imageautomation_engine::flux_objects::{GitCredential, git_credential};
 use imageautomation_engine::reconcile::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
-    run_update_automation, write_back_spec,
+    run_update_automation, signing_key, write_back_spec,
 };
 use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_git::{
     Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, PullRequestClient,
-    PullRequestSpec, WriteBackSpec, list_remote_refs,
+    PullRequestSpec, SigningKey, WriteBackSpec, list_remote_refs,
 };
 use imageautomation_proto::codec;
 use imageautomation_update::{LatestRef, Policies, UpdateResult};
@@ -35,6 +35,10 @@ const SECRET_INPUTS: &[&str] = &[
     "git.auth.token",
     "git.auth.password",
     "git.auth.sshPrivateKey",
+    "git.commit.signingKey.openpgp.privateKey",
+    "git.commit.signingKey.openpgp.passphrase",
+    "git.commit.signingKey.ssh.privateKey",
+    "git.commit.signingKey.ssh.passphrase",
 ];
 
 /// The UpdateAutomation resource.
@@ -100,6 +104,8 @@ fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationReques
         },
         checkout,
         &git.commit,
+        signing_key(&git.commit)
+            .map_err(|e| OpError::InvalidArgument(format!("git.commit.signingKey: {e}")))?,
         git.push.as_ref(),
         NamespacedName {
             namespace: ctx.config.flux_namespace.clone(),
@@ -429,6 +435,17 @@ impl Resource for UpdateAutomation {
             && let Err(e) = MessageTemplate::commit_message(Some(template))
         {
             failures.push(failure("git.commit.messageTemplate", e.to_string()));
+        }
+        if !inputs.is_unknown("git.commit.signingKey") {
+            // The key is read and unlocked now, so that a wrong passphrase fails the preview.
+            match signing_key(&git.commit) {
+                Ok(key) => {
+                    if let Some(Err(e)) = key.as_ref().map(SigningKey::check) {
+                        failures.push(failure("git.commit.signingKey", e.to_string()));
+                    }
+                }
+                Err(e) => failures.push(failure("git.commit.signingKey", e)),
+            }
         }
         if let Some(Err(e)) = args.update.as_ref().map(UpdateStrategy::check) {
             failures.push(failure("update.strategy", e));
