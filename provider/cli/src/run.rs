@@ -44,6 +44,7 @@ use std::time::Duration;
 use imageautomation_engine::DockerConfig;
 use imageautomation_engine::reconcile::RunMode;
 use imageautomation_engine::token_rule::TokenOrigin;
+use imageautomation_model::args::Proxy;
 use secrecy::SecretString;
 
 use manifests::Manifests;
@@ -83,6 +84,17 @@ pub struct Args {
     /// A file holding the signing key's passphrase (the Secret's `passphrase` or `password`).
     #[arg(long, value_name = "FILE", requires = "signing_key")]
     signing_key_passphrase_file: Option<PathBuf>,
+    /// The proxy of the objects with `spec.proxySecretRef` (ImageRepository, GitRepository), in
+    /// place of its Secret's `address`: `http://host:port`. Other objects use the environment's
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// The Secret's `username` for the proxy's Basic authentication.
+    #[arg(long, value_name = "USER", requires = "proxy")]
+    proxy_username: Option<String>,
+    /// A file holding the Secret's `password`.
+    #[arg(long, value_name = "FILE", requires = "proxy_username")]
+    proxy_password_file: Option<PathBuf>,
 }
 
 const FAILED: u8 = 1;
@@ -153,7 +165,30 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     };
-    let secrets = SecretInputs { token, signing_key };
+    let proxy = match &args.proxy {
+        None => None,
+        Some(address) => {
+            let password = args
+                .proxy_password_file
+                .as_deref()
+                .map(|p| secret_file("--proxy-password-file", p, true))
+                .transpose();
+            let proxy = password.map(|password| Proxy {
+                address: Some(address.clone()),
+                username: args.proxy_username.clone(),
+                password,
+            });
+            match proxy.and_then(|p| p.url().map(|_| p).map_err(|e| format!("--proxy: {e}"))) {
+                Ok(p) => Some(p),
+                Err(e) => return fail(INVALID, &e),
+            }
+        }
+    };
+    let secrets = SecretInputs {
+        token,
+        signing_key,
+        proxy,
+    };
     let plan = match Plan::new(&manifests, &docker, &secrets) {
         Ok(plan) => plan,
         Err(errors) => {
@@ -245,6 +280,9 @@ pub(super) struct SecretInputs {
     pub(super) token: Option<GitToken>,
     /// `--signing-key` and `--signing-key-passphrase-file`: the key and its passphrase.
     pub(super) signing_key: Option<(SecretString, Option<SecretString>)>,
+    /// `--proxy`, `--proxy-username` and `--proxy-password-file`: the fields of a
+    /// `proxySecretRef` Secret.
+    pub(super) proxy: Option<Proxy>,
 }
 
 /// Reads a secret file given by `flag` (a trailing newline removed from a passphrase).

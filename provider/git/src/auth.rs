@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
 use crate::known_hosts::{KnownHosts, Verdict, host_name, key_type};
+pub use imageautomation_model::args::Proxy;
 
 /// The user name GitHub expects with an installation or personal access token.
 pub const TOKEN_USERNAME: &str = "x-access-token";
@@ -75,11 +76,49 @@ pub struct Auth {
     /// `known_hosts` text for SSH remotes (Flux secret key `known_hosts`).
     /// Required for `ssh://` URLs: an unknown host key is refused.
     pub known_hosts: Option<String>,
+    /// The proxy for HTTP(S) remotes (the GitRepository's `proxySecretRef`), with Basic
+    /// authentication when it has a username. `None`: libgit2's automatic proxy, which
+    /// honours `https_proxy`/`HTTPS_PROXY` for https remotes, `http_proxy`/`HTTP_PROXY` for
+    /// http remotes and `no_proxy`/`NO_PROXY` (libgit2 `git_remote__http_proxy`, 1.9). SSH
+    /// remotes never use one.
+    pub proxy: Option<Proxy>,
 }
 
 impl Auth {
     /// The secrets that must never appear in a message.
     pub(crate) fn secrets(&self) -> Vec<String> {
+        let proxy = self
+            .proxy
+            .as_ref()
+            .and_then(|p| p.password.as_ref())
+            .map(|p| p.expose_secret().to_string());
+        let mut secrets = self.credential_secrets();
+        secrets.extend(proxy);
+        secrets
+    }
+
+    /// libgit2's proxy setting: the explicit proxy as a URL with its credentials (never shown:
+    /// libgit2's messages go through [`redact`]), else automatic.
+    pub(crate) fn proxy_options(&self) -> Result<git2::ProxyOptions<'static>, Error> {
+        let mut options = git2::ProxyOptions::new();
+        let Some(proxy) = &self.proxy else {
+            options.auto();
+            return Ok(options);
+        };
+        let mut url = proxy.url().map_err(|reason| Error::InvalidSpec {
+            field: "git.proxy",
+            reason,
+        })?;
+        // The url crate percent-encodes user info; libgit2 decodes it.
+        if let Some(user) = &proxy.username {
+            let _ = url.set_username(user);
+            let _ = url.set_password(proxy.password.as_ref().map(|p| p.expose_secret()));
+        }
+        options.url(url.as_str());
+        Ok(options)
+    }
+
+    fn credential_secrets(&self) -> Vec<String> {
         match &self.credentials {
             Credentials::Anonymous => Vec::new(),
             Credentials::Token(t) => vec![t.expose_secret().to_string()],

@@ -24,7 +24,7 @@ mod sprig;
 mod template;
 mod writeback;
 
-pub use auth::{Auth, Credentials, TOKEN_USERNAME};
+pub use auth::{Auth, Credentials, Proxy, TOKEN_USERNAME};
 pub use changes::{Change, ChangeSet, NamespacedName, ObjectChanges, ObjectIdentifier};
 pub use error::Error;
 pub use known_hosts::KnownHosts;

@@ -388,7 +388,11 @@ pub fn list_remote_refs(url: &str, auth: &Auth) -> Result<BTreeMap<String, Strin
         git2::Remote::create_detached(remote.url.as_str()).map_err(local("remote"))?;
     let cb = callbacks(auth, &remote, &trust, &state);
     let conn = detached
-        .connect_auth(git2::Direction::Fetch, Some(cb), None)
+        .connect_auth(
+            git2::Direction::Fetch,
+            Some(cb),
+            Some(auth.proxy_options()?),
+        )
         .map_err(|e| network_error("fetch", &remote, auth, &state, e))?;
     let refs = conn
         .list()
@@ -505,8 +509,9 @@ impl Session<'_> {
         let state = RefCell::new(CallbackState::default());
         let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
         let cb = callbacks(&self.spec.auth, self.remote, self.trust, &state);
+        let proxy = self.spec.auth.proxy_options()?;
         let conn = remote
-            .connect_auth(git2::Direction::Fetch, Some(cb), None)
+            .connect_auth(git2::Direction::Fetch, Some(cb), Some(proxy))
             .map_err(|e| self.error("clone", &state, e))?;
         let heads = conn
             .list()
@@ -528,6 +533,7 @@ impl Session<'_> {
         let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
         let mut opts = FetchOptions::new();
         opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
+        opts.proxy_options(self.spec.auth.proxy_options()?);
         opts.download_tags(git2::AutotagOption::None);
         if shallow {
             opts.depth(1);
@@ -556,6 +562,7 @@ impl Session<'_> {
         let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
         let mut opts = PushOptions::new();
         opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
+        opts.proxy_options(self.spec.auth.proxy_options()?);
         if !option_refs.is_empty() {
             opts.remote_push_options(&option_refs);
         }

@@ -77,6 +77,54 @@ impl Certificate {
     }
 }
 
+/// `proxy`: an HTTP proxy for the resource's traffic, with the fields of Flux's
+/// `proxySecretRef` Secret (fluxcd/pkg `runtime/secrets`: `address`, `username`, `password`).
+/// Without it, the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` apply.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Proxy {
+    /// `address` (required): the proxy's URL, `http://host:port` (or `https://`).
+    #[serde(default, deserialize_with = "de::text")]
+    pub address: Option<String>,
+    /// `username` for the proxy's Basic authentication.
+    #[serde(default, deserialize_with = "de::text")]
+    pub username: Option<String>,
+    /// `password` (secret).
+    #[serde(default, deserialize_with = "de::secret")]
+    pub password: Option<SecretString>,
+}
+
+impl Proxy {
+    /// The proxy's address, checked: an `http://` or `https://` URL with a host and without
+    /// user info (the credentials are `username` and `password`), as Flux's `ParseURL`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with `address` and what to write instead.
+    pub fn url(&self) -> Result<url::Url, String> {
+        let address = self
+            .address
+            .as_deref()
+            .ok_or("address is required, e.g. http://proxy.example.com:3128")?;
+        let url = url::Url::parse(address)
+            .map_err(|e| format!("address is not a URL ({e}); write it as http://host:port"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "address has scheme {:?}; write it as http://host:port or https://host:port",
+                url.scheme()
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "address carries credentials; give them as username and password, which stay secret"
+                    .into(),
+            );
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return Err("password needs a username".into());
+        }
+        Ok(url)
+    }
+}
+
 /// How to reach a registry: what an ImageRepository's inputs and its `imageRepositoryRef`
 /// output share (each has these fields itself, so that a shape error names its property).
 #[derive(Debug, Clone, Default)]
@@ -89,6 +137,10 @@ pub struct RegistryAccess {
     pub docker_config_json: Option<SecretString>,
     /// `certificate`.
     pub certificate: Option<Certificate>,
+    /// `provider`: Flux's `generic` (the default), `aws`, `azure` or `gcp`.
+    pub provider: Option<String>,
+    /// `proxy`.
+    pub proxy: Option<Proxy>,
 }
 
 impl RegistryAccess {
@@ -127,6 +179,13 @@ pub struct ImageRepositoryArgs {
     /// `certificate`.
     #[serde(default)]
     pub certificate: Option<Certificate>,
+    /// `provider`: where credentials come from, Flux's `spec.provider`: `generic` (the
+    /// default: `credentials`, `dockerConfigJson`, the provider config), `aws`, `azure`, `gcp`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub provider: Option<String>,
+    /// `proxy`: the proxy for registry traffic (Flux's `proxySecretRef`).
+    #[serde(default)]
+    pub proxy: Option<Proxy>,
     /// `namespace` of the Flux identity.
     #[serde(default, deserialize_with = "de::text")]
     pub namespace: Option<String>,
@@ -139,13 +198,15 @@ pub struct ImageRepositoryArgs {
 }
 
 impl ImageRepositoryArgs {
-    /// `insecure`, `credentials`, `dockerConfigJson` and `certificate`.
+    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`, `provider` and `proxy`.
     pub fn access(&self) -> RegistryAccess {
         RegistryAccess {
             insecure: self.insecure,
             credentials: self.credentials.clone(),
             docker_config_json: self.docker_config_json.clone(),
             certificate: self.certificate.clone(),
+            provider: self.provider.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 }
@@ -178,6 +239,13 @@ pub struct ImageRepositoryRef {
     /// `certificate`.
     #[serde(default)]
     pub certificate: Option<Certificate>,
+    /// `provider`: where credentials come from, Flux's `spec.provider`: `generic` (the
+    /// default: `credentials`, `dockerConfigJson`, the provider config), `aws`, `azure`, `gcp`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub provider: Option<String>,
+    /// `proxy`: the proxy for registry traffic (Flux's `proxySecretRef`).
+    #[serde(default)]
+    pub proxy: Option<Proxy>,
     /// `revision` of the scan the tags come from.
     #[serde(default, deserialize_with = "de::text")]
     pub revision: Option<String>,
@@ -187,13 +255,15 @@ pub struct ImageRepositoryRef {
 }
 
 impl ImageRepositoryRef {
-    /// `insecure`, `credentials`, `dockerConfigJson` and `certificate`.
+    /// `insecure`, `credentials`, `dockerConfigJson`, `certificate`, `provider` and `proxy`.
     pub fn access(&self) -> RegistryAccess {
         RegistryAccess {
             insecure: self.insecure,
             credentials: self.credentials.clone(),
             docker_config_json: self.docker_config_json.clone(),
             certificate: self.certificate.clone(),
+            provider: self.provider.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 }
@@ -284,6 +354,9 @@ pub struct GitArgs {
     /// `caPem`: PEM CA bundle for HTTPS.
     #[serde(default, deserialize_with = "de::text")]
     pub ca_pem: Option<String>,
+    /// `proxy`: the proxy for Git over HTTP(S) (the GitRepository's `proxySecretRef`).
+    #[serde(default)]
+    pub proxy: Option<Proxy>,
     /// `checkout`.
     #[serde(default)]
     pub checkout: Option<GitCheckout>,

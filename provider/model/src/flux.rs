@@ -73,7 +73,8 @@ pub struct ImageRepositorySpec {
     /// TLS material in a Kubernetes Secret (not read here).
     #[serde(default)]
     pub cert_secret_ref: Option<LocalRef>,
-    /// Proxy settings in a Kubernetes Secret (not read here).
+    /// Proxy settings in a Kubernetes Secret (`address`, `username`, `password`; not read
+    /// here: `imageautomation run --proxy` gives them).
     #[serde(default)]
     pub proxy_secret_ref: Option<LocalRef>,
     /// `generic` (default), `aws`, `azure`, `gcp`.
@@ -205,6 +206,10 @@ pub struct GitRepositorySpec {
     /// Git credentials in a Kubernetes Secret (not read here).
     #[serde(default)]
     pub secret_ref: Option<LocalRef>,
+    /// Proxy settings in a Kubernetes Secret (`address`, `username`, `password`; not read
+    /// here: `imageautomation run --proxy` gives them).
+    #[serde(default)]
+    pub proxy_secret_ref: Option<LocalRef>,
 }
 
 /// `ImagePolicy.spec.digestReflectionPolicy` (Pulumi `digestReflectionPolicy`): whether

@@ -198,6 +198,15 @@ impl Plan {
         }
 
         for g in &manifests.git_repositories {
+            if let Some(secret) = &g.spec.proxy_secret_ref
+                && secrets.proxy.is_none()
+            {
+                notes.push(format!(
+                    "{}: proxySecretRef {} is not read (Kubernetes Secrets are not read); give its address with --proxy URL, else the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply",
+                    name("GitRepository", g),
+                    secret.name
+                ));
+            }
             if let Some(secret) = &g.spec.secret_ref {
                 let hint = if is_http(&g.spec.url) {
                     "HTTP(S) remotes use --git-token-stdin (or GITHUB_TOKEN, for github.com)"
@@ -405,6 +414,11 @@ pub(super) fn automation_task(
                 credentials,
                 ca_bundle: None,
                 known_hosts: None,
+                proxy: git_repository
+                    .spec
+                    .proxy_secret_ref
+                    .as_ref()
+                    .and(secrets.proxy.clone()),
             },
             checkout,
             &git.commit,

@@ -39,6 +39,7 @@ const SECRET_INPUTS: &[&str] = &[
     "git.commit.signingKey.openpgp.passphrase",
     "git.commit.signingKey.ssh.privateKey",
     "git.commit.signingKey.ssh.passphrase",
+    "git.proxy.password",
 ];
 
 /// The UpdateAutomation resource.
@@ -101,6 +102,7 @@ fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationReques
             credentials,
             ca_bundle: git.ca_pem.clone(),
             known_hosts: git.auth.as_ref().and_then(|a| a.known_hosts.clone()),
+            proxy: git.proxy.clone(),
         },
         checkout,
         &git.commit,
@@ -446,6 +448,11 @@ impl Resource for UpdateAutomation {
                 }
                 Err(e) => failures.push(failure("git.commit.signingKey", e)),
             }
+        }
+        if let Some(Err(e)) = git.proxy.as_ref().map(|p| p.url())
+            && !inputs.is_unknown("git.proxy")
+        {
+            failures.push(failure("git.proxy", e));
         }
         if let Some(Err(e)) = args.update.as_ref().map(UpdateStrategy::check) {
             failures.push(failure("update.strategy", e));
