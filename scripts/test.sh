@@ -29,6 +29,10 @@ PACKAGES=(
     # Registry scanning (tests/tests/registry_*.rs): distribution 2.8 registry, htpasswd
     # (apache2-utils, above), test CA (openssl, above), token server and proxy (python3).
     docker-registry
+    # Registry traffic through a real proxy (tests/tests/registry_proxy.rs, tests/src/tinyproxy.rs).
+    tinyproxy
+    # moto's virtualenv (below).
+    python3-venv
     # The engine harness (tests/src/engine.rs) sends SIGINT to the plugin with kill(1).
     procps
     # The real Kubernetes API server (scripts/test-cluster.sh): readiness, CRD install.
@@ -43,6 +47,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# moto in server mode, the AWS APIs on loopback for the ECR login tests
+# (tests/tests/registry_cloud_auth.rs, tests/src/moto.rs): a pinned version in its own
+# virtualenv under the cache, installed once.
+MOTO_VERSION=5.2.5
+MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/imageautomation/moto-$MOTO_VERSION"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    rm -rf "$MOTO_VENV"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+export IMAGEAUTOMATION_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
 
 # --- 2. Go tools --------------------------------------------------------------------------------
 # The real pulumi CLI (tests/tests/pulumi_cli_*.rs) finds its language hosts on the PATH.

@@ -121,6 +121,14 @@ export class ImageRepository extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly observedExclusionList: pulumi.Output<string[]>;
     /**
+     * Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+     */
+    declare public readonly provider: pulumi.Output<string | undefined>;
+    /**
+     * The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+     */
+    declare public readonly proxy: pulumi.Output<outputs.Proxy | undefined>;
+    /**
      * Stop scanning: the stored result is kept.
      */
     declare public readonly suspend: pulumi.Output<boolean | undefined>;
@@ -156,6 +164,8 @@ export class ImageRepository extends pulumi.CustomResource {
             resourceInputs["interval"] = (args?.interval) ?? "5m";
             resourceInputs["name"] = args?.name;
             resourceInputs["namespace"] = args?.namespace;
+            resourceInputs["provider"] = (args?.provider) ?? "generic";
+            resourceInputs["proxy"] = args?.proxy;
             resourceInputs["suspend"] = args?.suspend;
             resourceInputs["timeout"] = args?.timeout;
             resourceInputs["canonicalImageName"] = undefined /*out*/;
@@ -179,6 +189,8 @@ export class ImageRepository extends pulumi.CustomResource {
             resourceInputs["name"] = undefined /*out*/;
             resourceInputs["namespace"] = undefined /*out*/;
             resourceInputs["observedExclusionList"] = undefined /*out*/;
+            resourceInputs["provider"] = undefined /*out*/;
+            resourceInputs["proxy"] = undefined /*out*/;
             resourceInputs["suspend"] = undefined /*out*/;
             resourceInputs["tags"] = undefined /*out*/;
             resourceInputs["timeout"] = undefined /*out*/;
@@ -230,6 +242,14 @@ export interface ImageRepositoryArgs {
      * Namespace of the Flux identity; default `fluxNamespace`.
      */
     namespace?: pulumi.Input<string | undefined>;
+    /**
+     * Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+     */
+    provider?: pulumi.Input<string | undefined>;
+    /**
+     * The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+     */
+    proxy?: pulumi.Input<inputs.ProxyArgs | undefined>;
     /**
      * Stop scanning: the stored result is kept.
      */

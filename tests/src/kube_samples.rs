@@ -39,6 +39,8 @@ pub fn repository(namespace: &str) -> ImageRepositoryInput {
             cert_pem: None,
             key_pem: None,
         }),
+        provider: None,
+        proxy: None,
     }
 }
 
@@ -73,6 +75,7 @@ pub fn automation(namespace: &str) -> UpdateAutomationInput {
             url: "https://git.example.com/org/fleet.git".into(),
             auth: Some(GitAuth::Token(SecretString::from(GIT_TOKEN))),
             ca_pem: Some("-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n".into()),
+            proxy: None,
             checkout: Some(GitRef {
                 branch: Some("main".into()),
                 ..GitRef::default()

@@ -5,6 +5,7 @@
 //! Nothing here is used by the product crates; it knows only how to start and
 //! stop the components described in `README.md` ("Tests").
 
+pub mod cloud_fakes;
 pub mod engine;
 pub mod fleet;
 pub mod git_server;
@@ -12,9 +13,11 @@ pub mod github_fake;
 pub mod kube_cluster;
 pub mod kube_samples;
 pub mod kube_schema;
+pub mod moto;
 pub mod pulumi;
 pub mod registry;
 pub mod signing_keys;
+pub mod tinyproxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

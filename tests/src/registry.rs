@@ -203,6 +203,9 @@ pub enum Auth {
     Anonymous,
     /// htpasswd (bcrypt cost 4) with [`USER`]/[`PASSWORD`].
     Basic,
+    /// htpasswd (bcrypt cost 4) with these users and passwords instead of [`USER`], e.g. the
+    /// user name and token a cloud login issues.
+    Users(Vec<(String, String)>),
     /// Token auth through the token server, which knows [`USER`]/[`PASSWORD`].
     Token {
         /// Tokens with `pull` for anonymous clients (`--anonymous-pull`).
@@ -281,15 +284,24 @@ impl Registry {
         let mut token_server = None;
         let auth_block = match &options.auth {
             Auth::Anonymous => String::new(),
-            Auth::Basic => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", "-C", "4", USER, PASSWORD])
-                    .output()
-                    .expect("run htpasswd (Debian package apache2-utils)");
-                assert!(out.status.success(), "htpasswd failed");
-                let line = String::from_utf8(out.stdout).expect("utf8");
+            Auth::Basic | Auth::Users(_) => {
+                let users = match &options.auth {
+                    Auth::Users(users) => users.clone(),
+                    _ => vec![(USER.to_string(), PASSWORD.to_string())],
+                };
+                let mut lines = String::new();
+                for (user, password) in &users {
+                    let out = Command::new("htpasswd")
+                        .args(["-Bbn", "-C", "4", user, password])
+                        .output()
+                        .expect("run htpasswd (Debian package apache2-utils)");
+                    assert!(out.status.success(), "htpasswd failed");
+                    let line = String::from_utf8(out.stdout).expect("utf8");
+                    lines.push_str(line.trim());
+                    lines.push('\n');
+                }
                 let path = d.join("htpasswd");
-                std::fs::write(&path, format!("{}\n", line.trim())).expect("write htpasswd");
+                std::fs::write(&path, lines).expect("write htpasswd");
                 format!(
                     "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
                     path.display()

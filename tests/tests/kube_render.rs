@@ -519,3 +519,57 @@ fn a_signing_key_renders_as_fluxs_secret_and_reference() {
     let err = render_update_automation(&input, SecretsMode::Include).expect_err("no key");
     assert!(err.to_string().contains("git.commit.signingKey"), "{err}");
 }
+
+/// `provider` goes into the Flux ImageRepository as `spec.provider`, with no registry Secret;
+/// `proxy` becomes Flux's `proxySecretRef` with a Secret of `address`, `username` and
+/// `password`, on the ImageRepository and on the rendered GitRepository; all valid against
+/// the CRDs (issue #13).
+#[test]
+fn provider_and_proxy_render_as_fluxs_fields() {
+    use imageautomation_kube::Proxy;
+    let proxy = || Proxy {
+        address: Some("http://proxy.example.com:3128".into()),
+        username: Some("fleet".into()),
+        password: Some(SecretString::from("proxy-s3cret")),
+    };
+    let mut repo = kube_samples::repository(NS);
+    repo.image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app".into();
+    repo.credentials = None;
+    repo.provider = Some("aws".into());
+    repo.proxy = Some(proxy());
+    let out = render_image_repository(&repo, SecretsMode::Include).expect("renders");
+    assert_valid(&out);
+    let spec = &find(&out, Kind::ImageRepository)["spec"];
+    assert_eq!(spec["provider"], "aws");
+    assert!(spec.get("secretRef").is_none(), "{spec}");
+    let secret_name = spec["proxySecretRef"]["name"]
+        .as_str()
+        .expect("proxySecretRef");
+    let data = secret_data(&out, secret_name);
+    assert_eq!(data["address"], "http://proxy.example.com:3128");
+    assert_eq!(data["username"], "fleet");
+    assert_eq!(data["password"], "proxy-s3cret");
+    assert!(
+        !out.iter().any(|m| m.key().name.ends_with("-registry-auth")),
+        "no registry Secret with a cloud provider"
+    );
+
+    repo.provider = Some("azure ".into());
+    assert!(render_image_repository(&repo, SecretsMode::Include).is_err());
+    repo.provider = Some("gcp".into());
+    repo.credentials = kube_samples::repository(NS).credentials;
+    let err = render_image_repository(&repo, SecretsMode::Include).expect_err("both");
+    assert!(err.to_string().contains("provider"), "{err}");
+
+    let mut automation = kube_samples::automation(NS);
+    automation.git.proxy = Some(proxy());
+    let out = render_update_automation(&automation, SecretsMode::Include).expect("renders");
+    assert_valid(&out);
+    let name = find(&out, Kind::GitRepository)["spec"]["proxySecretRef"]["name"]
+        .as_str()
+        .expect("proxySecretRef")
+        .to_owned();
+    assert_eq!(secret_data(&out, &name)["password"], "proxy-s3cret");
+    let omitted = render_update_automation(&automation, SecretsMode::Omit).expect("renders");
+    assert!(omitted.iter().all(|m| !m.is_secret()));
+}

@@ -81,6 +81,8 @@ proptest! {
                 None => RegistryCredentials::DockerConfigJson(SecretString::from(secret)),
             }),
             certificate: Some(TlsCertificate { ca_pem: ca, cert_pem: cert, key_pem: key.map(SecretString::from) }),
+            provider: None,
+            proxy: None,
         };
         let mode = if omit { SecretsMode::Omit } else { SecretsMode::Include };
         assert_valid(render_image_repository(&input, mode))?;
@@ -144,6 +146,7 @@ proptest! {
                     _ => GitAuth::Ssh { private_key: SecretString::from("k"), known_hosts: "h".into(), passphrase: None },
                 }),
                 ca_pem: ca,
+                proxy: None,
                 checkout: Some(GitRef { branch, tag, commit, ..GitRef::default() }),
                 commit: GitCommit {
                     author: CommitAuthor { name: author.unwrap_or_default(), email },

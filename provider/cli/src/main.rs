@@ -3,6 +3,10 @@
 //! subcommands (flags, output shapes, exit codes) are documented in README.md
 //! and kept stable.
 
+// The AWS SDK's futures (ECR logins, `imageautomation-registry`) nest deeper than the
+// default limit of 128 allows when their layout is computed.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

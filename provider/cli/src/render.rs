@@ -30,7 +30,7 @@ use imageautomation_kube::{
     Policy, RegistryCredentials, SecretsMode, TlsCertificate, UpdateAutomationInput,
     render_image_policy, render_image_repository, render_update_automation, to_yaml_documents,
 };
-use imageautomation_model::git::UpdateStrategy;
+use imageautomation_model::git::{GitCommit, KeyPair, SigningFormat, SigningKey, UpdateStrategy};
 use imageautomation_model::{args, checkout_ref};
 use regex::Regex;
 use secrecy::SecretString;
@@ -89,6 +89,37 @@ fn project_file(dir: &Path) -> Option<PathBuf> {
 /// presence of credentials matters (it makes the object reference a Secret).
 fn placeholder() -> SecretString {
     SecretString::from("{\"auths\":{}}".to_owned())
+}
+
+/// Stands in for a `proxySecretRef` Secret's fields: only the reference is rendered.
+fn placeholder_proxy() -> args::Proxy {
+    args::Proxy {
+        address: Some("http://proxy.invalid:3128".to_owned()),
+        ..args::Proxy::default()
+    }
+}
+
+/// The commit settings with a Flux `signingKey` (a Secret reference and `type`) replaced by
+/// a stand-in key of that type: only the reference is rendered.
+fn placeholder_signing_key(commit: &GitCommit) -> Result<GitCommit, String> {
+    let mut commit = commit.clone();
+    if let Some(key) = &commit.signing_key {
+        let pair = Some(KeyPair {
+            private_key: Some(placeholder()),
+            passphrase: None,
+        });
+        commit.signing_key = Some(match key.flux_format()? {
+            SigningFormat::OpenPgp => SigningKey {
+                openpgp: pair,
+                ..SigningKey::default()
+            },
+            SigningFormat::Ssh => SigningKey {
+                ssh: pair,
+                ..SigningKey::default()
+            },
+        });
+    }
+    Ok(commit)
 }
 
 fn keep(manifests: Vec<Manifest>) -> impl Iterator<Item = Manifest> {
@@ -354,6 +385,8 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
                 .secret_ref
                 .as_ref()
                 .map(|_| RegistryCredentials::DockerConfigJson(placeholder())),
+            provider: s.provider.clone(),
+            proxy: s.proxy_secret_ref.as_ref().map(|_| placeholder_proxy()),
             certificate: s.cert_secret_ref.as_ref().map(|_| TlsCertificate {
                 ca_pem: Some(String::new()),
                 cert_pem: None,
@@ -453,6 +486,13 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
                 name: p.metadata.name.clone(),
             })
             .collect();
+        let commit = match placeholder_signing_key(&git.commit) {
+            Ok(commit) => commit,
+            Err(reason) => {
+                push(&a.origin, invalid("spec.git.commit.signingKey", reason));
+                continue;
+            }
+        };
         let input = UpdateAutomationInput {
             namespace: ns.clone(),
             name: a.metadata.name.clone(),
@@ -467,8 +507,11 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
                     .and_then(|g| g.spec.secret_ref.as_ref())
                     .map(|_| GitAuth::Token(placeholder())),
                 ca_pem: None,
+                proxy: own_source
+                    .and_then(|g| g.spec.proxy_secret_ref.as_ref())
+                    .map(|_| placeholder_proxy()),
                 checkout,
-                commit: git.commit.clone(),
+                commit,
                 push: git.push.clone().unwrap_or_default(),
             },
             update_path: a.spec.update.as_ref().and_then(|u| u.path.clone()),

@@ -30,7 +30,7 @@ use imageautomation_engine::{
     Credentials, DigestRequest, DockerConfig, Error, REGISTRY_RETRY, ScanRequest, Scheduler,
     SchedulerConfig, TlsOptions,
 };
-use imageautomation_registry::ImageReference;
+use imageautomation_registry::{ImageReference, Provider};
 use serde_json::json;
 
 /// Arguments of `imageautomation tags`.
@@ -77,6 +77,12 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Where credentials come from, as an ImageRepository's `spec.provider`: `generic` (the
+    /// flags above), `aws`, `azure` or `gcp` (the cloud's login for its own registries, from
+    /// the environment: the AWS credential chain, `AZURE_*`, `GCE_METADATA_HOST` or
+    /// `GOOGLE_APPLICATION_CREDENTIALS`).
+    #[arg(long, value_name = "NAME", default_value = "generic", conflicts_with_all = ["username", "docker_config"])]
+    provider: Provider,
 }
 
 /// Output formats.
@@ -133,6 +139,8 @@ async fn run_async(args: Args) -> ExitCode {
             tag: tag.clone(),
             credentials,
             tls,
+            proxy: None,
+            provider: args.provider,
             timeout: Some(TIMEOUT),
         };
         return match scheduler.digest(&request).await {
@@ -159,6 +167,7 @@ async fn run_async(args: Args) -> ExitCode {
         exclusion_list: (!args.exclude.is_empty()).then(|| args.exclude.clone()),
         credentials,
         tls,
+        provider: args.provider,
         timeout: Some(TIMEOUT),
         ..ScanRequest::new(args.image.clone())
     };

@@ -77,6 +77,8 @@ pub fn image_repository_input(args: &ImageRepositoryArgs, d: &Defaults) -> Image
         suspend: args.suspend,
         credentials,
         certificate,
+        provider: access.provider.clone(),
+        proxy: access.proxy.clone(),
     }
 }
 
@@ -189,6 +191,7 @@ pub fn update_automation_input(args: &UpdateAutomationArgs, d: &Defaults) -> Upd
             url,
             auth,
             ca_pem: git.ca_pem.clone(),
+            proxy: git.proxy.clone(),
             checkout: (!checkout.is_empty()).then_some(checkout),
             commit: git.commit.clone(),
             push: git.push.clone().unwrap_or_default(),

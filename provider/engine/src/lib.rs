@@ -50,8 +50,8 @@ pub use scheduler::{
     SchedulerConfig, default_timeout,
 };
 pub use should_scan::{ScanDecision, ScanReason, same_patterns, should_scan};
-pub use source::{Access, RegistryTagSource, TagSource};
+pub use source::{Access, RegistryTagSource, TagSource, proxy_options};
 
 pub use imageautomation_registry::{
-    Credentials, DockerConfig, LastScanResult, ScanResult, TlsOptions,
+    Credentials, DockerConfig, LastScanResult, Provider, ProxyOptions, ScanResult, TlsOptions,
 };

@@ -9,8 +9,8 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 use imageautomation_registry::{
-    self as registry, ClientOptions, Credentials, ExclusionList, ImageReference, ScanResult,
-    TlsOptions,
+    self as registry, ClientOptions, Credentials, ExclusionList, ImageReference, Provider,
+    ProxyOptions, ScanResult, TlsOptions,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -41,6 +41,10 @@ pub struct ScanRequest {
     pub credentials: Credentials,
     /// CA bundle and client certificate (Flux `certSecretRef`).
     pub tls: TlsOptions,
+    /// `spec.proxySecretRef`: an explicit proxy; `None` uses the environment's.
+    pub proxy: Option<ProxyOptions>,
+    /// `spec.provider`: a cloud login replaces `credentials` unless `generic`.
+    pub provider: Provider,
     /// `spec.interval`: a stored result younger than this is reused.
     pub interval: Duration,
     /// `spec.timeout` for the whole scan (all pages and retries); `None` =
@@ -60,6 +64,8 @@ impl ScanRequest {
             exclusion_list: None,
             credentials: Credentials::Anonymous,
             tls: TlsOptions::default(),
+            proxy: None,
+            provider: Provider::Generic,
             interval: Duration::from_secs(300),
             timeout: None,
             force: false,
@@ -80,6 +86,10 @@ pub struct DigestRequest {
     pub credentials: Credentials,
     /// CA bundle and client certificate.
     pub tls: TlsOptions,
+    /// An explicit proxy; `None` uses the environment's.
+    pub proxy: Option<ProxyOptions>,
+    /// A cloud login replaces `credentials` unless `generic`.
+    pub provider: Provider,
     /// Overall time limit including retries; `None` = 1 min.
     pub timeout: Option<Duration>,
 }
@@ -112,6 +122,24 @@ impl Default for SchedulerConfig {
             client: ClientOptions::default(),
         }
     }
+}
+
+/// Who a scan authenticates as: the cloud provider, else the credentials (never shown).
+fn access_key(provider: &Provider, credentials: &Credentials) -> String {
+    if provider.is_cloud() {
+        provider.to_string()
+    } else {
+        credentials.identity()
+    }
+}
+
+/// How a scan reaches the registry: TLS options and proxy (never shown).
+fn network_key(tls: &TlsOptions, proxy: Option<&ProxyOptions>) -> String {
+    format!(
+        "{}|{}",
+        tls.identity(),
+        proxy.map(ProxyOptions::identity).unwrap_or_default()
+    )
 }
 
 /// What identifies a stored scan: the scan inputs.
@@ -216,8 +244,8 @@ impl<S: TagSource> Scheduler<S> {
             canonical: canonical.clone(),
             insecure: request.insecure,
             exclusion: patterns,
-            credentials: request.credentials.identity(),
-            tls: request.tls.identity(),
+            credentials: access_key(&request.provider, &request.credentials),
+            tls: network_key(&request.tls, request.proxy.as_ref()),
         };
         let slot = lock(&self.slots).entry(key).or_default().clone();
 
@@ -249,6 +277,8 @@ impl<S: TagSource> Scheduler<S> {
         let access = Access {
             credentials: request.credentials.clone(),
             tls: request.tls.clone(),
+            proxy: request.proxy.clone(),
+            provider: request.provider,
         };
         let timeout = request
             .timeout
@@ -329,8 +359,8 @@ impl<S: TagSource> Scheduler<S> {
             canonical: image.canonical_name(),
             insecure: request.insecure,
             exclusion: patterns,
-            credentials: request.credentials.identity(),
-            tls: request.tls.identity(),
+            credentials: access_key(&request.provider, &request.credentials),
+            tls: network_key(&request.tls, request.proxy.as_ref()),
         })
     }
 
@@ -370,6 +400,8 @@ impl<S: TagSource> Scheduler<S> {
         let access = Access {
             credentials: request.credentials.clone(),
             tls: request.tls.clone(),
+            proxy: request.proxy.clone(),
+            provider: request.provider,
         };
         let canonical = image.canonical_name();
         let timeout = request.timeout.unwrap_or(Duration::from_secs(60));

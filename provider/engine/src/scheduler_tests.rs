@@ -467,6 +467,8 @@ async fn digests_are_retried_and_not_cached() {
         tag: "1.0.0".into(),
         credentials: Credentials::Anonymous,
         tls: TlsOptions::default(),
+        proxy: None,
+        provider: Default::default(),
         timeout: None,
     };
     let start = Instant::now();

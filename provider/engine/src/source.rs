@@ -5,16 +5,34 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use imageautomation_registry::{
-    self as registry, ClientOptions, Credentials, ImageReference, RegistryClient, TlsOptions,
+    self as registry, ClientOptions, Credentials, ImageReference, Provider, ProxyOptions,
+    RegistryClient, TlsOptions,
 };
 
-/// Credentials and TLS options of one request.
+/// Credentials, TLS options, proxy and cloud provider of one request.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    /// How to authenticate.
+    /// How to authenticate (with [`Provider::Generic`]).
     pub credentials: Credentials,
     /// CA bundle and client certificate.
     pub tls: TlsOptions,
+    /// An explicit proxy; `None` uses the environment's.
+    pub proxy: Option<ProxyOptions>,
+    /// Unless `generic`, the registry credentials come from this cloud's login
+    /// ([`RegistryClient::cloud_credentials`]) and `credentials` is ignored, as in Flux.
+    pub provider: Provider,
+}
+
+/// The registry's [`ProxyOptions`] for the model's `proxy` (a resource's input, or the
+/// fields `imageautomation run` takes for a `proxySecretRef`), checked by
+/// [`Proxy::url`](imageautomation_model::args::Proxy::url).
+///
+/// # Errors
+/// A message naming the field that is wrong (`address`, `username`), never the password.
+pub fn proxy_options(proxy: &imageautomation_model::args::Proxy) -> Result<ProxyOptions, String> {
+    let url = proxy.url()?;
+    ProxyOptions::new(url.as_str(), proxy.username.clone(), proxy.password.clone())
+        .map_err(|e| e.to_string())
 }
 
 /// A source of tag lists and digests: one attempt each, no retries (the scheduler retries).
@@ -38,8 +56,9 @@ pub trait TagSource: Send + Sync + 'static {
     ) -> impl Future<Output = registry::Result<String>> + Send;
 }
 
-/// The real [`TagSource`]: a [`RegistryClient`] per distinct TLS configuration, created on
-/// first use and kept (so Bearer tokens and connections are reused across scans).
+/// The real [`TagSource`]: a [`RegistryClient`] per distinct TLS and proxy configuration,
+/// created on first use and kept (so Bearer tokens, cloud logins and connections are reused
+/// across scans).
 #[derive(Debug, Default)]
 pub struct RegistryTagSource {
     options: ClientOptions,
@@ -47,8 +66,9 @@ pub struct RegistryTagSource {
 }
 
 impl RegistryTagSource {
-    /// A source whose clients use `options` (request timeouts); the TLS part of `options` is
-    /// replaced by each request's own [`Access::tls`].
+    /// A source whose clients use `options` (request timeouts, environment proxies, cloud
+    /// endpoints); the TLS and proxy parts of `options` are replaced by each request's own
+    /// [`Access::tls`] and [`Access::proxy`].
     pub fn new(options: ClientOptions) -> Self {
         Self {
             options,
@@ -56,8 +76,13 @@ impl RegistryTagSource {
         }
     }
 
-    fn client(&self, tls: &TlsOptions) -> registry::Result<Arc<RegistryClient>> {
-        let key = tls.identity();
+    fn client(&self, access: &Access) -> registry::Result<Arc<RegistryClient>> {
+        let options = ClientOptions {
+            tls: access.tls.clone(),
+            proxy: access.proxy.clone(),
+            ..self.options.clone()
+        };
+        let key = options.identity();
         let mut clients = self
             .clients
             .lock()
@@ -65,10 +90,6 @@ impl RegistryTagSource {
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
-        let options = ClientOptions {
-            tls: tls.clone(),
-            ..self.options.clone()
-        };
         let client = Arc::new(RegistryClient::new(&options)?);
         clients.insert(key, client.clone());
         Ok(client)
@@ -81,8 +102,9 @@ impl TagSource for RegistryTagSource {
         image: &ImageReference,
         access: &Access,
     ) -> registry::Result<Vec<String>> {
-        let client = self.client(&access.tls)?;
-        client.list_tags(image, &access.credentials).await
+        let client = self.client(access)?;
+        let credentials = credentials(&client, image, access).await?;
+        client.list_tags(image, &credentials).await
     }
 
     async fn digest(
@@ -91,7 +113,21 @@ impl TagSource for RegistryTagSource {
         tag: &str,
         access: &Access,
     ) -> registry::Result<String> {
-        let client = self.client(&access.tls)?;
-        client.digest(image, tag, &access.credentials).await
+        let client = self.client(access)?;
+        let credentials = credentials(&client, image, access).await?;
+        client.digest(image, tag, &credentials).await
+    }
+}
+
+/// The request's credentials, or its cloud provider's login (cached by the client).
+async fn credentials(
+    client: &RegistryClient,
+    image: &ImageReference,
+    access: &Access,
+) -> registry::Result<Credentials> {
+    if access.provider.is_cloud() {
+        client.cloud_credentials(access.provider, image).await
+    } else {
+        Ok(access.credentials.clone())
     }
 }

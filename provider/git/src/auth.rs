@@ -77,10 +77,11 @@ pub struct Auth {
     /// Required for `ssh://` URLs: an unknown host key is refused.
     pub known_hosts: Option<String>,
     /// The proxy for HTTP(S) remotes (the GitRepository's `proxySecretRef`), with Basic
-    /// authentication when it has a username. `None`: libgit2's automatic proxy, which
-    /// honours `https_proxy`/`HTTPS_PROXY` for https remotes, `http_proxy`/`HTTP_PROXY` for
-    /// http remotes and `no_proxy`/`NO_PROXY` (libgit2 `git_remote__http_proxy`, 1.9). SSH
-    /// remotes never use one.
+    /// authentication when it has a username; it carries loopback remotes too. `None`:
+    /// libgit2's automatic proxy, which honours `https_proxy`/`HTTPS_PROXY` for https remotes,
+    /// `http_proxy`/`HTTP_PROXY` for http remotes and `no_proxy`/`NO_PROXY` (libgit2
+    /// `git_remote__http_proxy`, 1.9), except for loopback remotes, which Go (and so Flux)
+    /// never sends to an environment proxy. SSH remotes never use one.
     pub proxy: Option<Proxy>,
 }
 
@@ -99,16 +100,41 @@ impl Auth {
 
     /// libgit2's proxy setting: the explicit proxy as a URL with its credentials (never shown:
     /// libgit2's messages go through [`redact`]), else automatic.
-    pub(crate) fn proxy_options(&self) -> Result<git2::ProxyOptions<'static>, Error> {
+    pub(crate) fn proxy_options(
+        &self,
+        remote: &RemoteUrl,
+    ) -> Result<git2::ProxyOptions<'static>, Error> {
         let mut options = git2::ProxyOptions::new();
         let Some(proxy) = &self.proxy else {
-            options.auto();
+            let loopback = url::Url::parse(&remote.url)
+                .ok()
+                .is_some_and(|u| match u.host() {
+                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                });
+            if !loopback {
+                options.auto();
+            }
             return Ok(options);
         };
         let mut url = proxy.url().map_err(|reason| Error::InvalidSpec {
             field: "git.proxy",
             reason,
         })?;
+        if remote.scheme == Scheme::Http {
+            // libgit2 1.9 writes the absolute URL for a proxy but connects to the server
+            // itself for plain http:// (httpclient.c `use_connect_proxy`): refuse rather
+            // than go around the proxy.
+            return Err(Error::InvalidSpec {
+                field: "git.proxy",
+                reason: format!(
+                    "{} is plain http://, which libgit2 does not send through a proxy; use the https:// URL",
+                    remote.display
+                ),
+            });
+        }
         // The url crate percent-encodes user info; libgit2 decodes it.
         if let Some(user) = &proxy.username {
             let _ = url.set_username(user);

@@ -391,7 +391,7 @@ pub fn list_remote_refs(url: &str, auth: &Auth) -> Result<BTreeMap<String, Strin
         .connect_auth(
             git2::Direction::Fetch,
             Some(cb),
-            Some(auth.proxy_options()?),
+            Some(auth.proxy_options(&remote)?),
         )
         .map_err(|e| network_error("fetch", &remote, auth, &state, e))?;
     let refs = conn
@@ -509,7 +509,7 @@ impl Session<'_> {
         let state = RefCell::new(CallbackState::default());
         let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
         let cb = callbacks(&self.spec.auth, self.remote, self.trust, &state);
-        let proxy = self.spec.auth.proxy_options()?;
+        let proxy = self.spec.auth.proxy_options(self.remote)?;
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(cb), Some(proxy))
             .map_err(|e| self.error("clone", &state, e))?;
@@ -533,7 +533,7 @@ impl Session<'_> {
         let mut remote = repo.find_remote("origin").map_err(local("find remote"))?;
         let mut opts = FetchOptions::new();
         opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
-        opts.proxy_options(self.spec.auth.proxy_options()?);
+        opts.proxy_options(self.spec.auth.proxy_options(self.remote)?);
         opts.download_tags(git2::AutotagOption::None);
         if shallow {
             opts.depth(1);
@@ -562,7 +562,7 @@ impl Session<'_> {
         let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
         let mut opts = PushOptions::new();
         opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
-        opts.proxy_options(self.spec.auth.proxy_options()?);
+        opts.proxy_options(self.spec.auth.proxy_options(self.remote)?);
         if !option_refs.is_empty() {
             opts.remote_push_options(&option_refs);
         }

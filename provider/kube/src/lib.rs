@@ -44,7 +44,7 @@ pub use manifest::{
 };
 pub use render::{
     CommitAuthor, DigestReflectionPolicy, GitAuth, GitCommit, GitInput, GitPush, GitRef,
-    ImagePolicyInput, ImageRepositoryInput, KeyPair, ObjectRef, Order, POLICY_LABEL, Policy,
+    ImagePolicyInput, ImageRepositoryInput, KeyPair, ObjectRef, Order, POLICY_LABEL, Policy, Proxy,
     RegistryCredentials, SecretsMode, SigningKey, TlsCertificate, UpdateAutomationInput,
     render_image_policy, render_image_repository, render_update_automation, to_yaml_documents,
 };

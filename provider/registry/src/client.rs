@@ -19,8 +19,10 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::cloud::{self, CloudOptions, LoginCache, LoginContext, Provider};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::proxy::{EnvProxy, ProxyOptions};
 use crate::reference::ImageReference;
 
 /// The `Accept` header for manifest requests: OCI index, OCI manifest, Docker manifest list,
@@ -94,6 +96,9 @@ impl TlsOptions {
 }
 
 /// Options of a [`RegistryClient`].
+///
+/// `Default` reads the process environment once: the proxy variables into
+/// [`ClientOptions::env_proxy`] and the cloud login variables into [`ClientOptions::cloud`].
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// CA bundle and client certificate.
@@ -102,6 +107,16 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Connect time limit. Default 10 s.
     pub connect_timeout: Duration,
+    /// An explicit proxy for all registry traffic (Flux `spec.proxySecretRef`), loopback
+    /// included; when set, [`ClientOptions::env_proxy`] is ignored. Default none.
+    pub proxy: Option<ProxyOptions>,
+    /// The `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` variables, used when
+    /// [`ClientOptions::proxy`] is `None` (rules in [`crate::proxy`]). Default
+    /// [`EnvProxy::from_env`].
+    pub env_proxy: EnvProxy,
+    /// Where cloud logins ([`RegistryClient::cloud_credentials`]) find identities and
+    /// endpoints. Default [`CloudOptions::from_env`].
+    pub cloud: CloudOptions,
 }
 
 impl Default for ClientOptions {
@@ -110,7 +125,40 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            proxy: None,
+            env_proxy: EnvProxy::from_env(),
+            cloud: CloudOptions::from_env(),
         }
+    }
+}
+
+impl ClientOptions {
+    /// A fingerprint of what makes two clients behave differently on the wire (TLS and
+    /// proxy), for keeping one client per distinct configuration. Secrets are only hashed.
+    pub fn identity(&self) -> String {
+        let proxy = match &self.proxy {
+            Some(p) => p.identity(),
+            None => {
+                let mut h = Sha256::new();
+                for v in [
+                    &self.env_proxy.http_proxy,
+                    &self.env_proxy.https_proxy,
+                    &self.env_proxy.all_proxy,
+                    &self.env_proxy.no_proxy,
+                ] {
+                    h.update(v.as_deref().unwrap_or_default().as_bytes());
+                    h.update([0]);
+                }
+                let hex: String = h
+                    .finalize()
+                    .iter()
+                    .take(8)
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("env:{hex}")
+            }
+        };
+        format!("{}|{proxy}", self.tls.identity())
     }
 }
 
@@ -133,8 +181,14 @@ enum CachedAuth {
 /// local registries speak plain HTTP.
 pub struct RegistryClient {
     http: reqwest::Client,
+    /// Link-local metadata servers (GCE, Azure IMDS): never proxied.
+    metadata_http: reqwest::Client,
     auth: Mutex<HashMap<AuthKey, CachedAuth>>,
     schemes: Mutex<HashMap<String, &'static str>>,
+    proxy: Option<ProxyOptions>,
+    env_proxy: EnvProxy,
+    cloud: CloudOptions,
+    logins: LoginCache,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -179,20 +233,36 @@ enum Purpose<'a> {
 }
 
 impl RegistryClient {
-    /// Builds a client. Proxies from the environment (`HTTPS_PROXY`, ...) are not used: the
-    /// registry is contacted directly.
+    /// Builds a client.
+    ///
+    /// Registry traffic (and cloud token requests) goes through [`ClientOptions::proxy`] when
+    /// set, with HTTP Basic proxy authentication when it has a user name; otherwise through
+    /// the proxies of [`ClientOptions::env_proxy`] (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// minus `NO_PROXY`, localhost and loopback; rules in [`crate::proxy`]); otherwise
+    /// directly.
     ///
     /// # Errors
     /// [`Error::InvalidTlsConfig`] when the CA bundle, client certificate or key is not PEM, or
-    /// a certificate comes without its key (or the reverse).
+    /// a certificate comes without its key (or the reverse); [`Error::InvalidProxy`] when a
+    /// proxy URL (explicit or from the environment) is unusable.
     pub fn new(options: &ClientOptions) -> Result<Self> {
         let tls_err = |reason: String| Error::InvalidTlsConfig { reason };
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("imageautomation/", env!("CARGO_PKG_VERSION")))
             .timeout(options.request_timeout)
             .connect_timeout(options.connect_timeout)
+            // Replaced by the explicit proxies below; reqwest's own reading of the
+            // environment would also proxy loopback.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::limited(5));
+        match &options.proxy {
+            Some(p) => builder = builder.proxy(p.to_reqwest()?),
+            None => {
+                for p in options.env_proxy.to_reqwest()? {
+                    builder = builder.proxy(p);
+                }
+            }
+        }
         if let Some(ca) = &options.tls.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(ca)
                 .map_err(|e| tls_err(format!("the CA bundle is not PEM certificates: {e}")))?;
@@ -230,11 +300,93 @@ impl RegistryClient {
         let http = builder
             .build()
             .map_err(|e| tls_err(format!("cannot build the HTTP client: {e}")))?;
+        let metadata_http = reqwest::Client::builder()
+            .user_agent(concat!("imageautomation/", env!("CARGO_PKG_VERSION")))
+            .timeout(options.cloud.token_timeout)
+            .connect_timeout(options.cloud.token_timeout.min(Duration::from_secs(5)))
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| tls_err(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             http,
+            metadata_http,
             auth: Mutex::new(HashMap::new()),
             schemes: Mutex::new(HashMap::new()),
+            proxy: options.proxy.clone(),
+            env_proxy: options.env_proxy.clone(),
+            cloud: options.cloud.clone(),
+            logins: LoginCache::default(),
         })
+    }
+
+    /// Registry credentials from the cloud identity of `provider` for the registry of `image`
+    /// (Flux `spec.provider`; the flows are in [`crate::cloud`]): `aws` →
+    /// `Basic{"AWS", <ECR token password>}`, `gcp` → `Basic{"oauth2accesstoken", <access
+    /// token>}`, `azure` → `Basic{"00000000-0000-0000-0000-000000000000", <ACR refresh
+    /// token>}`. Pass them to [`RegistryClient::list_tags`] and [`RegistryClient::digest`]
+    /// in place of `secretRef` credentials, which Flux then ignores.
+    ///
+    /// Logins are cached in this client per provider and registry host and reused until
+    /// `min(CloudOptions::refresh_margin, lifetime / 2)` before their expiry (default margin
+    /// 5 minutes), then renewed on the next call; concurrent calls for one registry log in
+    /// once. A token that comes already expired (moto's ECR tokens) serves this one call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidProvider`] for [`Provider::Generic`], which has no cloud login (use the
+    /// Secret's credentials); [`Error::RegistryNotForProvider`] when the host is not the
+    /// provider's; [`Error::CloudCredentialsNotFound`] when no identity is configured;
+    /// [`Error::CloudLoginFailed`] when the cloud refuses it; [`Error::CloudLoginUnavailable`]
+    /// (transient) when a login service cannot be reached or fails on its side.
+    pub async fn cloud_credentials(
+        &self,
+        provider: Provider,
+        image: &ImageReference,
+    ) -> Result<Credentials> {
+        if !provider.is_cloud() {
+            return Err(Error::InvalidProvider {
+                provider: provider.to_string(),
+                reason: "`generic` has no cloud login; its credentials come from secretRef \
+                         (or none: anonymous)"
+                    .into(),
+            });
+        }
+        let registry = image.registry();
+        provider.check_registry(registry)?;
+        let registry_base = self.base_url(image).await?;
+        let ctx = LoginContext {
+            provider,
+            registry,
+            options: &self.cloud,
+            token_http: &self.http,
+            metadata_http: &self.metadata_http,
+            registry_http: &self.http,
+            registry_base,
+            proxy: self.proxy.as_ref(),
+        };
+        self.logins
+            .get_or_login(provider, registry, self.cloud.refresh_margin, || async {
+                match provider {
+                    Provider::Aws => cloud::aws::login(&ctx).await,
+                    Provider::Gcp => cloud::gcp::login(&ctx).await,
+                    Provider::Azure => cloud::azure::login(&ctx).await,
+                    Provider::Generic => unreachable!("refused above"),
+                }
+            })
+            .await
+    }
+
+    /// The proxy a request to `url` went through, for messages.
+    fn proxy_shown(&self, url: &Url) -> (String, bool) {
+        match &self.proxy {
+            Some(p) => (p.display_address(), p.username.is_some()),
+            None => (
+                self.env_proxy
+                    .display_for(url)
+                    .unwrap_or_else(|| "from the environment".into()),
+                false,
+            ),
+        }
     }
 
     /// Lists every tag of `image`, in the registry's order, following `Link` pages.
@@ -681,6 +833,14 @@ impl RegistryClient {
         }
         let registry = image.registry().to_string();
         let retry_after = retry_after(resp.headers());
+        if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            let (proxy, credentials_sent) = self.proxy_shown(resp.url());
+            return Err(Error::ProxyAuthenticationRequired {
+                proxy,
+                registry,
+                credentials_sent,
+            });
+        }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(self.auth_error(image, credentials, status));
         }
@@ -760,6 +920,17 @@ impl RegistryClient {
             return Error::Timeout { registry };
         }
         let reason = error_chain(&e);
+        // An HTTPS registry behind a proxy: the CONNECT was answered 407.
+        if reason.contains("proxy authorization required")
+            && let Some(url) = e.url()
+        {
+            let (proxy, credentials_sent) = self.proxy_shown(url);
+            return Error::ProxyAuthenticationRequired {
+                proxy,
+                registry,
+                credentials_sent,
+            };
+        }
         if mentions_certificate(&e) {
             return Error::Tls { registry, reason };
         }
@@ -798,7 +969,7 @@ fn basic(image: &ImageReference, username: &str, password: &SecretString) -> Res
 
 /// The error and its sources on one line, without the URL (never contains credentials: they
 /// are sent in headers only).
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut out = String::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut first = true;

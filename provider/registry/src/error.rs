@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::cloud::Provider;
+
 /// Everything that can go wrong while parsing an image reference, building a client or talking
 /// to a registry.
 ///
@@ -159,6 +161,109 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
+    /// A proxy setting is unusable (Flux `proxySecretRef` fields `address`, `username`,
+    /// `password`, or the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` variables): not an
+    /// `http://` or `https://` URL, no host, or a password without a user name. The message
+    /// names the field and never shows the password.
+    #[error("invalid proxy {field}: {reason}")]
+    InvalidProxy {
+        /// The field or variable (`address`, `username`, `HTTPS_PROXY`).
+        field: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// The proxy answered HTTP 407 Proxy Authentication Required: it wants credentials that
+    /// were not given, or refused those given.
+    #[error(
+        "proxy {proxy} refused to forward the request to registry {registry} (HTTP 407 Proxy \
+         Authentication Required): {}",
+        if *credentials_sent {
+            "check the proxy `username` and `password`"
+        } else {
+            "set the proxy `username` and `password` (proxySecretRef) or put them in the proxy URL"
+        }
+    )]
+    ProxyAuthenticationRequired {
+        /// The proxy (`scheme://host:port`, without credentials).
+        proxy: String,
+        /// The registry host the request was for.
+        registry: String,
+        /// Whether proxy credentials were sent.
+        credentials_sent: bool,
+    },
+
+    /// `spec.provider` is not one of Flux's spellings (`generic`, `aws`, `azure`, `gcp`), or
+    /// a cloud login was asked of `generic`, which has none.
+    #[error("invalid provider {provider:?}: {reason}")]
+    InvalidProvider {
+        /// The provider as given.
+        provider: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// The registry host is not one the cloud provider serves (Flux: "invalid AWS registry",
+    /// `fluxcd/pkg` `auth/{aws,azure,gcp}/provider.go` `ParseArtifactRepository`).
+    #[error(
+        "registry {registry} is not a registry of provider {provider}: {accepted}; use \
+         provider `generic` with a secretRef for other registries"
+    )]
+    RegistryNotForProvider {
+        /// The provider (`aws`, `azure`, `gcp`).
+        provider: Provider,
+        /// The registry host.
+        registry: String,
+        /// The host forms the provider accepts.
+        accepted: &'static str,
+    },
+
+    /// No cloud identity was found: nothing in the provider's credential chain (no keys, no
+    /// workload identity, no metadata server).
+    #[error("no {provider} credentials found for registry {registry}: {reason}; {hint}")]
+    CloudCredentialsNotFound {
+        /// The provider.
+        provider: Provider,
+        /// The registry host.
+        registry: String,
+        /// What was looked for and not found.
+        reason: String,
+        /// What to set to fix it.
+        hint: String,
+    },
+
+    /// The cloud refused the login: a token endpoint answered 400/401/403, an ECR call failed
+    /// with an access or region error, a key file is malformed. Retrying will not help.
+    #[error("{provider} login for registry {registry} failed at {endpoint}: {reason}; {hint}")]
+    CloudLoginFailed {
+        /// The provider.
+        provider: Provider,
+        /// The registry host.
+        registry: String,
+        /// Which service failed (`the GCE metadata server`, `ECR GetAuthorizationToken in
+        /// us-east-1`, a token URL without query).
+        endpoint: String,
+        /// What it said (a status and error code; never a token or a response body that
+        /// could echo one).
+        reason: String,
+        /// What to check or set.
+        hint: String,
+    },
+
+    /// A cloud login service could not be reached or failed on its side (connection
+    /// refused, timeout, HTTP 5xx or 429, ECR throttling). Transient.
+    #[error("{provider} login for registry {registry} could not complete at {endpoint}: {reason}")]
+    CloudLoginUnavailable {
+        /// The provider.
+        provider: Provider,
+        /// The registry host.
+        registry: String,
+        /// Which service.
+        endpoint: String,
+        /// What happened.
+        reason: String,
+    },
+
     /// The registry broke the distribution protocol: undecodable JSON, a bad `Link` header, a
     /// page served twice, a malformed digest.
     #[error("registry {registry} sent an invalid response: {reason}")]
@@ -189,7 +294,10 @@ impl Error {
     /// limiting, timing out or failing with 5xx. False for everything the user must fix first.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Unreachable { .. } | Error::RateLimited { .. } | Error::Timeout { .. } => true,
+            Error::Unreachable { .. }
+            | Error::RateLimited { .. }
+            | Error::Timeout { .. }
+            | Error::CloudLoginUnavailable { .. } => true,
             Error::Server { status, .. } => *status >= 500,
             _ => false,
         }
@@ -205,11 +313,16 @@ impl Error {
         }
     }
 
-    /// True for authentication problems (missing or refused credentials).
+    /// True for authentication problems (missing or refused credentials, for the registry,
+    /// the proxy or the cloud login).
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            Error::AuthenticationRequired { .. } | Error::AuthenticationFailed { .. }
+            Error::AuthenticationRequired { .. }
+                | Error::AuthenticationFailed { .. }
+                | Error::ProxyAuthenticationRequired { .. }
+                | Error::CloudCredentialsNotFound { .. }
+                | Error::CloudLoginFailed { .. }
         )
     }
 }

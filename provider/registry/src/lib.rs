@@ -10,6 +10,11 @@
 //! `lastScanResult.revision` matches a cluster's for the same tags); [`RegistryClient::digest`]
 //! resolves a tag's digest for `digestReflectionPolicy`. [`scan`] does all of it in one call.
 //!
+//! [`RegistryClient::cloud_credentials`] logs in with a cloud identity for Flux's
+//! `spec.provider` ([`Provider`]: `aws`, `azure`, `gcp`; see [`cloud`]), and registry traffic
+//! goes through an explicit proxy ([`ProxyOptions`], Flux `spec.proxySecretRef`) or the
+//! environment's (`HTTPS_PROXY`, `NO_PROXY`; see [`proxy`]).
+//!
 //! It deliberately knows nothing of scheduling, retries, intervals or caches (that is
 //! `imageautomation-engine`), nor of tag selection policies, Kubernetes or Pulumi. Its one
 //! [`Error`] type says whether a failure is transient ([`Error::is_transient`]).
@@ -17,14 +22,18 @@
 //! The wire protocol runs on `reqwest` rather than oci-client's `Client`; [`client`] says why.
 
 pub mod client;
+pub mod cloud;
 mod credentials;
 mod error;
+pub mod proxy;
 mod reference;
 mod scan;
 
 pub use client::{ClientOptions, MANIFEST_ACCEPT, PAGE_SIZE, RegistryClient, TlsOptions};
+pub use cloud::{CloudOptions, Provider};
 pub use credentials::{Credentials, DockerConfig};
 pub use error::{Error, Result};
+pub use proxy::{EnvProxy, ProxyOptions};
 pub use reference::{DOCKER_HUB, ImageReference};
 pub use scan::{
     DEFAULT_EXCLUSION_LIST, ExclusionList, LATEST_TAGS_COUNT, LastScanResult, ScanResult, revision,

@@ -8,6 +8,10 @@
 //! SIGTERM. User-facing text goes to the engine through `Engine.Log`: the
 //! engine hides what the plugin writes on stdout or stderr.
 
+// The AWS SDK's futures (ECR logins, `imageautomation-registry`) nest deeper than the
+// default limit of 128 allows when their layout is computed.
+#![recursion_limit = "256"]
+
 use std::io::Write;
 use std::time::Duration;
 

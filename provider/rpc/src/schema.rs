@@ -125,6 +125,15 @@ fn types() -> Value {
             }),
             &["username", "password"],
         ),
+        "imageautomation:index:Proxy": object(
+            "An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.",
+            json!({
+                "address": string("The proxy's URL: `http://host:port` (or `https://`), without credentials."),
+                "username": string("User name for the proxy's Basic authentication."),
+                "password": secret_string("Its password."),
+            }),
+            &["address"],
+        ),
         "imageautomation:index:Certificate": object(
             "TLS settings for the registry, as Flux's `certSecretRef` (`ca.crt`, `tls.crt`, `tls.key`).",
             json!({
@@ -156,6 +165,8 @@ fn types() -> Value {
                 "credentials": reference("RegistryCredentials", "Credentials (secret)."),
                 "dockerConfigJson": secret_string("Docker config JSON (secret)."),
                 "certificate": reference("Certificate", "TLS settings."),
+                "provider": string("Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`."),
+                "proxy": reference("Proxy", "The proxy for registry traffic."),
                 "revision": string("`lastScanResult.revision` of the scan the tags come from."),
                 "tags": strings("The stored tags."),
             }),
@@ -277,6 +288,7 @@ fn types() -> Value {
                 "url": string("Clone URL: `https://...`, `ssh://...` or `file://...`."),
                 "auth": reference("GitAuth", "Credentials."),
                 "caPem": string("PEM CA bundle for HTTPS."),
+                "proxy": reference("Proxy", "The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none."),
                 "checkout": reference("GitCheckout", "What to check out."),
                 "commit": reference("GitCommit", "How to commit."),
                 "push": reference("GitPush", "Where to push."),
@@ -351,6 +363,8 @@ fn image_repository() -> Value {
         "credentials": reference("RegistryCredentials", "Basic credentials; default: `registryAuth`, then the Docker config file."),
         "dockerConfigJson": secret_string("Docker config JSON (the `.dockerconfigjson` of a pull secret)."),
         "certificate": reference("Certificate", "TLS settings."),
+        "provider": {"type": "string", "default": "generic", "description": "Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`."},
+        "proxy": reference("Proxy", "The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied)."),
         "namespace": string("Namespace of the Flux identity; default `fluxNamespace`."),
         "name": string("Name of the Flux identity; default the resource name."),
         "suspend": boolean("Stop scanning: the stored result is kept."),
@@ -559,7 +573,8 @@ mod model_agreement {
 
     use imageautomation_model::args::{
         Certificate, GitArgs, GitAuth, ImagePolicyArgs, ImagePolicyRef, ImageRepositoryArgs,
-        ImageRepositoryRef, ObjectRef, PullRequestArgs, RegistryCredentials, UpdateAutomationArgs,
+        ImageRepositoryRef, ObjectRef, Proxy, PullRequestArgs, RegistryCredentials,
+        UpdateAutomationArgs,
     };
     use imageautomation_model::git::{
         CommitAuthor, GitCheckout, GitCommit, GitPush, GitRef, KeyPair, SigningKey, UpdateStrategy,
@@ -657,6 +672,7 @@ mod model_agreement {
                 &[][..],
             ),
             ("Certificate", fields_of::<Certificate>(), &[]),
+            ("Proxy", fields_of::<Proxy>(), &[]),
             ("ImageRepositoryRef", repository_ref, &[]),
             ("PolicyChoice", fields_of::<PolicyChoice>(), &[]),
             ("SemVerPolicy", fields_of::<SemVerPolicy>(), &[]),

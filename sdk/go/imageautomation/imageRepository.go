@@ -62,6 +62,10 @@ type ImageRepository struct {
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
 	// The exclusion list of the last scan.
 	ObservedExclusionList pulumi.StringArrayOutput `pulumi:"observedExclusionList"`
+	// Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+	Provider pulumi.StringPtrOutput `pulumi:"provider"`
+	// The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+	Proxy ProxyPtrOutput `pulumi:"proxy"`
 	// Stop scanning: the stored result is kept.
 	Suspend pulumi.BoolPtrOutput `pulumi:"suspend"`
 	// The stored tags, in Flux's stored order (descending byte order).
@@ -82,6 +86,9 @@ func NewImageRepository(ctx *pulumi.Context,
 	}
 	if args.Interval == nil {
 		args.Interval = pulumi.StringPtr("5m")
+	}
+	if args.Provider == nil {
+		args.Provider = pulumi.StringPtr("generic")
 	}
 	if args.DockerConfigJson != nil {
 		args.DockerConfigJson = pulumi.ToSecret(args.DockerConfigJson).(pulumi.StringPtrInput)
@@ -147,6 +154,10 @@ type imageRepositoryArgs struct {
 	Name *string `pulumi:"name"`
 	// Namespace of the Flux identity; default `fluxNamespace`.
 	Namespace *string `pulumi:"namespace"`
+	// Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+	Provider *string `pulumi:"provider"`
+	// The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+	Proxy *Proxy `pulumi:"proxy"`
 	// Stop scanning: the stored result is kept.
 	Suspend *bool `pulumi:"suspend"`
 	// Go duration of one scan; default the interval, at least 1s, at most 10m.
@@ -173,6 +184,10 @@ type ImageRepositoryArgs struct {
 	Name pulumi.StringPtrInput
 	// Namespace of the Flux identity; default `fluxNamespace`.
 	Namespace pulumi.StringPtrInput
+	// Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+	Provider pulumi.StringPtrInput
+	// The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+	Proxy ProxyPtrInput
 	// Stop scanning: the stored result is kept.
 	Suspend pulumi.BoolPtrInput
 	// Go duration of one scan; default the interval, at least 1s, at most 10m.
@@ -284,6 +299,16 @@ func (o ImageRepositoryOutput) Namespace() pulumi.StringOutput {
 // The exclusion list of the last scan.
 func (o ImageRepositoryOutput) ObservedExclusionList() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *ImageRepository) pulumi.StringArrayOutput { return v.ObservedExclusionList }).(pulumi.StringArrayOutput)
+}
+
+// Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+func (o ImageRepositoryOutput) Provider() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImageRepository) pulumi.StringPtrOutput { return v.Provider }).(pulumi.StringPtrOutput)
+}
+
+// The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+func (o ImageRepositoryOutput) Proxy() ProxyPtrOutput {
+	return o.ApplyT(func(v *ImageRepository) ProxyPtrOutput { return v.Proxy }).(ProxyPtrOutput)
 }
 
 // Stop scanning: the stored result is kept.

@@ -1490,6 +1490,8 @@ type GitSpec struct {
 	Checkout *GitCheckout `pulumi:"checkout"`
 	// How to commit.
 	Commit GitCommit `pulumi:"commit"`
+	// The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+	Proxy *Proxy `pulumi:"proxy"`
 	// Where to push.
 	Push *GitPush `pulumi:"push"`
 	// Clone URL: `https://...`, `ssh://...` or `file://...`.
@@ -1517,6 +1519,8 @@ type GitSpecArgs struct {
 	Checkout GitCheckoutPtrInput `pulumi:"checkout"`
 	// How to commit.
 	Commit GitCommitInput `pulumi:"commit"`
+	// The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+	Proxy ProxyPtrInput `pulumi:"proxy"`
 	// Where to push.
 	Push GitPushPtrInput `pulumi:"push"`
 	// Clone URL: `https://...`, `ssh://...` or `file://...`.
@@ -1568,6 +1572,11 @@ func (o GitSpecOutput) Checkout() GitCheckoutPtrOutput {
 // How to commit.
 func (o GitSpecOutput) Commit() GitCommitOutput {
 	return o.ApplyT(func(v GitSpec) GitCommit { return v.Commit }).(GitCommitOutput)
+}
+
+// The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+func (o GitSpecOutput) Proxy() ProxyPtrOutput {
+	return o.ApplyT(func(v GitSpec) *Proxy { return v.Proxy }).(ProxyPtrOutput)
 }
 
 // Where to push.
@@ -1863,6 +1872,10 @@ type ImageRepositoryRef struct {
 	Name string `pulumi:"name"`
 	// Namespace of the ImageRepository.
 	Namespace string `pulumi:"namespace"`
+	// Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+	Provider *string `pulumi:"provider"`
+	// The proxy for registry traffic.
+	Proxy *Proxy `pulumi:"proxy"`
 	// `lastScanResult.revision` of the scan the tags come from.
 	Revision *string `pulumi:"revision"`
 	// The stored tags.
@@ -1900,6 +1913,10 @@ type ImageRepositoryRefArgs struct {
 	Name pulumi.StringInput `pulumi:"name"`
 	// Namespace of the ImageRepository.
 	Namespace pulumi.StringInput `pulumi:"namespace"`
+	// Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+	Provider pulumi.StringPtrInput `pulumi:"provider"`
+	// The proxy for registry traffic.
+	Proxy ProxyPtrInput `pulumi:"proxy"`
 	// `lastScanResult.revision` of the scan the tags come from.
 	Revision pulumi.StringPtrInput `pulumi:"revision"`
 	// The stored tags.
@@ -1973,6 +1990,16 @@ func (o ImageRepositoryRefOutput) Name() pulumi.StringOutput {
 // Namespace of the ImageRepository.
 func (o ImageRepositoryRefOutput) Namespace() pulumi.StringOutput {
 	return o.ApplyT(func(v ImageRepositoryRef) string { return v.Namespace }).(pulumi.StringOutput)
+}
+
+// Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+func (o ImageRepositoryRefOutput) Provider() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImageRepositoryRef) *string { return v.Provider }).(pulumi.StringPtrOutput)
+}
+
+// The proxy for registry traffic.
+func (o ImageRepositoryRefOutput) Proxy() ProxyPtrOutput {
+	return o.ApplyT(func(v ImageRepositoryRef) *Proxy { return v.Proxy }).(ProxyPtrOutput)
 }
 
 // `lastScanResult.revision` of the scan the tags come from.
@@ -2523,6 +2550,184 @@ func (o PolicyChoiceOutput) Numerical() OrderPolicyPtrOutput {
 // Semantic versions in a range.
 func (o PolicyChoiceOutput) Semver() SemVerPolicyPtrOutput {
 	return o.ApplyT(func(v PolicyChoice) *SemVerPolicy { return v.Semver }).(SemVerPolicyPtrOutput)
+}
+
+// An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+type Proxy struct {
+	// The proxy's URL: `http://host:port` (or `https://`), without credentials.
+	Address string `pulumi:"address"`
+	// Its password.
+	Password *string `pulumi:"password"`
+	// User name for the proxy's Basic authentication.
+	Username *string `pulumi:"username"`
+}
+
+// ProxyInput is an input type that accepts ProxyArgs and ProxyOutput values.
+// You can construct a concrete instance of `ProxyInput` via:
+//
+//	ProxyArgs{...}
+type ProxyInput interface {
+	pulumi.Input
+
+	ToProxyOutput() ProxyOutput
+	ToProxyOutputWithContext(context.Context) ProxyOutput
+}
+
+// An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+type ProxyArgs struct {
+	// The proxy's URL: `http://host:port` (or `https://`), without credentials.
+	Address pulumi.StringInput `pulumi:"address"`
+	// Its password.
+	Password pulumi.StringPtrInput `pulumi:"password"`
+	// User name for the proxy's Basic authentication.
+	Username pulumi.StringPtrInput `pulumi:"username"`
+}
+
+func (ProxyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Proxy)(nil)).Elem()
+}
+
+func (i ProxyArgs) ToProxyOutput() ProxyOutput {
+	return i.ToProxyOutputWithContext(context.Background())
+}
+
+func (i ProxyArgs) ToProxyOutputWithContext(ctx context.Context) ProxyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ProxyOutput)
+}
+
+func (i ProxyArgs) ToProxyPtrOutput() ProxyPtrOutput {
+	return i.ToProxyPtrOutputWithContext(context.Background())
+}
+
+func (i ProxyArgs) ToProxyPtrOutputWithContext(ctx context.Context) ProxyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ProxyOutput).ToProxyPtrOutputWithContext(ctx)
+}
+
+// ProxyPtrInput is an input type that accepts ProxyArgs, ProxyPtr and ProxyPtrOutput values.
+// You can construct a concrete instance of `ProxyPtrInput` via:
+//
+//	        ProxyArgs{...}
+//
+//	or:
+//
+//	        nil
+type ProxyPtrInput interface {
+	pulumi.Input
+
+	ToProxyPtrOutput() ProxyPtrOutput
+	ToProxyPtrOutputWithContext(context.Context) ProxyPtrOutput
+}
+
+type proxyPtrType ProxyArgs
+
+func ProxyPtr(v *ProxyArgs) ProxyPtrInput {
+	return (*proxyPtrType)(v)
+}
+
+func (*proxyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Proxy)(nil)).Elem()
+}
+
+func (i *proxyPtrType) ToProxyPtrOutput() ProxyPtrOutput {
+	return i.ToProxyPtrOutputWithContext(context.Background())
+}
+
+func (i *proxyPtrType) ToProxyPtrOutputWithContext(ctx context.Context) ProxyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ProxyPtrOutput)
+}
+
+// An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+type ProxyOutput struct{ *pulumi.OutputState }
+
+func (ProxyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Proxy)(nil)).Elem()
+}
+
+func (o ProxyOutput) ToProxyOutput() ProxyOutput {
+	return o
+}
+
+func (o ProxyOutput) ToProxyOutputWithContext(ctx context.Context) ProxyOutput {
+	return o
+}
+
+func (o ProxyOutput) ToProxyPtrOutput() ProxyPtrOutput {
+	return o.ToProxyPtrOutputWithContext(context.Background())
+}
+
+func (o ProxyOutput) ToProxyPtrOutputWithContext(ctx context.Context) ProxyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Proxy) *Proxy {
+		return &v
+	}).(ProxyPtrOutput)
+}
+
+// The proxy's URL: `http://host:port` (or `https://`), without credentials.
+func (o ProxyOutput) Address() pulumi.StringOutput {
+	return o.ApplyT(func(v Proxy) string { return v.Address }).(pulumi.StringOutput)
+}
+
+// Its password.
+func (o ProxyOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Proxy) *string { return v.Password }).(pulumi.StringPtrOutput)
+}
+
+// User name for the proxy's Basic authentication.
+func (o ProxyOutput) Username() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Proxy) *string { return v.Username }).(pulumi.StringPtrOutput)
+}
+
+type ProxyPtrOutput struct{ *pulumi.OutputState }
+
+func (ProxyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Proxy)(nil)).Elem()
+}
+
+func (o ProxyPtrOutput) ToProxyPtrOutput() ProxyPtrOutput {
+	return o
+}
+
+func (o ProxyPtrOutput) ToProxyPtrOutputWithContext(ctx context.Context) ProxyPtrOutput {
+	return o
+}
+
+func (o ProxyPtrOutput) Elem() ProxyOutput {
+	return o.ApplyT(func(v *Proxy) Proxy {
+		if v != nil {
+			return *v
+		}
+		var ret Proxy
+		return ret
+	}).(ProxyOutput)
+}
+
+// The proxy's URL: `http://host:port` (or `https://`), without credentials.
+func (o ProxyPtrOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Proxy) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Address
+	}).(pulumi.StringPtrOutput)
+}
+
+// Its password.
+func (o ProxyPtrOutput) Password() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Proxy) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Password
+	}).(pulumi.StringPtrOutput)
+}
+
+// User name for the proxy's Basic authentication.
+func (o ProxyPtrOutput) Username() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Proxy) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Username
+	}).(pulumi.StringPtrOutput)
 }
 
 // Open (or update) a GitHub pull request from the push branch to the checkout branch.
@@ -3800,6 +4005,8 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*OrderPolicyInput)(nil)).Elem(), OrderPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*OrderPolicyPtrInput)(nil)).Elem(), OrderPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyChoiceInput)(nil)).Elem(), PolicyChoiceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ProxyInput)(nil)).Elem(), ProxyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ProxyPtrInput)(nil)).Elem(), ProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PullRequestInput)(nil)).Elem(), PullRequestArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PullRequestPtrInput)(nil)).Elem(), PullRequestArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RegistryAuthInput)(nil)).Elem(), RegistryAuthArgs{})
@@ -3848,6 +4055,8 @@ func init() {
 	pulumi.RegisterOutputType(OrderPolicyOutput{})
 	pulumi.RegisterOutputType(OrderPolicyPtrOutput{})
 	pulumi.RegisterOutputType(PolicyChoiceOutput{})
+	pulumi.RegisterOutputType(ProxyOutput{})
+	pulumi.RegisterOutputType(ProxyPtrOutput{})
 	pulumi.RegisterOutputType(PullRequestOutput{})
 	pulumi.RegisterOutputType(PullRequestPtrOutput{})
 	pulumi.RegisterOutputType(RegistryAuthOutput{})

@@ -182,6 +182,10 @@ export interface GitSpecArgs {
      */
     commit: pulumi.Input<inputs.GitCommitArgs>;
     /**
+     * The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+     */
+    proxy?: pulumi.Input<inputs.ProxyArgs | undefined>;
+    /**
      * Where to push.
      */
     push?: pulumi.Input<inputs.GitPushArgs | undefined>;
@@ -263,6 +267,14 @@ export interface ImageRepositoryRefArgs {
      * Namespace of the ImageRepository.
      */
     namespace: pulumi.Input<string>;
+    /**
+     * Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+     */
+    provider?: pulumi.Input<string | undefined>;
+    /**
+     * The proxy for registry traffic.
+     */
+    proxy?: pulumi.Input<inputs.ProxyArgs | undefined>;
     /**
      * `lastScanResult.revision` of the scan the tags come from.
      */
@@ -349,6 +361,24 @@ export function policyChoiceArgsProvideDefaults(val: PolicyChoiceArgs): PolicyCh
         alphabetical: pulumi.output(val.alphabetical).apply(v => v === undefined ? undefined : inputs.orderPolicyArgsProvideDefaults(v)),
         numerical: pulumi.output(val.numerical).apply(v => v === undefined ? undefined : inputs.orderPolicyArgsProvideDefaults(v)),
     };
+}
+
+/**
+ * An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+ */
+export interface ProxyArgs {
+    /**
+     * The proxy's URL: `http://host:port` (or `https://`), without credentials.
+     */
+    address: pulumi.Input<string>;
+    /**
+     * Its password.
+     */
+    password?: pulumi.Input<string | undefined>;
+    /**
+     * User name for the proxy's Basic authentication.
+     */
+    username?: pulumi.Input<string | undefined>;
 }
 
 /**

@@ -214,6 +214,10 @@ export interface GitSpec {
      */
     commit: outputs.GitCommit;
     /**
+     * The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+     */
+    proxy?: outputs.Proxy;
+    /**
      * Where to push.
      */
     push?: outputs.GitPush;
@@ -295,6 +299,14 @@ export interface ImageRepositoryRef {
      * Namespace of the ImageRepository.
      */
     namespace: string;
+    /**
+     * Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+     */
+    provider?: string;
+    /**
+     * The proxy for registry traffic.
+     */
+    proxy?: outputs.Proxy;
     /**
      * `lastScanResult.revision` of the scan the tags come from.
      */
@@ -407,6 +419,24 @@ export function policyChoiceProvideDefaults(val: PolicyChoice): PolicyChoice {
         alphabetical: (val.alphabetical ? outputs.orderPolicyProvideDefaults(val.alphabetical) : undefined),
         numerical: (val.numerical ? outputs.orderPolicyProvideDefaults(val.numerical) : undefined),
     };
+}
+
+/**
+ * An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+ */
+export interface Proxy {
+    /**
+     * The proxy's URL: `http://host:port` (or `https://`), without credentials.
+     */
+    address: string;
+    /**
+     * Its password.
+     */
+    password?: string;
+    /**
+     * User name for the proxy's Basic authentication.
+     */
+    username?: string;
 }
 
 /**

@@ -47,6 +47,8 @@ __all__ = [
     'OrderPolicyArgsDict',
     'PolicyChoiceArgs',
     'PolicyChoiceArgsDict',
+    'ProxyArgs',
+    'ProxyArgsDict',
     'PullRequestArgs',
     'PullRequestArgsDict',
     'RegistryAuthArgs',
@@ -710,6 +712,10 @@ class GitSpecArgsDict(TypedDict):
     """
     What to check out.
     """
+    proxy: NotRequired[pulumi.Input[Optional['ProxyArgsDict']]]
+    """
+    The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+    """
     push: NotRequired[pulumi.Input[Optional['GitPushArgsDict']]]
     """
     Where to push.
@@ -723,6 +729,7 @@ class GitSpecArgs:
                  auth: pulumi.Input[Optional['GitAuthArgs']] = None,
                  ca_pem: pulumi.Input[Optional[_builtins.str]] = None,
                  checkout: pulumi.Input[Optional['GitCheckoutArgs']] = None,
+                 proxy: pulumi.Input[Optional['ProxyArgs']] = None,
                  push: pulumi.Input[Optional['GitPushArgs']] = None):
         """
         The Git repository and how to write to it (Flux `spec.git` plus the GitRepository URL and credentials).
@@ -732,6 +739,7 @@ class GitSpecArgs:
         :param pulumi.Input['GitAuthArgs'] auth: Credentials.
         :param pulumi.Input[_builtins.str] ca_pem: PEM CA bundle for HTTPS.
         :param pulumi.Input['GitCheckoutArgs'] checkout: What to check out.
+        :param pulumi.Input['ProxyArgs'] proxy: The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
         :param pulumi.Input['GitPushArgs'] push: Where to push.
         """
         pulumi.set(__self__, "commit", commit)
@@ -742,6 +750,8 @@ class GitSpecArgs:
             pulumi.set(__self__, "ca_pem", ca_pem)
         if checkout is not None:
             pulumi.set(__self__, "checkout", checkout)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if push is not None:
             pulumi.set(__self__, "push", push)
 
@@ -804,6 +814,18 @@ class GitSpecArgs:
     @checkout.setter
     def checkout(self, value: pulumi.Input[Optional['GitCheckoutArgs']]):
         pulumi.set(self, "checkout", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> pulumi.Input[Optional['ProxyArgs']]:
+        """
+        The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+        """
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: pulumi.Input[Optional['ProxyArgs']]):
+        pulumi.set(self, "proxy", value)
 
     @_builtins.property
     @pulumi.getter
@@ -1001,6 +1023,14 @@ class ImageRepositoryRefArgsDict(TypedDict):
     """
     Plain HTTP.
     """
+    provider: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+    """
+    proxy: NotRequired[pulumi.Input[Optional['ProxyArgsDict']]]
+    """
+    The proxy for registry traffic.
+    """
     revision: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
     `lastScanResult.revision` of the scan the tags come from.
@@ -1022,6 +1052,8 @@ class ImageRepositoryRefArgs:
                  credentials: pulumi.Input[Optional['RegistryCredentialsArgs']] = None,
                  docker_config_json: pulumi.Input[Optional[_builtins.str]] = None,
                  insecure: pulumi.Input[Optional[_builtins.bool]] = None,
+                 provider: pulumi.Input[Optional[_builtins.str]] = None,
+                 proxy: pulumi.Input[Optional['ProxyArgs']] = None,
                  revision: pulumi.Input[Optional[_builtins.str]] = None,
                  timeout: pulumi.Input[Optional[_builtins.str]] = None):
         """
@@ -1036,6 +1068,8 @@ class ImageRepositoryRefArgs:
         :param pulumi.Input['RegistryCredentialsArgs'] credentials: Credentials (secret).
         :param pulumi.Input[_builtins.str] docker_config_json: Docker config JSON (secret).
         :param pulumi.Input[_builtins.bool] insecure: Plain HTTP.
+        :param pulumi.Input[_builtins.str] provider: Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+        :param pulumi.Input['ProxyArgs'] proxy: The proxy for registry traffic.
         :param pulumi.Input[_builtins.str] revision: `lastScanResult.revision` of the scan the tags come from.
         :param pulumi.Input[_builtins.str] timeout: Go duration of one registry call sequence.
         """
@@ -1053,6 +1087,10 @@ class ImageRepositoryRefArgs:
             pulumi.set(__self__, "docker_config_json", docker_config_json)
         if insecure is not None:
             pulumi.set(__self__, "insecure", insecure)
+        if provider is not None:
+            pulumi.set(__self__, "provider", provider)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if revision is not None:
             pulumi.set(__self__, "revision", revision)
         if timeout is not None:
@@ -1165,6 +1203,30 @@ class ImageRepositoryRefArgs:
     @insecure.setter
     def insecure(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "insecure", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def provider(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+        """
+        return pulumi.get(self, "provider")
+
+    @provider.setter
+    def provider(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "provider", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> pulumi.Input[Optional['ProxyArgs']]:
+        """
+        The proxy for registry traffic.
+        """
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: pulumi.Input[Optional['ProxyArgs']]):
+        pulumi.set(self, "proxy", value)
 
     @_builtins.property
     @pulumi.getter
@@ -1375,6 +1437,79 @@ class PolicyChoiceArgs:
     @semver.setter
     def semver(self, value: pulumi.Input[Optional['SemVerPolicyArgs']]):
         pulumi.set(self, "semver", value)
+
+
+class ProxyArgsDict(TypedDict):
+    """
+    An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+    """
+    address: pulumi.Input[_builtins.str]
+    """
+    The proxy's URL: `http://host:port` (or `https://`), without credentials.
+    """
+    password: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Its password.
+    """
+    username: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    User name for the proxy's Basic authentication.
+    """
+
+@pulumi.input_type
+class ProxyArgs:
+    def __init__(__self__, *,
+                 address: pulumi.Input[_builtins.str],
+                 password: pulumi.Input[Optional[_builtins.str]] = None,
+                 username: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+
+        :param pulumi.Input[_builtins.str] address: The proxy's URL: `http://host:port` (or `https://`), without credentials.
+        :param pulumi.Input[_builtins.str] password: Its password.
+        :param pulumi.Input[_builtins.str] username: User name for the proxy's Basic authentication.
+        """
+        pulumi.set(__self__, "address", address)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if username is not None:
+            pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[_builtins.str]:
+        """
+        The proxy's URL: `http://host:port` (or `https://`), without credentials.
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Its password.
+        """
+        return pulumi.get(self, "password")
+
+    @password.setter
+    def password(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        User name for the proxy's Basic authentication.
+        """
+        return pulumi.get(self, "username")
+
+    @username.setter
+    def username(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "username", value)
 
 
 class PullRequestArgsDict(TypedDict):

@@ -30,6 +30,8 @@ class ImageRepositoryArgs:
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 provider: pulumi.Input[Optional[_builtins.str]] = None,
+                 proxy: pulumi.Input[Optional['ProxyArgs']] = None,
                  suspend: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout: pulumi.Input[Optional[_builtins.str]] = None):
         """
@@ -44,6 +46,8 @@ class ImageRepositoryArgs:
         :param pulumi.Input[_builtins.str] interval: Go duration: a scan is reused until this much time has passed.
         :param pulumi.Input[_builtins.str] name: Name of the Flux identity; default the resource name.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the Flux identity; default `fluxNamespace`.
+        :param pulumi.Input[_builtins.str] provider: Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+        :param pulumi.Input['ProxyArgs'] proxy: The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
         :param pulumi.Input[_builtins.bool] suspend: Stop scanning: the stored result is kept.
         :param pulumi.Input[_builtins.str] timeout: Go duration of one scan; default the interval, at least 1s, at most 10m.
         """
@@ -66,6 +70,12 @@ class ImageRepositoryArgs:
             pulumi.set(__self__, "name", name)
         if namespace is not None:
             pulumi.set(__self__, "namespace", namespace)
+        if provider is None:
+            provider = 'generic'
+        if provider is not None:
+            pulumi.set(__self__, "provider", provider)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if suspend is not None:
             pulumi.set(__self__, "suspend", suspend)
         if timeout is not None:
@@ -181,6 +191,30 @@ class ImageRepositoryArgs:
 
     @_builtins.property
     @pulumi.getter
+    def provider(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+        """
+        return pulumi.get(self, "provider")
+
+    @provider.setter
+    def provider(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "provider", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> pulumi.Input[Optional['ProxyArgs']]:
+        """
+        The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+        """
+        return pulumi.get(self, "proxy")
+
+    @proxy.setter
+    def proxy(self, value: pulumi.Input[Optional['ProxyArgs']]):
+        pulumi.set(self, "proxy", value)
+
+    @_builtins.property
+    @pulumi.getter
     def suspend(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
         Stop scanning: the stored result is kept.
@@ -219,6 +253,8 @@ class ImageRepository(pulumi.CustomResource):
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 provider: pulumi.Input[Optional[_builtins.str]] = None,
+                 proxy: pulumi.Input[Optional[Union['ProxyArgs', 'ProxyArgsDict', 'outputs.Proxy']]] = None,
                  suspend: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
@@ -255,6 +291,8 @@ class ImageRepository(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] interval: Go duration: a scan is reused until this much time has passed.
         :param pulumi.Input[_builtins.str] name: Name of the Flux identity; default the resource name.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the Flux identity; default `fluxNamespace`.
+        :param pulumi.Input[_builtins.str] provider: Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+        :param pulumi.Input[Union['ProxyArgs', 'ProxyArgsDict', 'outputs.Proxy']] proxy: The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
         :param pulumi.Input[_builtins.bool] suspend: Stop scanning: the stored result is kept.
         :param pulumi.Input[_builtins.str] timeout: Go duration of one scan; default the interval, at least 1s, at most 10m.
         """
@@ -310,6 +348,8 @@ class ImageRepository(pulumi.CustomResource):
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 provider: pulumi.Input[Optional[_builtins.str]] = None,
+                 proxy: pulumi.Input[Optional[Union['ProxyArgs', 'ProxyArgsDict', 'outputs.Proxy']]] = None,
                  suspend: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
@@ -334,6 +374,10 @@ class ImageRepository(pulumi.CustomResource):
             __props__.__dict__["interval"] = interval
             __props__.__dict__["name"] = name
             __props__.__dict__["namespace"] = namespace
+            if provider is None:
+                provider = 'generic'
+            __props__.__dict__["provider"] = provider
+            __props__.__dict__["proxy"] = proxy
             __props__.__dict__["suspend"] = suspend
             __props__.__dict__["timeout"] = timeout
             __props__.__dict__["canonical_image_name"] = None
@@ -380,6 +424,8 @@ class ImageRepository(pulumi.CustomResource):
         __props__.__dict__["name"] = None
         __props__.__dict__["namespace"] = None
         __props__.__dict__["observed_exclusion_list"] = None
+        __props__.__dict__["provider"] = None
+        __props__.__dict__["proxy"] = None
         __props__.__dict__["suspend"] = None
         __props__.__dict__["tags"] = None
         __props__.__dict__["timeout"] = None
@@ -502,6 +548,22 @@ class ImageRepository(pulumi.CustomResource):
         The exclusion list of the last scan.
         """
         return pulumi.get(self, "observed_exclusion_list")
+
+    @_builtins.property
+    @pulumi.getter
+    def provider(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Flux `spec.provider`: where registry credentials come from. `generic` (the default): `credentials`, `dockerConfigJson`, `registryAuth`, then the Docker config file. `aws`: the AWS credential chain (environment, shared config and profile, web identity, ECS/EC2 metadata), then ECR `GetAuthorizationToken` in the registry's region; only for `<account>.dkr.ecr.<region>.amazonaws.com`. `azure`: an Entra ID token from workload identity (`AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`) or managed identity, exchanged at the registry's `/oauth2/exchange`; only for `*.azurecr.io` (and `.cn`, `.de`, `.us`). `gcp`: an access token from the GCE metadata server (`GCE_METADATA_HOST`) or the key file named by `GOOGLE_APPLICATION_CREDENTIALS`; only for `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`. A login is reused until 5 minutes (or half its lifetime) before it expires. The provider's credentials never reach Pulumi's state. In cluster mode it is the Flux object's `spec.provider`.
+        """
+        return pulumi.get(self, "provider")
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> pulumi.Output[Optional['outputs.Proxy']]:
+        """
+        The proxy for registry traffic (Flux `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied).
+        """
+        return pulumi.get(self, "proxy")
 
     @_builtins.property
     @pulumi.getter

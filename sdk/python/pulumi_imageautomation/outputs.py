@@ -35,6 +35,7 @@ __all__ = [
     'ObjectChanges',
     'OrderPolicy',
     'PolicyChoice',
+    'Proxy',
     'PullRequest',
     'RegistryAuth',
     'RegistryCredentials',
@@ -639,6 +640,7 @@ class GitSpec(dict):
                  auth: Optional['outputs.GitAuth'] = None,
                  ca_pem: Optional[_builtins.str] = None,
                  checkout: Optional['outputs.GitCheckout'] = None,
+                 proxy: Optional['outputs.Proxy'] = None,
                  push: Optional['outputs.GitPush'] = None):
         """
         The Git repository and how to write to it (Flux `spec.git` plus the GitRepository URL and credentials).
@@ -648,6 +650,7 @@ class GitSpec(dict):
         :param 'GitAuth' auth: Credentials.
         :param _builtins.str ca_pem: PEM CA bundle for HTTPS.
         :param 'GitCheckout' checkout: What to check out.
+        :param 'Proxy' proxy: The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
         :param 'GitPush' push: Where to push.
         """
         pulumi.set(__self__, "commit", commit)
@@ -658,6 +661,8 @@ class GitSpec(dict):
             pulumi.set(__self__, "ca_pem", ca_pem)
         if checkout is not None:
             pulumi.set(__self__, "checkout", checkout)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if push is not None:
             pulumi.set(__self__, "push", push)
 
@@ -700,6 +705,14 @@ class GitSpec(dict):
         What to check out.
         """
         return pulumi.get(self, "checkout")
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional['outputs.Proxy']:
+        """
+        The proxy for Git over HTTP(S) (Flux GitRepository `proxySecretRef`); default the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (loopback never proxied). SSH remotes use none.
+        """
+        return pulumi.get(self, "proxy")
 
     @_builtins.property
     @pulumi.getter
@@ -852,6 +865,8 @@ class ImageRepositoryRef(dict):
                  credentials: Optional['outputs.RegistryCredentials'] = None,
                  docker_config_json: Optional[_builtins.str] = None,
                  insecure: Optional[_builtins.bool] = None,
+                 provider: Optional[_builtins.str] = None,
+                 proxy: Optional['outputs.Proxy'] = None,
                  revision: Optional[_builtins.str] = None,
                  timeout: Optional[_builtins.str] = None):
         """
@@ -866,6 +881,8 @@ class ImageRepositoryRef(dict):
         :param 'RegistryCredentials' credentials: Credentials (secret).
         :param _builtins.str docker_config_json: Docker config JSON (secret).
         :param _builtins.bool insecure: Plain HTTP.
+        :param _builtins.str provider: Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+        :param 'Proxy' proxy: The proxy for registry traffic.
         :param _builtins.str revision: `lastScanResult.revision` of the scan the tags come from.
         :param _builtins.str timeout: Go duration of one registry call sequence.
         """
@@ -883,6 +900,10 @@ class ImageRepositoryRef(dict):
             pulumi.set(__self__, "docker_config_json", docker_config_json)
         if insecure is not None:
             pulumi.set(__self__, "insecure", insecure)
+        if provider is not None:
+            pulumi.set(__self__, "provider", provider)
+        if proxy is not None:
+            pulumi.set(__self__, "proxy", proxy)
         if revision is not None:
             pulumi.set(__self__, "revision", revision)
         if timeout is not None:
@@ -959,6 +980,22 @@ class ImageRepositoryRef(dict):
         Plain HTTP.
         """
         return pulumi.get(self, "insecure")
+
+    @_builtins.property
+    @pulumi.getter
+    def provider(self) -> Optional[_builtins.str]:
+        """
+        Where registry credentials come from: `generic`, `aws`, `azure` or `gcp`.
+        """
+        return pulumi.get(self, "provider")
+
+    @_builtins.property
+    @pulumi.getter
+    def proxy(self) -> Optional['outputs.Proxy']:
+        """
+        The proxy for registry traffic.
+        """
+        return pulumi.get(self, "proxy")
 
     @_builtins.property
     @pulumi.getter
@@ -1183,6 +1220,53 @@ class PolicyChoice(dict):
         Semantic versions in a range.
         """
         return pulumi.get(self, "semver")
+
+
+@pulumi.output_type
+class Proxy(dict):
+    """
+    An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+    """
+    def __init__(__self__, *,
+                 address: _builtins.str,
+                 password: Optional[_builtins.str] = None,
+                 username: Optional[_builtins.str] = None):
+        """
+        An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
+
+        :param _builtins.str address: The proxy's URL: `http://host:port` (or `https://`), without credentials.
+        :param _builtins.str password: Its password.
+        :param _builtins.str username: User name for the proxy's Basic authentication.
+        """
+        pulumi.set(__self__, "address", address)
+        if password is not None:
+            pulumi.set(__self__, "password", password)
+        if username is not None:
+            pulumi.set(__self__, "username", username)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> _builtins.str:
+        """
+        The proxy's URL: `http://host:port` (or `https://`), without credentials.
+        """
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter
+    def password(self) -> Optional[_builtins.str]:
+        """
+        Its password.
+        """
+        return pulumi.get(self, "password")
+
+    @_builtins.property
+    @pulumi.getter
+    def username(self) -> Optional[_builtins.str]:
+        """
+        User name for the proxy's Basic authentication.
+        """
+        return pulumi.get(self, "username")
 
 
 @pulumi.output_type

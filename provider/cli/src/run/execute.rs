@@ -79,6 +79,8 @@ impl Plan {
                     tag: String::new(),
                     credentials: repository.request.credentials.clone(),
                     tls: TlsOptions::default(),
+                    proxy: repository.request.proxy.clone(),
+                    provider: repository.request.provider,
                     timeout: repository.request.timeout,
                 },
                 previous: None,

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use imageautomation_engine::reconcile::{DigestReflectionPolicy, write_back_spec};
 use imageautomation_engine::token_rule::{Withheld, token_destination};
-use imageautomation_engine::{DockerConfig, ScanRequest, parse_go_duration};
+use imageautomation_engine::{
+    DockerConfig, Provider, ScanRequest, parse_go_duration, proxy_options,
+};
 use imageautomation_git::{
     Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, SigningKey, WriteBackSpec,
 };
@@ -85,26 +87,33 @@ impl Plan {
                 suspended_repositories.insert(r.id());
                 continue;
             }
+            let provider = match r.spec.provider.as_deref().map(str::parse::<Provider>) {
+                None => Provider::Generic,
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    errors.push(format!("{what}: spec.provider: {e}"));
+                    continue;
+                }
+            };
             for (field, secret) in [
                 ("secretRef", &r.spec.secret_ref),
                 ("certSecretRef", &r.spec.cert_secret_ref),
                 ("proxySecretRef", &r.spec.proxy_secret_ref),
             ] {
-                if let Some(secret) = secret {
-                    notes.push(format!(
-                        "{what}: {field} {} is not read (Kubernetes Secrets are not read); {}",
-                        secret.name,
-                        if field == "secretRef" {
-                            "registry credentials come from the Docker config"
-                        } else {
-                            "scanning without it"
-                        }
-                    ));
-                }
-            }
-            if let Some(provider) = r.spec.provider.as_deref().filter(|p| *p != "generic") {
+                let Some(secret) = secret else { continue };
+                let hint = match field {
+                    // Flux: a cloud provider's login replaces the Secret.
+                    "secretRef" if provider.is_cloud() => continue,
+                    "secretRef" => "registry credentials come from the Docker config",
+                    "proxySecretRef" if secrets.proxy.is_some() => continue,
+                    "proxySecretRef" => {
+                        "give its address with --proxy URL, else the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY apply"
+                    }
+                    _ => "scanning without it",
+                };
                 notes.push(format!(
-                    "{what}: provider {provider} is not supported; registry credentials come from the Docker config"
+                    "{what}: {field} {} is not read (Kubernetes Secrets are not read); {hint}",
+                    secret.name
                 ));
             }
             let reference = match ImageReference::parse(&r.spec.image, r.spec.insecure) {
@@ -135,8 +144,24 @@ impl Plan {
                     continue;
                 }
             };
+            if let Err(e) = provider.check_registry(reference.registry()) {
+                errors.push(format!("{what}: spec.provider: {e}"));
+                continue;
+            }
+            let proxy = match (&r.spec.proxy_secret_ref, &secrets.proxy) {
+                (Some(_), Some(p)) => match proxy_options(p) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        errors.push(format!("--proxy: {e}"));
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             let mut request = ScanRequest::new(r.spec.image.clone());
             request.insecure = r.spec.insecure;
+            request.provider = provider;
+            request.proxy = proxy;
             request.exclusion_list = r.spec.exclusion_list.clone().filter(|l| !l.is_empty());
             request.credentials = docker.credentials_for(reference.registry());
             request.interval = interval.unwrap_or(DEFAULT_INTERVAL);

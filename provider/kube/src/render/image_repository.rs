@@ -123,6 +123,38 @@ pub fn render_image_repository(
         }
     }
 
+    match input.provider.as_deref() {
+        None | Some("generic") => {}
+        Some(p @ ("aws" | "azure" | "gcp")) => {
+            if input.credentials.is_some() {
+                return Err(cx.invalid(
+                    "provider",
+                    format!(
+                        "{p}: Flux ignores secretRef with a cloud provider; remove credentials"
+                    ),
+                ));
+            }
+            spec.insert("provider".into(), p.into());
+        }
+        Some(other) => {
+            return Err(cx.invalid(
+                "provider",
+                format!("{other:?} is not one of Flux's generic, aws, azure, gcp"),
+            ));
+        }
+    }
+    if let Some(proxy) = &input.proxy {
+        render_proxy(
+            &cx,
+            ns,
+            proxy,
+            &format!("{name}-registry-proxy"),
+            mode,
+            &mut spec,
+            &mut out,
+        )?;
+    }
+
     let mut rest = Map::new();
     rest.insert("spec".into(), Value::Object(spec));
     out.push(object(

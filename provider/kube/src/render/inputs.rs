@@ -67,6 +67,11 @@ pub struct ImageRepositoryInput {
     pub credentials: Option<RegistryCredentials>,
     /// TLS settings; rendered as a Secret referenced by `spec.certSecretRef`.
     pub certificate: Option<TlsCertificate>,
+    /// `spec.provider`: `generic` (Flux's default, not rendered), `aws`, `azure`, `gcp`.
+    pub provider: Option<String>,
+    /// The proxy; rendered as a Secret `<name>-registry-proxy` referenced by
+    /// `spec.proxySecretRef`.
+    pub proxy: Option<Proxy>,
 }
 
 /// The tag selection policy (`spec.policy`, exactly one of).
@@ -170,6 +175,9 @@ pub struct GitInput {
     pub auth: Option<GitAuth>,
     /// PEM CA bundle for HTTPS, key `ca.crt` of the auth Secret.
     pub ca_pem: Option<String>,
+    /// The proxy; rendered as a Secret `<name>-git-proxy` referenced by the GitRepository's
+    /// `spec.proxySecretRef`.
+    pub proxy: Option<Proxy>,
     /// `git.checkout.ref`; `None` lets Flux default to branch `master`.
     pub checkout: Option<GitRef>,
     /// `git.commit`: the author (its email required by Flux), the message template and

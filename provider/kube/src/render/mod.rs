@@ -11,6 +11,7 @@ use regex::Regex;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
+pub use imageautomation_model::args::Proxy;
 use imageautomation_model::duration::{parse_flux_timeout, parse_go_duration};
 use imageautomation_model::git::SigningFormat;
 pub use imageautomation_model::git::{CommitAuthor, GitCommit, GitPush, KeyPair, SigningKey};
@@ -133,6 +134,40 @@ pub fn git_auth_secret_name(automation_name: &str) -> String {
     format!("{automation_name}-git-auth")
 }
 
+/// Renders `proxy` as Flux's `proxySecretRef` (fluxcd/pkg `runtime/secrets`: keys `address`,
+/// `username`, `password`) into `spec`, and with [`SecretsMode::Include`] the `Opaque` Secret
+/// `secret_name` into `out`.
+fn render_proxy(
+    cx: &Ctx,
+    ns: &str,
+    proxy: &Proxy,
+    secret_name: &str,
+    mode: SecretsMode,
+    spec: &mut Map<String, Value>,
+    out: &mut Vec<Manifest>,
+) -> Result<()> {
+    proxy.url().map_err(|e| cx.invalid("proxy", e))?;
+    cx.check_object_name("name", secret_name)?;
+    spec.insert("proxySecretRef".into(), json!({"name": secret_name}));
+    if mode == SecretsMode::Include {
+        let mut data: BTreeMap<&str, &[u8]> = BTreeMap::new();
+        for (key, value) in [
+            ("address", proxy.address.as_deref()),
+            ("username", proxy.username.as_deref()),
+            (
+                "password",
+                proxy.password.as_ref().map(|p| p.expose_secret()),
+            ),
+        ] {
+            if let Some(v) = value {
+                data.insert(key, v.as_bytes());
+            }
+        }
+        out.push(secret(ns, secret_name, "Opaque", data));
+    }
+    Ok(())
+}
+
 /// The name of the Secret holding an automation's commit signing key.
 pub fn signing_key_secret_name(automation_name: &str) -> String {
     format!("{automation_name}-signing-key")
@@ -243,6 +278,8 @@ mod tests {
                 "{\"auths\": {\"x\": \"supersecret\"",
             ))),
             certificate: None,
+            provider: None,
+            proxy: None,
         };
         let err = render_image_repository(&input, SecretsMode::Include)
             .expect_err("invalid JSON")

@@ -300,6 +300,17 @@ fn render_git_repository(
             out.push(secret(ns, &secret_name, "Opaque", data));
         }
     }
+    if let Some(proxy) = &git.proxy {
+        render_proxy(
+            cx,
+            ns,
+            proxy,
+            &format!("{name}-git-proxy"),
+            mode,
+            &mut spec,
+            &mut out,
+        )?;
+    }
     let mut rest = Map::new();
     rest.insert("spec".into(), Value::Object(spec));
     out.push(object(

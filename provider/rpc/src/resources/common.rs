@@ -3,7 +3,9 @@
 //! ImageRepository hands on to its ImagePolicies.
 
 use imageautomation_engine::reconcile::ReconcileError;
-use imageautomation_engine::{Credentials, DockerConfig, TlsOptions, parse_go_duration};
+use imageautomation_engine::{
+    Access, Credentials, DockerConfig, Provider, TlsOptions, parse_go_duration, proxy_options,
+};
 use imageautomation_model::args::{self, RegistryAccess};
 use imageautomation_proto::codec;
 use secrecy::ExposeSecret;
@@ -209,20 +211,37 @@ pub fn with_plain(
 }
 
 /// Registry access from `access` (an ImageRepository's inputs or its `imageRepositoryRef`):
-/// `credentials`, else `dockerConfigJson`, else the provider's `registryAuth` for the
-/// image's registry, else the Docker config file; TLS from `certificate`.
+/// with `provider` `aws`, `azure` or `gcp`, that cloud's login (the registry must be the
+/// cloud's, as in Flux); else `credentials`, else `dockerConfigJson`, else the provider's
+/// `registryAuth` for the image's registry, else the Docker config file. TLS from
+/// `certificate`, the proxy from `proxy`.
 ///
 /// # Errors
-/// An invalid image or Docker config JSON.
-pub fn registry_access(
-    ctx: &Ctx,
-    access: &RegistryAccess,
-    image: &str,
-) -> Result<(Credentials, TlsOptions), OpError> {
+/// An invalid image, provider, proxy or Docker config JSON, or a registry that is not the
+/// provider's.
+pub fn registry_access(ctx: &Ctx, access: &RegistryAccess, image: &str) -> Result<Access, OpError> {
+    let invalid = |e: String| OpError::InvalidArgument(e);
     let registry = imageautomation_registry::ImageReference::parse(image, access.insecure)
         .map(|r| r.registry().to_owned())
-        .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
-    let credentials = if let Some((username, password)) = access.basic() {
+        .map_err(|e| invalid(e.to_string()))?;
+    let provider = match access.provider.as_deref() {
+        None => Provider::Generic,
+        Some(p) => p
+            .parse::<Provider>()
+            .map_err(|e| invalid(format!("provider: {e}")))?,
+    };
+    provider
+        .check_registry(&registry)
+        .map_err(|e| invalid(format!("provider: {e}")))?;
+    let proxy = access
+        .proxy
+        .as_ref()
+        .map(proxy_options)
+        .transpose()
+        .map_err(|e| invalid(format!("proxy: {e}")))?;
+    let credentials = if provider.is_cloud() {
+        Credentials::Anonymous
+    } else if let Some((username, password)) = access.basic() {
         Credentials::Basic {
             username: username.to_owned(),
             password: password.clone(),
@@ -254,7 +273,12 @@ pub fn registry_access(
         client_cert_pem: certificate.cert_pem.map(String::into_bytes),
         client_key_pem: certificate.key_pem,
     };
-    Ok((credentials, tls))
+    Ok(Access {
+        credentials,
+        tls,
+        proxy,
+        provider,
+    })
 }
 
 /// Classifies a reconcile failure for gRPC (HOUSE_STYLE "Errors" 3).

@@ -26,6 +26,7 @@ const SECRET_INPUTS: &[&str] = &[
     "imageRepositoryRef.credentials.password",
     "imageRepositoryRef.dockerConfigJson",
     "imageRepositoryRef.certificate.keyPem",
+    "imageRepositoryRef.proxy.password",
 ];
 const COMPUTED: &[&str] = &["latestRef", "latestImage", "imagePolicyRef"];
 
@@ -227,7 +228,7 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
     let tags = reference.tags.clone();
     let digest_reflection = args.digest_reflection_policy;
     // Credentials (and the Docker config file) are only needed to read a digest.
-    let (credentials, tls) = match digest_reflection {
+    let access = match digest_reflection {
         DigestReflectionPolicy::Never => Default::default(),
         _ => registry_access(ctx, &reference.access(), &image)?,
     };
@@ -235,8 +236,10 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
         image: image.clone(),
         insecure: reference.insecure,
         tag: String::new(),
-        credentials,
-        tls,
+        credentials: access.credentials,
+        tls: access.tls,
+        proxy: access.proxy,
+        provider: access.provider,
         timeout: reference
             .timeout
             .as_deref()

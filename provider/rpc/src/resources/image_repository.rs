@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use imageautomation_engine::reconcile::scan_image_repository;
-use imageautomation_engine::{ScanRequest, parse_go_duration};
+use imageautomation_engine::{ScanRequest, parse_go_duration, proxy_options};
 use imageautomation_proto::codec;
-use imageautomation_registry::{ExclusionList, ImageReference, ScanResult};
+use imageautomation_registry::{ExclusionList, ImageReference, Provider, ScanResult};
 use serde_json::{Value, json};
 
 use imageautomation_model::args::ImageRepositoryArgs;
@@ -29,15 +29,18 @@ const SECRET_INPUTS: &[&str] = &[
     "credentials.password",
     "dockerConfigJson",
     "certificate.keyPem",
+    "proxy.password",
 ];
 /// Output paths holding secrets.
 const SECRET_OUTPUTS: &[&str] = &[
     "credentials.password",
     "dockerConfigJson",
     "certificate.keyPem",
+    "proxy.password",
     "imageRepositoryRef.credentials.password",
     "imageRepositoryRef.dockerConfigJson",
     "imageRepositoryRef.certificate.keyPem",
+    "imageRepositoryRef.proxy.password",
 ];
 /// The computed outputs.
 const COMPUTED: &[&str] = &[
@@ -66,7 +69,7 @@ fn previous_scan(outputs: &Value) -> Option<ScanResult> {
 impl ImageRepository {
     fn scan_request(&self, ctx: &Ctx, args: &ImageRepositoryArgs) -> Result<ScanRequest, OpError> {
         let image = args.image.clone().unwrap_or_default();
-        let (credentials, tls) = registry_access(ctx, &args.access(), &image)?;
+        let access = registry_access(ctx, &args.access(), &image)?;
         let duration = |key: &str, value: Option<&str>| {
             value
                 .map(parse_go_duration)
@@ -76,8 +79,10 @@ impl ImageRepository {
         let mut request = ScanRequest::new(image);
         request.insecure = args.insecure;
         request.exclusion_list = args.exclusion_list.clone().filter(|l| !l.is_empty());
-        request.credentials = credentials;
-        request.tls = tls;
+        request.credentials = access.credentials;
+        request.tls = access.tls;
+        request.proxy = access.proxy;
+        request.provider = access.provider;
         request.interval =
             duration("interval", args.interval.as_deref())?.unwrap_or(Duration::from_secs(300));
         request.timeout = duration("timeout", args.timeout.as_deref())?;
@@ -168,7 +173,14 @@ fn outputs(inputs: &Value, scan: Option<&ScanResult>) -> Value {
             "revision": scan.last_scan_result.revision,
             "tags": scan.tags,
         });
-        for key in ["timeout", "credentials", "dockerConfigJson", "certificate"] {
+        for key in [
+            "timeout",
+            "credentials",
+            "dockerConfigJson",
+            "certificate",
+            "provider",
+            "proxy",
+        ] {
             if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
                 reference[key] = v.clone();
             }
@@ -232,6 +244,36 @@ impl Resource for ImageRepository {
             )
         {
             failures.push(failure("dockerConfigJson", e.to_string()));
+        }
+        if let Some(provider) = &args.provider {
+            match provider.parse::<Provider>() {
+                Err(e) => failures.push(failure("provider", e.to_string())),
+                Ok(p) => {
+                    // Flux: the registry decides which provider may log in to it.
+                    if let Some(Ok(image)) = args
+                        .image
+                        .as_deref()
+                        .filter(|_| !inputs.is_unknown("insecure"))
+                        .map(|i| ImageReference::parse(i, args.insecure))
+                        && let Err(e) = p.check_registry(image.registry())
+                    {
+                        failures.push(failure("provider", e.to_string()));
+                    }
+                    if p.is_cloud()
+                        && (args.credentials.is_some() || args.docker_config_json.is_some())
+                    {
+                        failures.push(failure(
+                            "provider",
+                            format!("with provider {p} the credentials come from the cloud's login; remove credentials and dockerConfigJson"),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(Err(e)) = args.proxy.as_ref().map(proxy_options)
+            && !inputs.is_unknown("proxy")
+        {
+            failures.push(failure("proxy", e));
         }
         check_identity(
             args.namespace.as_deref(),
