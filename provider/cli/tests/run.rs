@@ -450,3 +450,63 @@ fn signed_commits_take_the_key_from_a_file() {
         assert!(!text.contains(body) && !text.contains(PASSPHRASE), "{text}");
     }
 }
+
+/// `spec.proxySecretRef` on the ImageRepository: without `--proxy` the run says the Secret is
+/// not read and scans directly; with `--proxy URL --proxy-username USER --proxy-password-file
+/// FILE` the scan goes through a real proxy (tinyproxy with Basic authentication, its log
+/// checked), and the password is in no output.
+#[test]
+fn a_proxy_secret_ref_takes_the_proxy_from_the_command_line() {
+    use imageautomation_tests::tinyproxy::TinyProxy;
+
+    let fleet = Fleet::start();
+    let registry = fleet.dir().join("podinfo-registry.yaml");
+    let text = std::fs::read_to_string(&registry).expect("registry manifest");
+    std::fs::write(
+        &registry,
+        format!("{text}  proxySecretRef:\n    name: corporate-proxy\n"),
+    )
+    .expect("write");
+    let proxy = TinyProxy::start(Some(("fleet", "proxy-s3cret")));
+    let keys = tempfile::tempdir().expect("tempdir");
+    let password = keys.path().join("proxy-password");
+    std::fs::write(&password, "proxy-s3cret\n").expect("password file");
+
+    let (out, stdout, stderr) = fleet.run(&["--dry-run"], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("proxySecretRef corporate-proxy is not read (Kubernetes Secrets are not read); give its address with --proxy URL"),
+        "{stdout}"
+    );
+    assert!(proxy.requests().is_empty());
+
+    let (out, stdout, stderr) = fleet.run(
+        &[
+            "--dry-run",
+            "--proxy",
+            &proxy.url(),
+            "--proxy-username",
+            "fleet",
+            "--proxy-password-file",
+            password.to_str().expect("utf-8"),
+        ],
+        Some(TOKEN),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("scanned"), "{stdout}");
+    let requests = proxy.requests().join("\n");
+    assert!(
+        requests.contains("/v2/stefanprodan/podinfo/tags/list"),
+        "{requests}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("proxy-s3cret"), "{text}");
+    }
+
+    let (out, _, stderr) = fleet.run(&["--proxy", "socks5://127.0.0.1:1"], Some(TOKEN));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--proxy: address has scheme \"socks5\""),
+        "{stderr}"
+    );
+}

@@ -105,24 +105,17 @@ async fn workload_identity_token(
             )
         })?;
     let endpoint = endpoint_text(&url);
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", client_id)
-        .append_pair("grant_type", "client_credentials")
-        .append_pair(
+    let form = [
+        ("client_id", client_id.as_str()),
+        ("grant_type", "client_credentials"),
+        (
             "client_assertion_type",
             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        )
-        .append_pair("client_assertion", assertion.trim())
-        .append_pair("scope", scope)
-        .finish();
-    let request = ctx
-        .token_http
-        .post(url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form);
+        ),
+        ("client_assertion", assertion.trim()),
+        ("scope", scope),
+    ];
+    let request = ctx.token_http.post(url).form(&form);
     let json = ctx
         .token_request(
             &endpoint,
@@ -186,25 +179,12 @@ async fn exchange(ctx: &LoginContext<'_>, aad_token: &str) -> Result<Login> {
         )
     })?;
     let endpoint = endpoint_text(&url);
-    // Built in a block: the serializer is not `Sync`, and the future must be `Send`.
-    let form = {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "access_token")
-            .append_pair("service", ctx.registry);
-        if let Some(t) = &ctx.options.azure_tenant_id {
-            form.append_pair("tenant", t);
-        }
-        form.append_pair("access_token", aad_token);
-        form.finish()
-    };
-    let request = ctx
-        .registry_http
-        .post(url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form);
+    let mut form = vec![("grant_type", "access_token"), ("service", ctx.registry)];
+    if let Some(t) = &ctx.options.azure_tenant_id {
+        form.push(("tenant", t));
+    }
+    form.push(("access_token", aad_token));
+    let request = ctx.registry_http.post(url).form(&form);
     let json = ctx
         .token_request(
             &endpoint,

@@ -156,18 +156,11 @@ async fn key_file_token(
         )
     })?;
     let endpoint = endpoint_text(&token_url);
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-        .append_pair("assertion", &assertion)
-        .finish();
-    let request = ctx
-        .token_http
-        .post(token_url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form);
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        ("assertion", assertion.as_str()),
+    ];
+    let request = ctx.token_http.post(token_url).form(&form);
     let json = ctx
         .token_request(
             &endpoint,
