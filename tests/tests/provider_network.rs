@@ -248,3 +248,75 @@ async fn a_gcp_provider_logs_in_and_its_token_reaches_the_registry() {
     assert!(failures[0].1.contains("gcr.io"), "{failures:?}");
     plugin.stop().await;
 }
+
+/// Without a `proxy` input, Git over HTTPS follows the environment: `HTTPS_PROXY` or
+/// `https_proxy` carries a remote named `0.0.0.0` (not loopback by name; Linux connects it to
+/// the loopback listener, and the test certificate names it), `NO_PROXY` naming the host goes
+/// direct, and a `127.0.0.1` remote is never sent to an environment proxy (Go's rule, which
+/// Flux follows).
+#[tokio::test(flavor = "multi_thread")]
+async fn git_follows_the_environments_https_proxy_and_no_proxy() {
+    let registry = Registry::anonymous();
+    registry
+        .storage()
+        .seed_tags("team/app", &["1.0.0", "1.2.0"]);
+    let image = registry.image("team/app");
+    let server = GitHttpServer::start_tls(&[("x-access-token", TOKEN)]);
+    let bare = server.create_repo("fleet");
+    seed_repo(
+        &bare,
+        "main",
+        &[("app.yaml", deployment(&image, "1.0.0").as_str())],
+        "initial",
+    );
+    let proxy = TinyProxy::start(None);
+    let loopback_url = server.url("fleet");
+    let named_url = loopback_url.replacen("127.0.0.1", "0.0.0.0", 1);
+    let port = loopback_url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('/').next());
+    let port = port.expect("port").to_owned();
+    let tunnels = || {
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("CONNECT ") && r.contains(&format!(":{port} ")))
+            .count()
+    };
+    let proxy_url = proxy.url();
+    for (env, url, proxied) in [
+        (vec![("HTTPS_PROXY", proxy_url.as_str())], &named_url, true),
+        (vec![("https_proxy", proxy_url.as_str())], &named_url, true),
+        (
+            vec![("HTTPS_PROXY", proxy_url.as_str()), ("NO_PROXY", "0.0.0.0")],
+            &named_url,
+            false,
+        ),
+        (
+            vec![("HTTPS_PROXY", proxy_url.as_str())],
+            &loopback_url,
+            false,
+        ),
+    ] {
+        let before = tunnels();
+        let mut plugin = Plugin::start(&env).await;
+        plugin.configure(json!({})).await.expect("configure");
+        let program = program(
+            json!({"image": image, "interval": "1m"}),
+            Some(json!({"url": url, "caPem": server.ca_pem})),
+        );
+        let mut state = StackState::new();
+        plugin
+            .deploy(&program, &mut state, true)
+            .await
+            .unwrap_or_else(|e| panic!("preview with {env:?} of {url}: {}", e.message()));
+        plugin.stop().await;
+        assert_eq!(
+            tunnels() > before,
+            proxied,
+            "{env:?} {url}: {:?}",
+            proxy.requests()
+        );
+    }
+}

@@ -78,10 +78,11 @@ pub struct Auth {
     pub known_hosts: Option<String>,
     /// The proxy for HTTP(S) remotes (the GitRepository's `proxySecretRef`), with Basic
     /// authentication when it has a username; it carries loopback remotes too. `None`:
-    /// libgit2's automatic proxy, which honours `https_proxy`/`HTTPS_PROXY` for https remotes,
-    /// `http_proxy`/`HTTP_PROXY` for http remotes and `no_proxy`/`NO_PROXY` (libgit2
-    /// `git_remote__http_proxy`, 1.9), except for loopback remotes, which Go (and so Flux)
-    /// never sends to an environment proxy. SSH remotes never use one.
+    /// libgit2's automatic proxy, which honours `https_proxy`/`HTTPS_PROXY` and
+    /// `no_proxy`/`NO_PROXY` (libgit2 `git_remote__http_proxy`, 1.9), except for loopback
+    /// remotes (`localhost`, `127.0.0.0/8`, `::1`), which Go (and so Flux) never sends to an
+    /// environment proxy. libgit2 sends only `https://` remotes through a proxy (`CONNECT`);
+    /// plain `http://` and SSH remotes never use one.
     pub proxy: Option<Proxy>,
 }
 
@@ -106,15 +107,7 @@ impl Auth {
     ) -> Result<git2::ProxyOptions<'static>, Error> {
         let mut options = git2::ProxyOptions::new();
         let Some(proxy) = &self.proxy else {
-            let loopback = url::Url::parse(&remote.url)
-                .ok()
-                .is_some_and(|u| match u.host() {
-                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                    None => false,
-                });
-            if !loopback {
+            if !remote.is_loopback() {
                 options.auto();
             }
             return Ok(options);
@@ -182,6 +175,18 @@ pub(crate) enum Scheme {
 }
 
 impl RemoteUrl {
+    /// The host is `localhost` or a loopback address.
+    pub(crate) fn is_loopback(&self) -> bool {
+        url::Url::parse(&self.url)
+            .ok()
+            .is_some_and(|u| match u.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            })
+    }
+
     /// Parses `http(s)://`, `ssh://`, scp-like `user@host:path` and `file://`
     /// URLs.
     pub(crate) fn parse(raw: &str) -> Result<Self, Error> {
