@@ -31,6 +31,9 @@ PACKAGES=(
     docker-registry
     # Registry traffic through a real proxy (tests/tests/registry_proxy.rs, tests/src/tinyproxy.rs).
     tinyproxy
+    # Git over HTTPS through a proxy with Basic authentication (tests/src/squid.rs): libgit2
+    # cannot follow tinyproxy's 407, squid's it can.
+    squid
     # moto's virtualenv (below).
     python3-venv
     # The engine harness (tests/src/engine.rs) sends SIGINT to the plugin with kill(1).

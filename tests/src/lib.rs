@@ -17,6 +17,7 @@ pub mod moto;
 pub mod pulumi;
 pub mod registry;
 pub mod signing_keys;
+pub mod squid;
 pub mod tinyproxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

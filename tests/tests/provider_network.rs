@@ -1,7 +1,7 @@
 //! The plugin's network inputs end to end, driven as the Pulumi engine drives it
 //! (tests/src/engine.rs): `proxy` (Flux `proxySecretRef`) through a real proxy (Debian
-//! `tinyproxy`) for the scan, the clone and the push (HTTPS, through `CONNECT`), with Basic
-//! authentication for the registry; and `provider: gcp` logging in at a metadata server on
+//! `tinyproxy` for the registry, `squid` for Git: HTTPS through `CONNECT`), both with Basic
+//! authentication; and `provider: gcp` logging in at a metadata server on
 //! loopback, the token reaching the registry.
 
 use imageautomation_proto::codec::{is_secret, secret};
@@ -9,6 +9,7 @@ use imageautomation_tests::cloud_fakes::{ForwardProxy, GcpFake};
 use imageautomation_tests::engine::{Inputs, Plugin, StackState, Urn, without_secrets};
 use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
 use imageautomation_tests::registry::{Auth, Registry, RegistryOptions};
+use imageautomation_tests::squid::Squid;
 use imageautomation_tests::tinyproxy::TinyProxy;
 use serde_json::{Value, json};
 
@@ -96,8 +97,8 @@ async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
         "initial",
     );
     // libgit2 fails a CONNECT after tinyproxy's 407 ("http parser error: Expected HTTP/"),
-    // so Git goes through a proxy without authentication; the registry's demands it.
-    let git_proxy = TinyProxy::start(None);
+    // so Git goes through squid; both demand Basic authentication.
+    let git_proxy = Squid::start(Some((PROXY_USER, PROXY_PASSWORD)));
     let proxy = TinyProxy::start(Some((PROXY_USER, PROXY_PASSWORD)));
 
     let program = program(
@@ -105,7 +106,7 @@ async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
         Some(json!({
             "url": server.url("fleet"),
             "caPem": server.ca_pem,
-            "proxy": {"address": git_proxy.url()},
+            "proxy": {"address": git_proxy.url(), "username": PROXY_USER, "password": secret(json!(PROXY_PASSWORD))},
         })),
     );
     let mut plugin = Plugin::start(&[]).await;
@@ -125,19 +126,24 @@ async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
     let port = registry.port();
     let scan = format!("GET http://127.0.0.1:{port}/v2/team/app/tags/list");
     assert!(requests.contains(&scan), "no {scan:?} in:\n{requests}");
-    // ls-remote, fetch, push: each a CONNECT to the Git server (HTTPS is end to end).
+    // ls-remote, fetch, push: each a CONNECT tunnel to the Git server that squid let through
+    // for the proxy user (HTTPS is end to end).
     let git_port = server.url("fleet");
     let git_port = git_port.split(':').nth(2).and_then(|p| p.split('/').next());
-    let connect = format!("CONNECT 127.0.0.1:{} ", git_port.expect("port"));
-    let tunnels = git_proxy
-        .requests()
-        .iter()
-        .filter(|r| r.starts_with(&connect))
+    let tunnel = format!(
+        "CONNECT 127.0.0.1:{} {PROXY_USER} ",
+        git_port.expect("port")
+    );
+    let log = git_proxy.log();
+    let tunnels = log
+        .lines()
+        .filter(|l| l.contains("TCP_TUNNEL/200") && l.contains(&tunnel))
         .count();
-    assert!(tunnels >= 3, "{:?}", git_proxy.requests());
+    assert!(tunnels >= 3, "{log}");
     assert!(
         is_secret(&state["app"].outputs["proxy"]["password"])
             && is_secret(&state["app"].outputs["imageRepositoryRef"]["proxy"]["password"])
+            && is_secret(&state["fleet"].outputs["git"]["proxy"]["password"])
     );
     let all = everything(&state, &output, &logs);
     assert!(!all.contains(PROXY_PASSWORD), "the proxy password leaked");
