@@ -346,6 +346,13 @@ fn kubeconfig_from_value(text: &str) -> Result<(Kubeconfig, String)> {
     Ok((kc, origin))
 }
 
+#[cfg(fuzzing)]
+pub(crate) fn fuzzing_kubeconfig(text: &str) -> std::result::Result<(), String> {
+    kubeconfig_from_value(text)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// `text` decoded as base64 (standard or URL-safe alphabet, padding optional) when that gives
 /// UTF-8 text.
 fn base64_text(text: &str) -> Option<String> {

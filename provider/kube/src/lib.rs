@@ -48,3 +48,14 @@ pub use render::{
     RegistryCredentials, SecretsMode, SigningKey, TlsCertificate, UpdateAutomationInput,
     render_image_policy, render_image_repository, render_update_automation, to_yaml_documents,
 };
+
+/// Entry points for the fuzz targets (`fuzz/`), built only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The provider config's `kubeconfig` value read as [`ClusterConfig`] reads it: `Err`
+    /// holds the message a user would see.
+    pub fn kubeconfig(text: &str) -> Result<(), String> {
+        crate::apply::fuzzing_kubeconfig(text)
+    }
+}

@@ -22,7 +22,8 @@ use crate::git::{GitCheckout, GitCommit, GitPush, UpdateStrategy};
 pub struct ShapeError {
     /// The property path, as Pulumi spells it: `git.commit.author`, `policies[0].latestRef`.
     pub property: String,
-    /// What serde found wrong, e.g. `invalid type: integer `5`, expected a string`.
+    /// What serde found wrong, without the value, e.g. `invalid type: integer, expected a
+    /// string`.
     pub reason: String,
 }
 
@@ -39,7 +40,7 @@ pub fn parse<T: DeserializeOwned>(plain: &Value) -> Result<T, ShapeError> {
             } else {
                 property
             },
-            reason: e.into_inner().to_string(),
+            reason: crate::without_values(&e.into_inner().to_string()),
         }
     })
 }

@@ -18,6 +18,43 @@ pub mod git;
 pub mod token_rule;
 pub mod url_forms;
 
+use std::sync::LazyLock;
+
 pub use duration::parse_go_duration;
 pub use flux::DigestReflectionPolicy;
 pub use git::{CheckoutRef, GitRef, checkout_ref};
+
+/// A serde message without the values it quotes: `invalid type: integer `12345`, expected a
+/// string` becomes `invalid type: integer, expected a string` (field names, which serde also
+/// quotes, are kept: `missing field `auths``). serde's messages quote the offending value,
+/// which may be a password given with the wrong type (found by fuzzing, issue #15).
+pub fn without_values(message: &str) -> String {
+    static VALUE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"(invalid (?:type|value): [a-z ]+?) (?:`[^`]*`|"(?:[^"\\]|\\.)*")"#)
+            .expect("static regex is valid")
+    });
+    VALUE.replace_all(message, "$1").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_messages_lose_their_values_and_keep_field_names() {
+        use super::without_values as w;
+        assert_eq!(
+            w(
+                "invalid type: integer `222222222222222`, expected struct RawConfig at line 1 column 15"
+            ),
+            "invalid type: integer, expected struct RawConfig at line 1 column 15"
+        );
+        assert_eq!(
+            w(r#"invalid type: string "hunter2 \"x\"", expected a map"#),
+            "invalid type: string, expected a map"
+        );
+        assert_eq!(
+            w("invalid value: string \"s3cret\", expected one of `a`, `b`"),
+            "invalid value: string, expected one of `a`, `b`"
+        );
+        assert_eq!(w("missing field `auths`"), "missing field `auths`");
+    }
+}

@@ -938,6 +938,39 @@ impl RegistryClient {
     }
 }
 
+/// What the fuzz targets reach of the wire parsing: every parser the client runs on a
+/// registry's answers.
+#[cfg(fuzzing)]
+pub(crate) mod fuzzing {
+    use super::*;
+
+    /// `Link` header -> next page URL.
+    pub fn next_link(value: &[u8]) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LINK, HeaderValue::from_bytes(value).ok()?);
+        super::next_link(&headers)
+    }
+
+    /// `Retry-After` header -> wait.
+    pub fn retry_after(value: &[u8]) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_bytes(value).ok()?);
+        super::retry_after(&headers)
+    }
+
+    /// A tags page, an error envelope, a token answer and a manifest or index body, each parsed
+    /// as the client parses them; `WWW-Authenticate` challenges as `http_auth` reads them.
+    pub fn bodies(body: &[u8]) {
+        let _ = serde_json::from_slice::<TagPage>(body);
+        let _ = serde_json::from_slice::<ErrorEnvelope>(body);
+        let _ = serde_json::from_slice::<TokenResponse>(body);
+        let _ = serde_json::from_slice::<oci_client::manifest::OciManifest>(body);
+        if let Ok(text) = std::str::from_utf8(body) {
+            let _ = http_auth::parse_challenges(text);
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave the maps inconsistent (single inserts).
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -146,8 +146,11 @@ impl DockerConfig {
             reason,
         };
         let raw: RawConfig = serde_json::from_slice(json).map_err(|e| {
-            // serde_json's message gives line and column only, never the input.
-            invalid(format!("not a Docker config JSON: {e}"))
+            // serde_json quotes a value of the wrong type, which may be a password.
+            invalid(format!(
+                "not a Docker config JSON: {}",
+                imageautomation_model::without_values(&e.to_string())
+            ))
         })?;
         let mut auths = BTreeMap::new();
         for (key, entry) in raw.auths {
@@ -252,6 +255,24 @@ fn normalize_key(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Found by fuzzing (fuzz/fuzz_targets/docker_config.rs, issue #15): serde_json quoted a
+    /// value of the wrong type, e.g. a password given as a number, in the error.
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_quoted_in_the_error() {
+        for json in [
+            "222222222222222",
+            r#"{"auths": "s3cret-password"}"#,
+            r#"{"auths": {"r.io": {"username": "u", "password": 987654321012}}}"#,
+        ] {
+            let err = DockerConfig::from_json(json.as_bytes(), "test").expect_err("invalid");
+            let text = format!("{err} {err:?}");
+            for secret in ["222222222222222", "s3cret-password", "987654321012"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+            assert!(text.contains("invalid type"), "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -58,3 +58,10 @@ pub async fn scan(
         chrono::Utc::now(),
     ))
 }
+
+/// Entry points for the fuzz targets (`fuzz/`), built only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::client::fuzzing::*;
+}

@@ -113,3 +113,25 @@ fn setter_values(policies: &Policies) -> Result<scan::SetterValues, Error> {
     }
     Ok(values)
 }
+
+/// Entry points for the fuzz targets (`fuzz/`), built only with `--cfg fuzzing`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The setters on one file's text, as [`apply_setters`](crate::apply_setters) runs them:
+    /// `Ok((new text, edits as (start, end, replacement)))`, or `Err` when the file would be
+    /// skipped.
+    pub fn set_text(
+        text: &str,
+        policies: &crate::Policies,
+    ) -> Result<(String, Vec<(usize, usize, String)>), String> {
+        let setters = crate::setter_values(policies).map_err(|e| e.to_string())?;
+        let found = crate::scan::scan(text, &setters)?;
+        let edits = found
+            .edits
+            .iter()
+            .map(|e| (e.start, e.end, e.text.clone()))
+            .collect();
+        Ok((found.apply(text), edits))
+    }
+}
