@@ -81,8 +81,9 @@ fn everything(state: &StackState, output: &str, logs: &[String]) -> String {
     all
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
+/// A registry with `team/app` 1.0.0 and 1.2.0, and an HTTPS Git server whose `fleet`
+/// repository deploys 1.0.0: (registry, image, server, bare repository, head of `main`).
+fn fleet() -> (Registry, String, GitHttpServer, std::path::PathBuf, String) {
     let registry = Registry::anonymous();
     registry
         .storage()
@@ -90,12 +91,18 @@ async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
     let image = registry.image("team/app");
     let server = GitHttpServer::start_tls(&[("x-access-token", TOKEN)]);
     let bare = server.create_repo("fleet");
-    let before = seed_repo(
+    let head = seed_repo(
         &bare,
         "main",
         &[("app.yaml", deployment(&image, "1.0.0").as_str())],
         "initial",
     );
+    (registry, image, server, bare, head)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_input_carries_the_scan_the_clone_and_the_push() {
+    let (registry, image, server, bare, before) = fleet();
     // libgit2 fails a CONNECT after tinyproxy's 407 ("http parser error: Expected HTTP/"),
     // so Git goes through squid; both demand Basic authentication.
     let git_proxy = Squid::start(Some((PROXY_USER, PROXY_PASSWORD)));
@@ -262,19 +269,7 @@ async fn a_gcp_provider_logs_in_and_its_token_reaches_the_registry() {
 /// Flux follows).
 #[tokio::test(flavor = "multi_thread")]
 async fn git_follows_the_environments_https_proxy_and_no_proxy() {
-    let registry = Registry::anonymous();
-    registry
-        .storage()
-        .seed_tags("team/app", &["1.0.0", "1.2.0"]);
-    let image = registry.image("team/app");
-    let server = GitHttpServer::start_tls(&[("x-access-token", TOKEN)]);
-    let bare = server.create_repo("fleet");
-    seed_repo(
-        &bare,
-        "main",
-        &[("app.yaml", deployment(&image, "1.0.0").as_str())],
-        "initial",
-    );
+    let (_registry, image, server, _bare, _) = fleet();
     let proxy = TinyProxy::start(None);
     let loopback_url = server.url("fleet");
     let named_url = loopback_url.replacen("127.0.0.1", "0.0.0.0", 1);
