@@ -8,6 +8,8 @@ use pgp::crypto::hash::HashAlgorithm;
 use pgp::types::{Password, SigningKey as _};
 use secrecy::{ExposeSecret, SecretString};
 
+use imageautomation_model::git::SigningFormat;
+
 use crate::error::Error;
 
 /// The field errors name, as the schema spells it.
@@ -45,6 +47,24 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// The key in `format`: OpenPGP or SSH.
+    pub fn new(
+        format: SigningFormat,
+        private_key: SecretString,
+        passphrase: Option<SecretString>,
+    ) -> Self {
+        match format {
+            SigningFormat::OpenPgp => SigningKey::OpenPgp {
+                private_key,
+                passphrase,
+            },
+            SigningFormat::Ssh => SigningKey::Ssh {
+                private_key,
+                passphrase,
+            },
+        }
+    }
+
     /// Reads and unlocks the key as a write-back would, without signing anything: for checks
     /// before a run (Pulumi `Check`).
     ///

@@ -156,6 +156,17 @@ pub enum SigningFormat {
     Ssh,
 }
 
+impl SigningFormat {
+    /// Flux's `signingKey.type` (`gpg`, `ssh`) and the keys of its Secret: the key, then the
+    /// passphrase (IAC `signing.go`: `git.asc`/`passphrase`, `identity`/`password`).
+    pub fn flux_names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SigningFormat::OpenPgp => ("gpg", "git.asc", "passphrase"),
+            SigningFormat::Ssh => ("ssh", "identity", "password"),
+        }
+    }
+}
+
 impl SigningKey {
     /// The Pulumi input's key: its format and key pair.
     ///

@@ -13,7 +13,7 @@ use imageautomation_git::{
     Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, SigningKey, WriteBackSpec,
 };
 use imageautomation_model::checkout_ref;
-use imageautomation_model::git::{SigningFormat, UpdateStrategy};
+use imageautomation_model::git::UpdateStrategy;
 use imageautomation_policy::TagSelector;
 use imageautomation_registry::{ExclusionList, ImageReference};
 
@@ -378,24 +378,12 @@ pub(super) fn automation_task(
                 .map_err(|e| format!("spec.git.commit.signingKey: {e}"))?;
             let secret = key.secret_ref.as_ref().map_or("", |r| r.name.as_str());
             let Some((private_key, passphrase)) = secrets.signing_key.clone() else {
-                let field = match format {
-                    SigningFormat::OpenPgp => "git.asc",
-                    SigningFormat::Ssh => "identity",
-                };
+                let (_, field, _) = format.flux_names();
                 return Err(format!(
                     "spec.git.commit.signingKey names Secret {secret:?}, which is not read: give its {field} with --signing-key FILE"
                 ));
             };
-            let key = match format {
-                SigningFormat::OpenPgp => SigningKey::OpenPgp {
-                    private_key,
-                    passphrase,
-                },
-                SigningFormat::Ssh => SigningKey::Ssh {
-                    private_key,
-                    passphrase,
-                },
-            };
+            let key = SigningKey::new(format, private_key, passphrase);
             key.check().map_err(|e| format!("--signing-key: {e}"))?;
             Some(key)
         }

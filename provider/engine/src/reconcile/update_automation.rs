@@ -12,7 +12,7 @@ use imageautomation_git::{
     WriteBackSpec, commit_and_push,
 };
 use imageautomation_model::CheckoutRef;
-use imageautomation_model::git::{GitCommit, GitPush, SigningFormat};
+use imageautomation_model::git::{GitCommit, GitPush};
 use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
 
 use super::ReconcileError;
@@ -59,18 +59,11 @@ pub fn signing_key(commit: &GitCommit) -> Result<Option<SigningKey>, String> {
         return Ok(None);
     };
     let (format, pair) = key.inline()?;
-    let private_key = pair.private_key.clone().unwrap_or_default();
-    let passphrase = pair.passphrase.clone();
-    Ok(Some(match format {
-        SigningFormat::OpenPgp => SigningKey::OpenPgp {
-            private_key,
-            passphrase,
-        },
-        SigningFormat::Ssh => SigningKey::Ssh {
-            private_key,
-            passphrase,
-        },
-    }))
+    Ok(Some(SigningKey::new(
+        format,
+        pair.private_key.clone().unwrap_or_default(),
+        pair.passphrase.clone(),
+    )))
 }
 
 /// The write-back of an automation, as the plugin (Pulumi `git`) and `imageautomation run`

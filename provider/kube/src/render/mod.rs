@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 
 pub use imageautomation_model::args::Proxy;
 use imageautomation_model::duration::{parse_flux_timeout, parse_go_duration};
-use imageautomation_model::git::SigningFormat;
 pub use imageautomation_model::git::{CommitAuthor, GitCommit, GitPush, KeyPair, SigningKey};
 use imageautomation_model::url_forms::ScpLike;
 pub use imageautomation_model::{DigestReflectionPolicy, GitRef};

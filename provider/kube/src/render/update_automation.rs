@@ -156,10 +156,7 @@ pub fn render_update_automation(
         let (format, pair) = key
             .inline()
             .map_err(|e| cx.invalid("git.commit.signingKey", e))?;
-        let (kind, key_field, passphrase_field) = match format {
-            SigningFormat::OpenPgp => ("gpg", "git.asc", "passphrase"),
-            SigningFormat::Ssh => ("ssh", "identity", "password"),
-        };
+        let (kind, key_field, passphrase_field) = format.flux_names();
         let secret_name = signing_key_secret_name(name);
         cx.check_object_name("name", &secret_name)?;
         commit.insert(
