@@ -53,6 +53,13 @@ for path in glob.glob(os.path.join(ROOT, "examples/fleet-infra/**/*.yaml"), recu
     with open(path, "rb") as f:
         put("setters", b"1.2.0\n" + f.read())
 
+# Flux manifests (`run`'s reader): the example fleet and the Flux samples of the tests.
+for pattern in ["examples/**/*.yaml", "tests/fixtures/**/*.yaml", "provider/cli/tests/**/*.yaml"]:
+    for path in glob.glob(os.path.join(ROOT, pattern), recursive=True):
+        if os.path.getsize(path) < 65536:
+            with open(path, "rb") as f:
+                put("flux_manifests", f.read())
+
 # Commit message templates: the upstream cases (shared/conformance, copied into the git tests).
 templates = [
     "Update from image update automation",

@@ -36,7 +36,7 @@ use regex::Regex;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::run::manifests::{self, LabelSelector};
+use imageautomation_model::manifests::{self, LabelSelector};
 use kube_core::SelectorExt as _;
 
 /// Render the Flux objects (never Secrets) of a Pulumi YAML project or a

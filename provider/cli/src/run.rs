@@ -30,7 +30,6 @@
 //!   manifests (nothing is run).
 
 mod execute;
-pub mod manifests;
 mod plan;
 mod print;
 
@@ -47,7 +46,7 @@ use imageautomation_engine::token_rule::TokenOrigin;
 use imageautomation_model::args::Proxy;
 use secrecy::SecretString;
 
-use manifests::Manifests;
+use imageautomation_model::manifests::{self, Manifests};
 
 /// Arguments of `imageautomation run`.
 #[derive(Debug, clap::Args)]

@@ -3,6 +3,7 @@
 //!
 //! - [`args`]: the Pulumi resources' inputs (`schema.json`), parsed from property values.
 //! - [`flux`]: Flux's objects as manifests spell them (`imageautomation run`, `render`).
+//! - [`manifests`]: the Flux objects of a directory of YAML files, read into [`flux`]'s types.
 //! - [`git`]: the Git shapes both share, and Flux's checkout-ref and strategy rules.
 //! - [`duration`]: Flux's Go duration grammar; [`token_rule`]: where a Git token may go;
 //!   [`url_forms`]: the scp-like Git URL form.
@@ -15,6 +16,7 @@ mod de;
 pub mod duration;
 pub mod flux;
 pub mod git;
+pub mod manifests;
 pub mod token_rule;
 pub mod url_forms;
 

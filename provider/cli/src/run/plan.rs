@@ -17,7 +17,9 @@ use imageautomation_model::git::UpdateStrategy;
 use imageautomation_policy::TagSelector;
 use imageautomation_registry::{ExclusionList, ImageReference};
 
-use super::manifests::{ImageUpdateAutomationSpec, LabelSelector, Manifests, Object};
+use imageautomation_model::manifests::{
+    ImageUpdateAutomationSpec, LabelSelector, Manifests, Object,
+};
 use kube_core::{Selector, SelectorExt as _};
 
 /// One ImageRepository to scan.
@@ -454,13 +456,15 @@ mod tests {
     use imageautomation_git::CheckoutRef;
     use secrecy::SecretString;
 
-    use super::super::{manifests, summary};
+    use imageautomation_model::manifests::read_file;
+
+    use super::super::summary;
     use super::*;
 
     fn manifests(text: &str) -> Manifests {
         let mut m = Manifests::default();
         let mut errors = Vec::new();
-        manifests::read_file(
+        read_file(
             text,
             Path::new("f.yaml"),
             &mut m,

@@ -4,12 +4,13 @@
 //! `ImageUpdateAutomation` (`image.toolkit.fluxcd.io/v1`, `v1beta2`) or a
 //! `GitRepository` (`source.toolkit.fluxcd.io/v1`, `v1beta2`, `v1beta1`);
 //! every other kind and API group is ignored. Field names and defaults are
-//! those of the Flux CRDs (flux-spec 1.1-1.3).
+//! those of the Flux CRDs (flux-spec 1.1-1.3). Read by `imageautomation run` and `render`;
+//! [`read_file`] is fuzzed (`fuzz/fuzz_targets/flux_manifests.rs`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use imageautomation_model::flux::{
+pub use crate::flux::{
     GitRepositorySpec, ImagePolicyRest, ImageRepositorySpec, ImageUpdateAutomationSpec,
     LabelSelector, Metadata,
 };
