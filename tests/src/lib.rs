@@ -7,6 +7,7 @@
 
 pub mod cloud_fakes;
 pub mod engine;
+pub mod faults;
 pub mod fleet;
 pub mod git_server;
 pub mod github_fake;

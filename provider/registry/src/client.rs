@@ -934,6 +934,9 @@ impl RegistryClient {
         if mentions_certificate(&e) {
             return Error::Tls { registry, reason };
         }
+        if e.is_body() || e.is_decode() {
+            return Error::ConnectionLost { registry, reason };
+        }
         Error::Unreachable { registry, reason }
     }
 }

@@ -118,6 +118,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The connection broke while the registry's answer was being read: reset, or closed
+    /// before the end of the body (issue #15's fault tests). Nothing of the answer is used.
+    #[error("the connection to registry {registry} broke while reading its answer: {reason}")]
+    ConnectionLost {
+        /// Registry host.
+        registry: String,
+        /// The transport error, without credentials.
+        reason: String,
+    },
+
     /// The registry's TLS certificate did not verify.
     #[error(
         "TLS verification failed for registry {registry}: {reason}; if the registry uses a \
@@ -295,6 +305,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Unreachable { .. }
+            | Error::ConnectionLost { .. }
             | Error::RateLimited { .. }
             | Error::Timeout { .. }
             | Error::CloudLoginUnavailable { .. } => true,
