@@ -12,7 +12,10 @@
 //! (flux-spec 5.2), so the new commit descends from the remote head. When
 //! someone else pushes between our fetch and our push, the push is rejected as
 //! non-fast-forward; we fetch the new head, redo the update on it and push
-//! again, as [`PUSH_RETRY`] allows (exponential backoff with jitter).
+//! again, as [`PUSH_RETRY`] allows (exponential backoff with jitter). When the connection
+//! breaks during a push, the remote branch is listed again: if it points at the commit just
+//! pushed, the push landed and is reported as pushed; otherwise the error is returned, the
+//! branch is as it was, and the next run redoes the update from the remote head.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -314,7 +317,16 @@ where
         };
         attempt += 1;
         let branch_refspec = format!("{push_ref}:{push_ref}");
-        match session.push(&repo, &branch_refspec)? {
+        let outcome = match session.push(&repo, &branch_refspec) {
+            // The connection broke after the server may have taken the push: when the branch
+            // is at our commit, it did.
+            Err(e @ Error::Transport { .. }) => match session.list_remote(&repo) {
+                Ok(refs) if refs.get(&push_ref) == Some(&commit) => PushOutcome::Pushed,
+                _ => return Err(e),
+            },
+            other => other?,
+        };
+        match outcome {
             PushOutcome::Pushed => {
                 let mut pushed = Vec::new();
                 if let Some(refspec) = &spec.push_refspec {
