@@ -11,7 +11,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Fleet, TOKEN, run_in};
+use common::{Fleet, TOKEN, commits, fleet_behind_fault_proxy as fleet, run_in};
 use imageautomation_tests::faults::{Fault, FaultProxy};
 use imageautomation_tests::git_server::{git, seed_repo};
 
@@ -19,49 +19,6 @@ const REPO: &str = "/fleet-infra.git failed: ";
 const CLONE_FETCH: &str = "POST /fleet-infra.git/git-upload-pack";
 const PUSH: &str = "POST /fleet-infra.git/git-receive-pack";
 const BUMPED: &str = ":5.0.3 #";
-
-/// The fleet, its checkout pointing at the Git server through a fault proxy.
-fn fleet() -> (Fleet, FaultProxy) {
-    let fleet = Fleet::start();
-    let url = fleet.git.url("fleet-infra");
-    let host = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .expect("host:port")
-        .to_owned();
-    let proxy = FaultProxy::start(&host);
-    for entry in walk(fleet.checkout.path()) {
-        let text = std::fs::read_to_string(&entry).expect("read");
-        if text.contains(&host) {
-            std::fs::write(&entry, text.replace(&host, &proxy.host())).expect("write");
-        }
-    }
-    (fleet, proxy)
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        if path.file_name().is_some_and(|n| n == ".git") {
-            continue;
-        }
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            files.push(path);
-        }
-    }
-    files
-}
-
-fn commits(fleet: &Fleet) -> usize {
-    git(&fleet.bare, &["rev-list", "--count", "main"])
-        .trim()
-        .parse()
-        .expect("count")
-}
 
 /// Runs `imageautomation run` and returns (exit code, stdout + stderr).
 fn run(fleet: &Fleet) -> (Option<i32>, String) {

@@ -324,6 +324,15 @@ where
                 Ok(refs) if refs.get(&push_ref) == Some(&commit) => PushOutcome::Pushed,
                 _ => return Err(e),
             },
+            // Refused for a reason that does not say "non-fast-forward": when the branch has
+            // moved since it was fetched, another push won a race the server decided (two
+            // pushes at once: "failed to update ref"), and the update is redone on top.
+            Err(e @ Error::PushRejected { .. }) => match session.list_remote(&repo) {
+                Ok(refs) if refs.get(&push_ref).is_some_and(|head| *head != base) => {
+                    PushOutcome::Overtaken(e.to_string())
+                }
+                _ => return Err(e),
+            },
             other => other?,
         };
         match outcome {

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use imageautomation_tests::faults::FaultProxy;
 use imageautomation_tests::git_server::{GitHttpServer, git, seed_repo};
 use imageautomation_tests::registry::Registry;
 
@@ -145,4 +146,49 @@ pub fn run_in(
         "the token leaked:\n{stdout}\n{stderr}"
     );
     (out, stdout, stderr)
+}
+
+/// The fleet, its checkout pointing at the Git server through a fault proxy.
+pub fn fleet_behind_fault_proxy() -> (Fleet, FaultProxy) {
+    let fleet = Fleet::start();
+    let url = fleet.git.url("fleet-infra");
+    let host = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host:port")
+        .to_owned();
+    let proxy = FaultProxy::start(&host);
+    for entry in yaml_files(fleet.checkout.path()) {
+        let text = std::fs::read_to_string(&entry).expect("read");
+        if text.contains(&host) {
+            std::fs::write(&entry, text.replace(&host, &proxy.host())).expect("write");
+        }
+    }
+    (fleet, proxy)
+}
+
+/// The `*.yaml` files under `dir`, `.git` skipped.
+pub fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n == ".git") {
+            continue;
+        }
+        if path.is_dir() {
+            files.extend(yaml_files(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// How many commits `main` has.
+pub fn commits(fleet: &Fleet) -> usize {
+    git(&fleet.bare, &["rev-list", "--count", "main"])
+        .trim()
+        .parse()
+        .expect("count")
 }
