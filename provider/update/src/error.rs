@@ -63,6 +63,18 @@ pub enum Error {
         source: walkdir::Error,
     },
 
+    /// Writing a file's update failed: its temporary file could not be created, written or
+    /// renamed over it (disk full, read-only file system, permissions). The file is left as
+    /// it was, and no temporary file remains.
+    #[error("could not write {path} (it is left as it was): {source}")]
+    Write {
+        /// The file that was to be updated.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Reading, writing or renaming a file failed. Writes go to a temporary file that is
     /// renamed over the original, so the original is intact when this happens.
     #[error("{action} {path}: {source}")]
@@ -83,7 +95,7 @@ impl Error {
     /// (a bad `update.path` or `latestRef`): Flux's Ready=False versus Stalled.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Walk { .. } | Error::Io { .. } => true,
+            Error::Walk { .. } | Error::Io { .. } | Error::Write { .. } => true,
             Error::PathEscapesRoot { .. }
             | Error::NotADirectory { .. }
             | Error::InvalidReference { .. }

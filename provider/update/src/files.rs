@@ -228,21 +228,25 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Error
     let perms = fs::metadata(path)
         .map_err(|e| Error::io("reading metadata of", path, e))?
         .permissions();
+    let failed = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     // Created with the original's permissions (subject to the umask, as any new file).
     let mut tmp = tempfile::Builder::new()
         .prefix(".imageautomation-")
         .permissions(perms.clone())
         .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
-    tmp.write_all(contents)
-        .map_err(|e| Error::io("writing", tmp.path().to_path_buf(), e))?;
+        .map_err(failed)?;
+    // Through the File: NamedTempFile's own errors add the temporary path, which means nothing
+    // to the user.
+    tmp.as_file_mut().write_all(contents).map_err(failed)?;
     // The umask may have removed bits: set them exactly, as the original had them.
     if fs::metadata(tmp.path()).map(|m| m.permissions()).ok() != Some(perms.clone()) {
-        fs::set_permissions(tmp.path(), perms)
-            .map_err(|e| Error::io("setting permissions of", tmp.path().to_path_buf(), e))?;
+        fs::set_permissions(tmp.path(), perms).map_err(failed)?;
     }
-    tmp.persist(path)
-        .map_err(|e| Error::io("renaming a temporary file over", path, e.error))?;
+    // Dropping the temporary file on any error above removes it.
+    tmp.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
 }
 
