@@ -272,6 +272,30 @@ impl Project {
     }
 }
 
+/// The process ids of the provider plugins that the CLI started for the project whose
+/// `PULUMI_HOME` is `home` ([`Project::pulumi_home`]): the running
+/// `pulumi-resource-imageautomation` processes whose environment holds it (a plugin inherits
+/// the CLI's environment). For the tests that kill the plugin in the middle of an `up`.
+pub fn plugin_processes(home: &Path) -> Vec<u32> {
+    let wanted = format!("PULUMI_HOME={}", home.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            program.ends_with(b"pulumi-resource-imageautomation")
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == wanted.as_bytes())
+        })
+        .collect()
+}
+
 /// One leaf of an ESC environment's `pulumiConfig`, as `esc-eval` prints it
 /// (`tools/pulumi/esc`): stack config key, property path inside it, value, secretness.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

@@ -89,6 +89,7 @@ fn setters_commit_and_push_with_fluxs_message() {
         },
         retry: PUSH_RETRY,
         shallow: true,
+        find_earlier_push: false,
     };
     let update = |root: &std::path::Path| {
         apply_setters(root, "./deploy", &policies, Mode::Write).map(change_set)

@@ -185,7 +185,13 @@ fn a_run_killed_before_during_or_after_the_push_is_completed_by_the_next_run() {
             proxy.disarm();
             let (code, output) = run(&fleet);
             assert_eq!(code, Some(0), "{stage}: {output}");
-            assert!(output.contains("no change"), "{stage}: {output}");
+            assert!(
+                output.contains(&format!(
+                    "no change: the markers are up to date (at commit {}, this automation's update pushed by an earlier run)",
+                    &pushed[..7]
+                )),
+                "{stage}: {output}"
+            );
             assert_eq!(fleet.head(), pushed, "{stage}: not pushed twice");
         } else {
             assert_eq!(

@@ -170,6 +170,7 @@ fn bench_write_back(c: &mut Criterion) {
         automation_object: NamespacedName::default(),
         retry: PUSH_RETRY,
         shallow: true,
+        find_earlier_push: false,
     };
     let mut g = c.benchmark_group("write_back");
     g.sample_size(10);

@@ -37,6 +37,6 @@ pub use template::{
     COMMIT_MESSAGE_TEMPLATE_NAME, DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
 };
 pub use writeback::{
-    CheckoutRef, CommitAuthor, PUSH_RETRY, PushResult, WriteBackResult, WriteBackSpec,
+    CheckoutRef, CommitAuthor, EarlierPush, PUSH_RETRY, PushResult, WriteBackResult, WriteBackSpec,
     commit_and_push, list_remote_refs,
 };

@@ -94,6 +94,11 @@ pub struct WriteBackSpec {
     /// `true`; `file://` remotes are always fetched in full (libgit2's local
     /// transport has no shallow support).
     pub shallow: bool,
+    /// When the update changes nothing, check whether the push branch's head is this
+    /// automation's own update of its parent, pushed by an earlier run that was cut short
+    /// ([`WriteBackResult::earlier_push`]); costs one more fetch on a shallow clone and two
+    /// more runs of the update. Only useful when the update writes (not in a preview).
+    pub find_earlier_push: bool,
 }
 
 /// What a successful push did (Flux's `PushResult`).
@@ -138,11 +143,27 @@ pub struct WriteBackResult {
     pub checkout_commit: String,
     /// The push, `None` when the update changed nothing (no commit, no push).
     pub push: Option<PushResult>,
+    /// When nothing changed and the push branch's head is the commit this automation makes
+    /// from that head's parent: an earlier run's push (one whose answer was lost, or whose
+    /// process was killed after the push), which this run found done. See [`EarlierPush`].
+    pub earlier_push: Option<EarlierPush>,
     /// What the (last) update changed.
     pub changes: ChangeSet,
     /// Pushes tried: 0 when nothing changed at the first attempt; after a
     /// lost race the update is redone, and may then find nothing to change.
     pub push_attempts: u32,
+}
+
+/// A commit on the push branch recognised as this automation's update by
+/// [`commit_and_push`]: its head has one parent, the automation's author and committer, and
+/// exactly the tree that the update makes from that parent. Lets a run that finds nothing to
+/// do report the last push as an uninterrupted run would have (Flux's `lastPushCommit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierPush {
+    /// The commit, 40 hex digits.
+    pub commit: String,
+    /// Its committer time, seconds since the Unix epoch.
+    pub time: i64,
 }
 
 /// Clones `spec.url` into a temporary directory, checks out
@@ -233,7 +254,7 @@ where
     if switch_branch && remote_push_head.is_some() {
         refspecs.push(format!("+{push_ref}:refs/remotes/origin/{push_branch}"));
     }
-    let depth = shallow && checkout_oid.is_none();
+    let depth = (shallow && checkout_oid.is_none()).then_some(1);
     session.fetch(&repo, &refspecs, depth, "clone")?;
 
     let mut checkout_commit = match (&spec.checkout, checkout_oid) {
@@ -279,9 +300,14 @@ where
         reset_branch(&repo, &push_ref, base)?;
         let changes = update(&workdir).map_err(|e| Error::Update { source: e.into() })?;
         let Some(tree) = stage_all(&repo, base)? else {
+            let earlier_push = spec
+                .find_earlier_push
+                .then(|| earlier_push(&session, &repo, &push_ref, base, &mut update))
+                .flatten();
             return Ok(WriteBackResult {
                 checkout_commit: checkout_commit.to_string(),
                 push: None,
+                earlier_push,
                 changes,
                 push_attempts: attempt,
             });
@@ -352,6 +378,7 @@ where
                 }
                 return Ok(WriteBackResult {
                     checkout_commit: checkout_commit.to_string(),
+                    earlier_push: None,
                     push: Some(PushResult {
                         branch: push_branch,
                         commit: commit.to_string(),
@@ -375,7 +402,7 @@ where
                 session.fetch(
                     &repo,
                     &[format!("+{push_ref}:{tracking}")],
-                    shallow,
+                    shallow.then_some(1),
                     "fetch",
                 )?;
                 base = repo
@@ -389,6 +416,60 @@ where
             }
         }
     }
+}
+
+/// Whether `head` is this automation's own update of its parent (see [`EarlierPush`]): the
+/// parent is fetched when the clone is shallow, the update is run on it, and the tree
+/// compared. The update then runs once more on `head`, so that its last run (which callers
+/// may record) describes the tree returned. Anything that fails here means "not recognised".
+fn earlier_push<F, E>(
+    session: &Session<'_>,
+    repo: &Repository,
+    push_ref: &str,
+    head: Oid,
+    update: &mut F,
+) -> Option<EarlierPush>
+where
+    F: FnMut(&Path) -> Result<ChangeSet, E>,
+{
+    let reopened;
+    let author = &session.spec.author;
+    let commit = repo.find_commit(head).ok()?;
+    let ours = |s: git2::Signature<'_>| {
+        s.name().ok() == Some(author.name.as_str()) && s.email().ok() == Some(author.email.as_str())
+    };
+    if !ours(commit.author()) || !ours(commit.committer()) {
+        return None;
+    }
+    let repo = if commit.parent_count() == 0 && repo.is_shallow() {
+        // A shallow clone shows the head without parents: fetch one more commit.
+        let branch = push_ref.trim_start_matches("refs/heads/");
+        let refspec = format!("+{push_ref}:refs/remotes/origin/{branch}");
+        session.fetch(repo, &[refspec], Some(2), "fetch").ok()?;
+        // libgit2 reads the shallow boundary when a repository is opened.
+        reopened = Repository::open(repo.path()).ok()?;
+        &reopened
+    } else {
+        repo
+    };
+    let commit = repo.find_commit(head).ok()?;
+    if commit.parent_count() != 1 {
+        return None;
+    }
+    let parent = commit.parent(0).ok()?.id();
+    let workdir = repo.workdir()?.to_path_buf();
+    let replayed = reset_branch(repo, push_ref, parent)
+        .ok()
+        .and_then(|()| update(&workdir).ok())
+        .and_then(|_| stage_all(repo, parent).ok().flatten());
+    let same = replayed == Some(commit.tree_id());
+    // Back to the head, and the update's last run on it.
+    reset_branch(repo, push_ref, head).ok()?;
+    update(&workdir).ok()?;
+    same.then(|| EarlierPush {
+        commit: head.to_string(),
+        time: commit.committer().when().seconds(),
+    })
 }
 
 /// `git ls-remote`: every ref the remote advertises (`refs/heads/main`,
@@ -547,7 +628,7 @@ impl Session<'_> {
         &self,
         repo: &Repository,
         refspecs: &[String],
-        shallow: bool,
+        depth: Option<i32>,
         op: &'static str,
     ) -> Result<(), Error> {
         let state = RefCell::new(CallbackState::default());
@@ -556,8 +637,8 @@ impl Session<'_> {
         opts.remote_callbacks(callbacks(&self.spec.auth, self.remote, self.trust, &state));
         opts.proxy_options(self.spec.auth.proxy_options(self.remote)?);
         opts.download_tags(git2::AutotagOption::None);
-        if shallow {
-            opts.depth(1);
+        if let Some(depth) = depth {
+            opts.depth(depth);
         }
         let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
         remote

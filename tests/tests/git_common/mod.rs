@@ -50,6 +50,7 @@ pub fn spec(url: &str, auth: Auth, push_branch: Option<&str>) -> WriteBackSpec {
             .with_min_delay(std::time::Duration::from_millis(20))
             .with_max_delay(std::time::Duration::from_millis(200)),
         shallow: true,
+        find_earlier_push: false,
     }
 }
 

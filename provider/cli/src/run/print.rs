@@ -33,8 +33,12 @@ pub(super) fn print_outcome(update_path: &str, outcome: &AutomationOutcome, mode
         );
     }
     if lines.is_empty() {
+        let earlier = match outcome.earlier_push {
+            Some(_) => ", this automation's update pushed by an earlier run",
+            None => "",
+        };
         println!(
-            "    no change: the markers are up to date (at commit {})",
+            "    no change: the markers are up to date (at commit {}{earlier})",
             short(&outcome.checkout_commit)
         );
         return;

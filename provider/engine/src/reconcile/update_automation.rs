@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use imageautomation_git::{
-    Auth, Change, ChangeSet, CommitAuthor, NamespacedName, ObjectChanges, ObjectIdentifier,
-    PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult, SigningKey,
-    WriteBackSpec, commit_and_push,
+    Auth, Change, ChangeSet, CommitAuthor, EarlierPush, NamespacedName, ObjectChanges,
+    ObjectIdentifier, PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult,
+    SigningKey, WriteBackSpec, commit_and_push,
 };
 use imageautomation_model::CheckoutRef;
 use imageautomation_model::git::{GitCommit, GitPush};
@@ -99,6 +99,7 @@ pub fn write_back_spec(
         automation_object,
         retry: PUSH_RETRY,
         shallow: true,
+        find_earlier_push: false,
     }
 }
 
@@ -111,6 +112,9 @@ pub struct AutomationOutcome {
     pub checkout_commit: String,
     /// The push, when something was pushed.
     pub push: Option<PushResult>,
+    /// When nothing was pushed: the push branch's head recognised as this automation's
+    /// update, pushed by an earlier run (see `imageautomation_git::EarlierPush`).
+    pub earlier_push: Option<EarlierPush>,
     /// The pull request opened or updated.
     pub pull_request: Option<PullRequest>,
 }
@@ -137,7 +141,10 @@ pub async fn run_update_automation(
         RunMode::Preview => Mode::DryRun,
         RunMode::Apply => Mode::Write,
     };
-    let spec = write_back.clone();
+    let spec = WriteBackSpec {
+        find_earlier_push: mode == RunMode::Apply,
+        ..write_back.clone()
+    };
     let captured: Arc<Mutex<Option<UpdateResult>>> = Arc::default();
     let sink = Arc::clone(&captured);
     let result = tokio::task::spawn_blocking(move || {
@@ -165,6 +172,7 @@ pub async fn run_update_automation(
         changes,
         checkout_commit: result.checkout_commit.clone(),
         push: result.push.clone(),
+        earlier_push: result.earlier_push.clone(),
         pull_request: None,
     };
     if mode == RunMode::Apply

@@ -210,10 +210,29 @@ fn outputs(
                 map.insert("lastPushCommit".into(), unknown.clone());
                 map.insert("lastPushTime".into(), unknown.clone());
             }
-            None => {
-                keep(map, "lastPushCommit");
-                keep(map, "lastPushTime");
-            }
+            None => match &outcome.earlier_push {
+                // An earlier run's push that this one found done (its answer was lost, or
+                // the plugin was killed after it): reported as that run would have.
+                Some(earlier)
+                    if olds_plain.get("lastPushCommit").and_then(Value::as_str)
+                        != Some(earlier.commit.as_str()) =>
+                {
+                    map.insert(
+                        "lastPushCommit".into(),
+                        Value::String(earlier.commit.clone()),
+                    );
+                    let time =
+                        chrono::DateTime::from_timestamp(earlier.time, 0).unwrap_or_else(Utc::now);
+                    map.insert(
+                        "lastPushTime".into(),
+                        Value::String(time.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    );
+                }
+                _ => {
+                    keep(map, "lastPushCommit");
+                    keep(map, "lastPushTime");
+                }
+            },
         }
         match &outcome.pull_request {
             Some(pr) => {
