@@ -21,6 +21,23 @@ fn err(name: &str, msg: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec(format!("{name}: {msg}"))
 }
 
+/// The longest string a function may build, in bytes (1 MiB): `repeat` and `indent` with
+/// huge counts would otherwise allocate until the process aborts (Go's `strings.Repeat`
+/// panics there). Found by fuzzing (issue #15).
+pub(crate) const MAX_STRING_BYTES: usize = 1 << 20;
+
+/// `n` copies of `unit`, or an error past [`MAX_STRING_BYTES`].
+fn repeated(name: &str, unit: &str, n: i64) -> Result<String, TemplateError> {
+    let n = usize::try_from(n).unwrap_or(0);
+    match unit.len().checked_mul(n) {
+        Some(len) if len <= MAX_STRING_BYTES => Ok(unit.repeat(n)),
+        _ => Err(err(
+            name,
+            format!("{n} copies would be longer than the {MAX_STRING_BYTES}-byte limit"),
+        )),
+    }
+}
+
 fn s(v: &str) -> Value {
     Value::String(Arc::from(v))
 }
@@ -121,9 +138,16 @@ fn untitle(v: &str) -> String {
     out
 }
 
-fn indent(n: i64, v: &str) -> String {
-    let pad = " ".repeat(usize::try_from(n).unwrap_or(0));
-    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+fn indent(name: &str, n: i64, v: &str) -> Result<String, TemplateError> {
+    let pad = repeated(name, " ", n)?;
+    let lines = v.matches('\n').count() + 1;
+    if pad.len().saturating_mul(lines) + v.len() > MAX_STRING_BYTES {
+        return Err(err(
+            name,
+            format!("the result would be longer than the {MAX_STRING_BYTES}-byte limit"),
+        ));
+    }
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
 fn quote_go(v: &str) -> String {
@@ -264,8 +288,8 @@ pub fn func_map() -> FuncMap {
         "repeat",
         Arc::new(|args: &[Value]| {
             arity("repeat", args, 2)?;
-            let n = usize::try_from(to_int("repeat", &args[0])?).unwrap_or(0);
-            Ok(s(&to_str(&args[1]).repeat(n)))
+            let n = to_int("repeat", &args[0])?;
+            Ok(s(&repeated("repeat", &to_str(&args[1]), n)?))
         }),
     );
     add(
@@ -314,7 +338,11 @@ pub fn func_map() -> FuncMap {
         "indent",
         Arc::new(|args: &[Value]| {
             arity("indent", args, 2)?;
-            Ok(s(&indent(to_int("indent", &args[0])?, &to_str(&args[1]))))
+            Ok(s(&indent(
+                "indent",
+                to_int("indent", &args[0])?,
+                &to_str(&args[1]),
+            )?))
         }),
     );
     add(
@@ -323,7 +351,7 @@ pub fn func_map() -> FuncMap {
             arity("nindent", args, 2)?;
             Ok(s(&format!(
                 "\n{}",
-                indent(to_int("nindent", &args[0])?, &to_str(&args[1]))
+                indent("nindent", to_int("nindent", &args[0])?, &to_str(&args[1]))?
             )))
         }),
     );

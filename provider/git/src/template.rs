@@ -104,6 +104,7 @@ impl MessageTemplate {
             .chain(GO_BUILTINS.iter().map(|s| s.to_string()))
             .collect();
         let mut template = Template::new(name)
+            .max_range_iters(MAX_RANGE_ITERATIONS)
             .funcs(funcs)
             .func(RANGE_ENTRIES_FUNC, range_entries)
             .parse(source)
@@ -160,12 +161,48 @@ impl MessageTemplate {
     /// [`Error::TemplateExecute`] naming the template when execution fails
     /// (a function error, ranging over a string, ...).
     pub fn render(&self, data: &TemplateData) -> Result<String, Error> {
-        self.template
-            .execute_template_to_string(&self.name, &data_value(data))
-            .map_err(|e| Error::TemplateExecute {
-                template: self.name.clone(),
-                message: e.to_string(),
-            })
+        let mut out = Bounded::default();
+        let result = self
+            .template
+            .execute_template_fmt(&mut out, &self.name, &data_value(data));
+        let message = match result {
+            Ok(()) => return Ok(out.text),
+            Err(_) if out.overflowed => format!(
+                "the rendered text is longer than the {} MiB limit",
+                MAX_RENDERED_BYTES >> 20
+            ),
+            Err(e) => e.to_string(),
+        };
+        Err(Error::TemplateExecute {
+            template: self.name.clone(),
+            message,
+        })
+    }
+}
+
+/// The most `{{range}}` iterations one rendering may run, across nested ranges (gotmpl's
+/// default is 10,000,000, which a template like `{{range 9999999}}` spends in seconds): a
+/// message over a fleet's changes needs a few thousand.
+const MAX_RANGE_ITERATIONS: u64 = 100_000;
+
+/// The longest rendered message, in bytes (4 MiB).
+const MAX_RENDERED_BYTES: usize = 4 << 20;
+
+/// A `fmt::Write` that refuses to grow past [`MAX_RENDERED_BYTES`].
+#[derive(Default)]
+struct Bounded {
+    text: String,
+    overflowed: bool,
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len() + s.len() > MAX_RENDERED_BYTES {
+            self.overflowed = true;
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
     }
 }
 
@@ -682,6 +719,49 @@ mod tests {
             changed,
             values: BTreeMap::new(),
         }
+    }
+
+    /// Renders `source`, which must fail quickly with a message containing `what`.
+    fn refused_quickly(source: &str, what: &str) {
+        let t = MessageTemplate::commit_message(Some(source)).expect("parse");
+        let start = std::time::Instant::now();
+        let err = t.render(&data()).expect_err(source);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{source}"
+        );
+        assert!(matches!(err, Error::TemplateExecute { .. }), "{err:?}");
+        assert!(err.to_string().contains(what), "{source}: {err}");
+    }
+
+    /// Found by fuzzing (issue #15, `commit_template`: a 12 s unit, and what the same idea
+    /// does with sprig's builders): templates that loop or build text without bound.
+    #[test]
+    fn unbounded_templates_are_refused_quickly() {
+        // fuzz/artifacts/commit_template/slow-unit-dfaa42b2...: {{range 7757777}}...
+        refused_quickly(
+            "{{range 7757777}}\u{15}\0\0\0\0\0\0\0{sdend }}{'Ne4",
+            "range iteration budget exhausted",
+        );
+        refused_quickly(
+            "{{range 1000}}{{range 1000}}x{{end}}{{end}}",
+            "range iteration",
+        );
+        refused_quickly(
+            r#"{{ repeat 1000000000000 "x" }}"#,
+            "repeat: 1000000000000 copies would be longer than the 1048576-byte limit",
+        );
+        refused_quickly(r#"{{ repeat 9223372036854775807 "xy" }}"#, "repeat: ");
+        refused_quickly(r#"{{ "a" | indent 100000000000 }}"#, "indent: ");
+        refused_quickly(r#"{{ "a\nb" | nindent 900000 }}"#, "nindent: ");
+        refused_quickly(
+            r#"{{range 10}}{{ repeat 1000000 "x" }}{{end}}"#,
+            "the rendered text is longer than the 4 MiB limit",
+        );
+        // Within the limits, the same functions work.
+        let t = MessageTemplate::commit_message(Some(r#"{{ repeat 3 "ab" }}{{range 2}}.{{end}}"#))
+            .expect("parse");
+        assert_eq!(t.render(&data()).expect("render"), "ababab..");
     }
 
     #[test]
