@@ -11,7 +11,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Fleet, TOKEN, commits, fleet_behind_fault_proxy as fleet, run_in};
+use common::{Fleet, TOKEN, commits, fleet_behind_fault_proxy, run_in};
 use imageautomation_tests::faults::{Fault, FaultProxy};
 use imageautomation_tests::git_server::{git, seed_repo};
 
@@ -44,7 +44,7 @@ fn assert_next_run_completes(fleet: &Fleet, proxy: &FaultProxy, commits_before: 
 
 #[test]
 fn a_connection_dropped_during_the_clone_fails_cleanly_and_the_next_run_pushes_once() {
-    let (fleet, proxy) = fleet();
+    let (fleet, proxy) = fleet_behind_fault_proxy();
     let before = (fleet.head(), commits(&fleet));
     // The ref advertisement, then the pack, each cut part-way.
     for (marker, fault) in [
@@ -69,12 +69,28 @@ fn a_connection_dropped_during_the_clone_fails_cleanly_and_the_next_run_pushes_o
 }
 
 #[test]
-fn a_push_cut_before_the_server_has_the_pack_leaves_the_branch_and_is_redone_once() {
-    let (fleet, proxy) = fleet();
-    let before = (fleet.head(), commits(&fleet));
+fn a_push_cut_before_the_server_has_the_pack_is_retried_and_never_doubled() {
+    // Once: the run tries the push again and it lands, one commit.
+    let (fleet, proxy) = fleet_behind_fault_proxy();
+    let before = commits(&fleet);
     proxy.arm(PUSH, Fault::CutRequest { bytes: 200 }, 1);
     let (code, output) = run(&fleet);
     assert_eq!(proxy.fired().len(), 1, "{output}");
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("pushed commit"), "{output}");
+    assert_eq!(commits(&fleet), before + 1, "one commit: {output}");
+    git(&fleet.bare, &["fsck", "--no-dangling"]);
+
+    // Every time: the retries run out, the branch is as it was, the next run pushes once.
+    let (fleet, proxy) = fleet_behind_fault_proxy();
+    let before = (fleet.head(), commits(&fleet));
+    proxy.arm(PUSH, Fault::CutRequest { bytes: 200 }, usize::MAX);
+    let (code, output) = run(&fleet);
+    assert_eq!(
+        proxy.fired().len(),
+        5,
+        "the first push and 4 retries: {output}"
+    );
     assert_eq!(code, Some(1), "{output}");
     assert!(
         output.contains(&format!("git push with http://{}{REPO}", proxy.host())),
@@ -87,7 +103,7 @@ fn a_push_cut_before_the_server_has_the_pack_leaves_the_branch_and_is_redone_onc
 
 #[test]
 fn a_push_whose_answer_is_lost_is_recognised_as_landed_in_the_same_run() {
-    let (fleet, proxy) = fleet();
+    let (fleet, proxy) = fleet_behind_fault_proxy();
     let before = commits(&fleet);
     proxy.arm(PUSH, Fault::DropResponse, 1);
     let (code, output) = run(&fleet);
@@ -107,7 +123,7 @@ fn a_push_whose_answer_is_lost_is_recognised_as_landed_in_the_same_run() {
 
 #[test]
 fn a_fetch_cut_after_a_lost_push_race_leaves_the_other_commit_and_is_redone_once() {
-    let (fleet, proxy) = fleet();
+    let (fleet, proxy) = fleet_behind_fault_proxy();
     let before = commits(&fleet);
     // The clone's pack is held back while someone else pushes; our push is then a
     // non-fast-forward, and the fetch of the new head (the second upload-pack) is cut.
@@ -155,7 +171,7 @@ fn a_run_killed_before_during_or_after_the_push_is_completed_by_the_next_run() {
         ("during", PUSH, Fault::Stall, false),
         ("after", PUSH, Fault::HoldResponse, true),
     ] {
-        let (fleet, proxy) = fleet();
+        let (fleet, proxy) = fleet_behind_fault_proxy();
         let before = (fleet.head(), commits(&fleet));
         proxy.arm(marker, fault, 1);
         let mut child = Command::new(env!("CARGO_BIN_EXE_imageautomation"))

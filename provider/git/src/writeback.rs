@@ -14,8 +14,10 @@
 //! non-fast-forward; we fetch the new head, redo the update on it and push
 //! again, as [`PUSH_RETRY`] allows (exponential backoff with jitter). When the connection
 //! breaks during a push, the remote branch is listed again: if it points at the commit just
-//! pushed, the push landed and is reported as pushed; otherwise the error is returned, the
-//! branch is as it was, and the next run redoes the update from the remote head.
+//! pushed, the push landed and is reported as pushed; otherwise the push is tried again within
+//! the same retries, and when they run out the error is returned with the branch as it was
+//! (the next run redoes the update from the remote head, or recognises a push that landed
+//! after all: [`EarlierPush`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -344,11 +346,17 @@ where
         attempt += 1;
         let branch_refspec = format!("{push_ref}:{push_ref}");
         let outcome = match session.push(&repo, &branch_refspec) {
-            // The connection broke after the server may have taken the push: when the branch
-            // is at our commit, it did.
+            // The connection broke, perhaps after the server took the push: when the branch
+            // is at our commit, it did; otherwise the push is tried again, as a lost race is.
             Err(e @ Error::Transport { .. }) => match session.list_remote(&repo) {
                 Ok(refs) if refs.get(&push_ref) == Some(&commit) => PushOutcome::Pushed,
-                _ => return Err(e),
+                _ => {
+                    let Some(delay) = delays.next() else {
+                        return Err(e);
+                    };
+                    std::thread::sleep(delay);
+                    continue;
+                }
             },
             // Refused for a reason that does not say "non-fast-forward": when the branch has
             // moved since it was fetched, another push won a race the server decided (two
