@@ -10,7 +10,9 @@
 #    source-, image-reflector- and image-automation-controller) into a cache outside the
 #    checkout, or reuses them (scripts/install-pulumi.sh,
 #    scripts/build-flux-diff.sh, scripts/test-cluster.sh);
-# 3. runs `cargo test --workspace` with those tools on the PATH.
+# 3. runs `cargo test --workspace` with those tools on the PATH;
+# 4. without extra arguments, runs every fuzz target a fixed number of times from its seeds
+#    (`scripts/fuzz.sh smoke`, issue #15).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -40,6 +42,9 @@ PACKAGES=(
     procps
     # The real Kubernetes API server (scripts/test-cluster.sh): readiness, CRD install.
     curl
+    # The setters on a full disk and a read-only mount (provider/cli/tests/update_faults.rs):
+    # unshare and mount in a user namespace.
+    util-linux mount
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -80,3 +85,10 @@ scripts/test-cluster.sh build --flux >/dev/null
 
 # --- 3. The tests -------------------------------------------------------------------------------
 cargo test --workspace "$@"
+
+# --- 4. Fuzz smoke ------------------------------------------------------------------------------
+# Each fuzz target from its seeds, 2,000 runs with a fixed random seed (scripts/fuzz.sh). Skipped
+# when arguments select some of the tests.
+if [ "$#" -eq 0 ]; then
+    scripts/fuzz.sh smoke
+fi
