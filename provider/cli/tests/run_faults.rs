@@ -61,6 +61,10 @@ fn a_connection_dropped_during_the_clone_fails_cleanly_and_the_next_run_pushes_o
             output.contains(&format!("git clone with http://{}{REPO}", proxy.host())),
             "names the operation and the remote: {output}"
         );
+        assert!(
+            output.contains("the connection broke before the server's answer was complete"),
+            "{output}"
+        );
         assert!(!output.contains("pushed commit"), "{output}");
         assert_eq!(fleet.head(), before.0, "nothing reached the branch");
     }

@@ -581,6 +581,22 @@ pub(crate) fn network_error(
             operation,
         };
     }
+    // libgit2's words for a connection that ended part-way ("unexpected EOF", "early EOF",
+    // "http parser did not consume entire buffer: Invalid EOF state", "unexpectedly large
+    // parse", resets) say little to a user: say what happened first.
+    let cut = [
+        "eof",
+        "unexpectedly large parse",
+        "connection reset",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    let reason = if cut {
+        format!("the connection broke before the server's answer was complete ({reason})")
+    } else {
+        reason
+    };
     Error::Transport {
         operation,
         url: remote.display.clone(),
