@@ -85,6 +85,12 @@ async fn a_registry_that_keeps_cutting_the_list_fails_with_what_happened() {
         !message.contains(&registry.host()),
         "names the address used: {message}"
     );
+    // hyper's own words for it, without reqwest's wrappers.
+    assert!(
+        message
+            .ends_with("broke while reading its answer: end of file before message length reached"),
+        "{message}"
+    );
     // A clean, single-line message: no partial JSON, no Rust debug output.
     assert!(
         !message.contains('\n') && !message.contains("\"tags\""),

@@ -1022,6 +1022,9 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
         // reqwest's and hyper's generic wrappers say nothing the user can act on.
         let generic = text.starts_with("error sending request")
             || text.starts_with("client error (")
+            || text.starts_with("error decoding response body")
+            || text.starts_with("request or response body error")
+            || text.starts_with("error reading a body from connection")
             || text.is_empty();
         if !generic && !out.contains(&text) {
             if !out.is_empty() {
@@ -1031,6 +1034,10 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
         }
         first = false;
         cur = err.source();
+    }
+    if out.is_empty() {
+        // Only wrappers: keep the outermost words rather than nothing.
+        out = e.to_string();
     }
     out
 }
