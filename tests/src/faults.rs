@@ -52,6 +52,9 @@ pub enum Fault {
     Stall,
     /// Holds the response back for this long, then forwards it whole.
     Delay(Duration),
+    /// Holds the response back until [`FaultProxy::release`], then forwards it whole: lets a
+    /// test act while the client waits (push a competing commit, start a second run).
+    Pause,
 }
 
 /// A fault armed for the next `times` requests that contain `marker`.
@@ -162,14 +165,15 @@ impl FaultProxy {
         self.wait(timeout, |s| s.fired.len() >= n)
     }
 
-    /// Waits until `n` held or stalled responses have been finished by the server (for
-    /// [`Fault::HoldResponse`]) or have begun (for [`Fault::Stall`]); `false` when `timeout`
-    /// passes first.
+    /// Waits until `n` held, paused or stalled responses have been finished by the server (for
+    /// [`Fault::HoldResponse`]) or have begun (for [`Fault::Pause`] and [`Fault::Stall`]);
+    /// `false` when `timeout` passes first.
     pub fn wait_for_held(&self, n: usize, timeout: Duration) -> bool {
         self.wait(timeout, |s| s.held >= n)
     }
 
-    /// Ends every hold and stall: those connections are reset.
+    /// Ends every hold, pause and stall: paused responses go on, held and stalled connections
+    /// are reset.
     pub fn release(&self) {
         self.shared.state().releases += 1;
         self.shared.changed.notify_all();
@@ -356,6 +360,7 @@ fn responses(
     let mut response: Vec<u8> = Vec::new();
     // How much of `response` the client got.
     let mut forwarded = 0usize;
+    // Delay and Pause: the wait is over.
     let mut delayed = false;
     loop {
         let read = server.read(&mut buf);
@@ -426,6 +431,15 @@ fn responses(
             }
             Fault::CutRequest { .. } => {
                 if n == 0 || lock(connection).done || client.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Fault::Pause => {
+                if !delayed {
+                    hold(shared, connection, &client);
+                    delayed = true;
+                }
+                if n == 0 || client.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }

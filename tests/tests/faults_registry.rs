@@ -109,7 +109,8 @@ async fn a_stall_past_the_timeout_fails_within_the_timeout() {
     };
     let err = scheduler().scan(&req).await.expect_err("stalled");
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    // Well before the client's 60 s request timeout: the scan's own deadline ended it.
+    assert!(took < Duration::from_secs(30), "{took:?}");
     assert!(
         took >= Duration::from_secs(3),
         "waited the timeout: {took:?}"

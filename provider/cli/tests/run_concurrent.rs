@@ -1,5 +1,5 @@
 //! Two `imageautomation run` processes on the same branch at once (issue #15 §2). The fault
-//! proxy (`tests/src/faults.rs`) holds both clones back until both have started, so both
+//! proxy (`tests/src/faults.rs`) pauses both clones until both have reached it, so both
 //! build on the same head and their pushes race: the loser's push is a non-fast-forward, and
 //! it redoes its update on the winner's commit. Exactly one commit per bump, no lost update,
 //! and each run's output says what it did.
@@ -9,17 +9,24 @@ mod common;
 use std::time::Duration;
 
 use common::{TOKEN, commits, fleet_behind_fault_proxy, run_in, yaml_files};
-use imageautomation_tests::faults::Fault;
+use imageautomation_tests::faults::{Fault, FaultProxy};
 use imageautomation_tests::git_server::{git, seed_repo};
 
 const CLONE_FETCH: &str = "POST /fleet-infra.git/git-upload-pack";
 
-/// Both runs at once on `dirs`; returns each one's exit code and output.
-fn run_both(dirs: [std::path::PathBuf; 2]) -> Vec<(Option<i32>, String)> {
+/// Both runs at once on `dirs`, their clones paused by `proxy` until both have cloned;
+/// returns each one's exit code and output.
+fn run_both(proxy: &FaultProxy, dirs: [std::path::PathBuf; 2]) -> Vec<(Option<i32>, String)> {
+    proxy.arm(CLONE_FETCH, Fault::Pause, 2);
     let runs: Vec<_> = dirs
         .into_iter()
         .map(|dir| std::thread::spawn(move || run_in(&dir, &[], Some(TOKEN), None)))
         .collect();
+    assert!(
+        proxy.wait_for_held(2, Duration::from_secs(120)),
+        "both runs reached their clone"
+    );
+    proxy.release();
     runs.into_iter()
         .map(|r| {
             let (out, stdout, stderr) = r.join().expect("run");
@@ -36,8 +43,7 @@ fn pushed(output: &str) -> bool {
 fn two_runs_of_the_same_bump_push_it_once_and_the_other_says_there_is_nothing_to_do() {
     let (fleet, proxy) = fleet_behind_fault_proxy();
     let before = commits(&fleet);
-    proxy.arm(CLONE_FETCH, Fault::Delay(Duration::from_secs(2)), 2);
-    let runs = run_both([fleet.dir(), fleet.dir()]);
+    let runs = run_both(&proxy, [fleet.dir(), fleet.dir()]);
     assert_eq!(proxy.fired().len(), 2, "both clones were held: {runs:?}");
     for (code, output) in &runs {
         assert_eq!(*code, Some(0), "{output}");
@@ -100,8 +106,10 @@ fn two_runs_of_different_bumps_on_one_branch_both_land_one_commit_each() {
     }
     let before = commits(&fleet);
 
-    proxy.arm(CLONE_FETCH, Fault::Delay(Duration::from_secs(2)), 2);
-    let runs = run_both([mine, fleet.checkout.path().join("clusters/other-cluster")]);
+    let runs = run_both(
+        &proxy,
+        [mine, fleet.checkout.path().join("clusters/other-cluster")],
+    );
     assert_eq!(proxy.fired().len(), 2, "both clones were held: {runs:?}");
     for (code, output) in &runs {
         assert_eq!(*code, Some(0), "{output}");

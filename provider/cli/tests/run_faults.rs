@@ -131,13 +131,13 @@ fn a_fetch_cut_after_a_lost_push_race_leaves_the_other_commit_and_is_redone_once
     let before = commits(&fleet);
     // The clone's pack is held back while someone else pushes; our push is then a
     // non-fast-forward, and the fetch of the new head (the second upload-pack) is cut.
-    proxy.arm(CLONE_FETCH, Fault::Delay(Duration::from_secs(2)), 1);
+    proxy.arm(CLONE_FETCH, Fault::Pause, 1);
     proxy.arm(CLONE_FETCH, Fault::ResetResponse { body_bytes: 100 }, 1);
     let child = std::thread::spawn({
         let dir = fleet.dir();
         move || run_in(&dir, &[], Some(TOKEN), None)
     });
-    assert!(proxy.wait_for_fired(1, Duration::from_secs(30)));
+    assert!(proxy.wait_for_held(1, Duration::from_secs(60)));
     seed_repo(
         &fleet.bare,
         "main",
@@ -145,6 +145,7 @@ fn a_fetch_cut_after_a_lost_push_race_leaves_the_other_commit_and_is_redone_once
         "Someone else's commit",
     );
     let other = fleet.head();
+    proxy.release();
     let (out, stdout, stderr) = child.join().expect("run");
     let output = format!("{stdout}{stderr}");
     assert_eq!(proxy.fired().len(), 2, "{output}");
