@@ -123,3 +123,8 @@ for props in [
     {"git": {"url": "https://github.com/org/fleet", "auth": {"token": secret("t")}, "commit": {"author": {"email": "a@b.c"}, "signingKey": {"ssh": {"privateKey": secret("k")}}}, "push": {"branch": UNKNOWN}, "proxy": {"address": UNKNOWN}}, "policies": [{"namespace": "flux-system", "name": "app", "latestRef": {"name": "ghcr.io/org/app", "tag": "1.0.0"}}]},
 ]:
     put("pulumi_properties", json.dumps(props))
+
+# Inputs that once crashed, hung or were wrongly flagged (fuzz/regressions/<target>/<name>):
+# every smoke run replays them.
+for path in glob.glob(os.path.join(ROOT, "fuzz/regressions/*/*")):
+    put(os.path.basename(os.path.dirname(path)), read(os.path.relpath(path, ROOT)))
