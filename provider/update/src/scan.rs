@@ -193,7 +193,7 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
                 }
                 node_done(&mut stack, None);
             }
-            Event::Scalar(value, style, _, _) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 let Some(top) = stack.last() else {
                     if value.is_empty() && style == ScalarStyle::Plain {
                         continue; // an empty document: Flux drops it
@@ -212,7 +212,11 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
                     let in_flow = top.flow();
                     if let Some(d) = doc.as_mut() {
                         record_identity(&stack, &value, &mut d.id);
-                        let context = Context { in_seq, in_flow };
+                        let context = Context {
+                            in_seq,
+                            in_flow,
+                            has_properties: anchor != 0 || tag.is_some(),
+                        };
                         visit_value(
                             text, &offsets, span, &value, style, context, setters, d, &mut out,
                         )?;
@@ -224,6 +228,13 @@ pub(crate) fn scan(text: &str, setters: &SetterValues) -> Result<Scan, String> {
         }
     }
     out.edits.sort_by_key(|e| e.start);
+    // Two edits of the same bytes would splice the text wrongly: refuse the file instead.
+    if let Some(w) = out.edits.windows(2).find(|w| w[1].start < w[0].end) {
+        return Err(format!(
+            "two marked values overlap at byte {}; write each marked value as a plain or quoted scalar on its marker's line",
+            w[1].start
+        ));
+    }
     Ok(out)
 }
 
@@ -360,6 +371,8 @@ fn first_after_properties(text: &str, mut at: usize) -> Option<u8> {
 struct Context {
     in_seq: bool,
     in_flow: bool,
+    /// The scalar has an anchor or a tag (saphyr's span then starts at it).
+    has_properties: bool,
 }
 
 /// A value's line comment: after the value and blanks, and in a flow collection also after the
@@ -460,14 +473,16 @@ struct Block<'t> {
 }
 
 /// Finds the block scalar whose content saphyr places at `content_start` (its first non-blank
-/// content character, or the next token for an empty one): the header is the nearest line above
-/// that is not blank, and the content is every following line that is blank or indented at
+/// content character, or the next token for an empty one; its anchor or tag, on the header line,
+/// when `has_properties`): the header is the nearest line above that is not blank, and the content is every following line that is blank or indented at
 /// least as much as the first content line, which must be indented more than the node that owns
 /// the scalar (the key, or the dash of a sequence item).
-fn locate_block(text: &str, content_start: usize) -> Option<Block<'_>> {
+fn locate_block(text: &str, content_start: usize, has_properties: bool) -> Option<Block<'_>> {
     let mut header_start = line_start(text, content_start);
-    // With an anchor or a tag, saphyr's span starts at it, on the header line.
-    let on_header = matches!(text.as_bytes().get(content_start), Some(b'&' | b'!'));
+    // With an anchor or a tag, saphyr's span starts at it, on the header line. (An `&` or `!`
+    // there may also be the next node's, after an empty block scalar: found by fuzzing.)
+    let on_header =
+        has_properties && matches!(text.as_bytes().get(content_start), Some(b'&' | b'!'));
     if !on_header {
         loop {
             if header_start == 0 {
@@ -587,13 +602,14 @@ fn visit_block(
     offsets: &Offsets,
     span: Span,
     value: &str,
-    in_seq: bool,
+    context: Context,
     setters: &SetterValues,
     doc: &mut Doc,
     out: &mut Scan,
 ) -> Result<(), String> {
+    let in_seq = context.in_seq;
     let content = offsets.byte(span.start.index()).min(text.len());
-    let Some(block) = locate_block(text, content) else {
+    let Some(block) = locate_block(text, content, context.has_properties) else {
         return Ok(());
     };
     let mut name = block.comment.and_then(|c| setter_named(c, setters));
@@ -658,16 +674,7 @@ fn visit_value(
         )
     };
     if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
-        return visit_block(
-            text,
-            offsets,
-            span,
-            value,
-            context.in_seq,
-            setters,
-            doc,
-            out,
-        );
+        return visit_block(text, offsets, span, value, context, setters, doc, out);
     }
 
     // An empty plain value (`key: # marker`): saphyr places it on the ':' indicator.
@@ -888,6 +895,19 @@ mod tests {
         assert_eq!(
             rewrite(text),
             "a: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n\nb: >-\r\n\r\n    x\r\nc:\n  # {\"$imagepolicy\": \"ns:n:tag\"}\n  - \"1.20\"\n# kept\nd: \"\" # {\"$imagepolicy\": \"ns:p:digest\"}\ne:\n- - &k reg.example:5000/app:v2 # {\"$imagepolicy\": \"ns:p\"}\n  - y\n"
+        );
+    }
+
+    /// Found by fuzzing (`setters`, fuzz/regressions/setters/empty-block-then-tagged-key): an
+    /// empty `|` value is followed by a tagged key whose `>` value carries the marker. The empty
+    /// scalar's span starts at the next line's `!`, which was taken for its own tag, so both
+    /// scalars edited the same bytes and applying the edits panicked.
+    #[test]
+    fn an_empty_block_scalar_before_a_tagged_key_is_not_the_marked_one() {
+        let text = "  : |\n  ! : > #{\"$imagepolicy\":\"ns:p\"}\n   F";
+        assert_eq!(
+            rewrite(text),
+            "  : |\n  ! : reg.example:5000/app:v2 #{\"$imagepolicy\":\"ns:p\"}"
         );
     }
 }
