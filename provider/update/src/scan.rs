@@ -619,6 +619,19 @@ fn visit_block(
             .and_then(|c| setter_named(c, setters));
     }
     let Some(name) = name else { return Ok(()) };
+    // YAML ends a line at a lone `\r` too; the block's lines are found by `\n` here, so with
+    // one the two disagree on where the content ends (found by fuzzing): refuse the file.
+    let bytes = text.as_bytes();
+    if bytes
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+    {
+        return Err(format!(
+            "line {}: a marked block scalar in a file with a carriage return that does not end a line (\\r without \\n); save the file with \\n or \\r\\n line endings",
+            span.start.line()
+        ));
+    }
     let new = &setters[&name];
     out.marked += 1;
     // saphyr-parser ends the value with a line break even when the file ends right after the
@@ -908,6 +921,25 @@ mod tests {
         assert_eq!(
             rewrite(text),
             "  : |\n  ! : reg.example:5000/app:v2 #{\"$imagepolicy\":\"ns:p\"}"
+        );
+    }
+
+    /// Found by fuzzing (`setters`, fuzz/regressions/setters/block-scalar-lone-cr): YAML ends
+    /// a line at a lone `\r`, the block scalar's lines were found by `\n`, and the rewritten
+    /// file no longer parsed. Such a file is refused with a reason, untouched.
+    #[test]
+    fn a_marked_block_scalar_with_a_lone_carriage_return_is_refused() {
+        let text = ": > #{\"$imagepolicy\":\"ns:p\"}\n  \r:\n .";
+        let err = scan(text, &setters()).expect_err("refused");
+        assert!(
+            err.contains("carriage return that does not end a line"),
+            "{err}"
+        );
+        // \r\n endings are fine.
+        let text = "a: > #{\"$imagepolicy\":\"ns:p:tag\"}\r\n  old\r\nb: x\r\n";
+        assert_eq!(
+            rewrite(text),
+            "a: v2 #{\"$imagepolicy\":\"ns:p:tag\"}\r\nb: x\r\n"
         );
     }
 }
