@@ -741,19 +741,25 @@ fn visit_value(
         // `key: # m` -> `key: value # m`; `key:# m` cannot occur (the '#' would not be a comment).
         let bytes = text.as_bytes();
         let mut at = start;
+        let mut end = start;
         let mut text_out = String::new();
-        if matches!(bytes.get(at), Some(b' ' | b'\t')) {
-            at += 1;
-        } else {
-            text_out.push(' ');
+        match bytes.get(at) {
+            Some(b' ') => at += 1,
+            // A tab between the indicator and a value does not parse everywhere (`:\tvalue`
+            // with an empty key, found by fuzzing): it becomes a space.
+            Some(b'\t') => {
+                end = at + 1;
+                text_out.push(' ');
+            }
+            _ => text_out.push(' '),
         }
         text_out.push_str(&replacement);
-        if bytes.get(at) == Some(&b'#') {
+        if bytes.get(end) == Some(&b'#') {
             text_out.push(' ');
         }
         Edit {
             start: at,
-            end: at,
+            end,
             text: text_out,
         }
     } else {
@@ -940,6 +946,21 @@ mod tests {
         assert_eq!(
             rewrite(text),
             "a: v2 #{\"$imagepolicy\":\"ns:p:tag\"}\r\nb: x\r\n"
+        );
+    }
+
+    /// Found by fuzzing (`setters`, fuzz/regressions/setters/empty-value-after-tab): an empty
+    /// value marked after a tab (`:\t# m`) was written after the tab, and `:\tvalue` with an
+    /// empty key does not parse. The tab becomes a space.
+    #[test]
+    fn an_empty_value_after_a_tab_is_written_after_a_space() {
+        assert_eq!(
+            rewrite(":\t#{\"$imagepolicy\":\"ns:p\"}"),
+            ": reg.example:5000/app:v2 #{\"$imagepolicy\":\"ns:p\"}"
+        );
+        assert_eq!(
+            rewrite("a:\t# {\"$imagepolicy\": \"ns:p:tag\"}\n"),
+            "a: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
         );
     }
 }
