@@ -744,7 +744,10 @@ fn visit_value(
         let mut end = start;
         let mut text_out = String::new();
         match bytes.get(at) {
-            Some(b' ') => at += 1,
+            Some(b' ') => {
+                at += 1;
+                end = at;
+            }
             // A tab between the indicator and a value does not parse everywhere (`:\tvalue`
             // with an empty key, found by fuzzing): it becomes a space.
             Some(b'\t') => {
@@ -962,5 +965,10 @@ mod tests {
             rewrite("a:\t# {\"$imagepolicy\": \"ns:p:tag\"}\n"),
             "a: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
         );
+        // After a space, the value is inserted there: an empty range, never an inverted one
+        // (the smoke run of the fuzz target caught one in the first version of this fix).
+        let text = "c: # {\"$imagepolicy\": \"ns:p:tag\"}\n";
+        let edits = scan(text, &setters()).expect("scans").edits;
+        assert_eq!((edits[0].start, edits[0].end), (3, 3), "{edits:?}");
     }
 }
