@@ -766,10 +766,29 @@ fn visit_value(
             text: text_out,
         }
     } else {
-        Edit {
-            start,
-            end,
-            text: replacement,
+        // Tabs between the `:` or `-` indicator and the value: saphyr, which reads the result
+        // back, rejects some values after a tab (`a:\t5.0.3`, found by fuzzing), so they
+        // become one space.
+        let bytes = text.as_bytes();
+        let blank = bytes[..start]
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        let gap = start - blank;
+        let after_indicator = gap > 0 && matches!(bytes[gap - 1], b':' | b'-');
+        if after_indicator && bytes[gap..start].contains(&b'\t') {
+            Edit {
+                start: gap,
+                end,
+                text: format!(" {replacement}"),
+            }
+        } else {
+            Edit {
+                start,
+                end,
+                text: replacement,
+            }
         }
     };
     out.edits.push(edit);
@@ -964,6 +983,15 @@ mod tests {
         assert_eq!(
             rewrite("a:\t# {\"$imagepolicy\": \"ns:p:tag\"}\n"),
             "a: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
+        );
+        // Tabs before a marked value become one space, so that the result reads back.
+        assert_eq!(
+            rewrite("list:\t\t\t$ima 8.5.4 # {\"$imagepolicy\": \"ns:p:tag\"}\n"),
+            "list: v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
+        );
+        assert_eq!(
+            rewrite("l:\n-\told # {\"$imagepolicy\": \"ns:p:tag\"}\n"),
+            "l:\n- v2 # {\"$imagepolicy\": \"ns:p:tag\"}\n"
         );
         // After a space, the value is inserted there: an empty range, never an inverted one
         // (the smoke run of the fuzz target caught one in the first version of this fix).
