@@ -425,7 +425,7 @@ impl<S: TagSource> Scheduler<S> {
     }
 
     /// Runs `op` with a per-registry permit per attempt, retrying transient failures, all
-    /// within `timeout`.
+    /// within `timeout` counted from the first permit.
     async fn run<T, F, Fut>(
         &self,
         image: &ImageReference,
@@ -437,6 +437,10 @@ impl<S: TagSource> Scheduler<S> {
         F: FnMut() -> Fut,
         Fut: Future<Output = registry::Result<T>>,
     {
+        // The time limit starts once the first permit is held: waiting behind other scans
+        // of the same registry is not this request's time (5,000 images on one registry
+        // would otherwise time out in the queue).
+        let mut first_permit = Some(self.permit(image.registry()).await);
         let deadline = Instant::now() + timeout;
         let mut last_error: Option<Arc<registry::Error>> = None;
         let mut delays = self.config.retry.build();
@@ -444,7 +448,10 @@ impl<S: TagSource> Scheduler<S> {
             let mut failures = 0u32;
             loop {
                 let result = {
-                    let _permit = self.permit(image.registry()).await;
+                    let _permit = match first_permit.take() {
+                        Some(permit) => permit,
+                        None => self.permit(image.registry()).await,
+                    };
                     op().await
                 };
                 let error = match result {

@@ -477,3 +477,28 @@ async fn digests_are_retried_and_not_cached() {
     s.digest(&req).await.expect("digest");
     assert_eq!(s.source().calls(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_timeout_starts_when_the_registry_permit_is_held() {
+    // 12 scans of 1 s on one registry, 4 at a time, each with a 1.5 s timeout: the last wave
+    // starts after 2 s in the queue and must still succeed.
+    let s = scheduler(1_000, &[]);
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let req = ScanRequest {
+                    timeout: Some(Duration::from_millis(1_500)),
+                    ..request(&format!("r.io/team/app{i}"))
+                };
+                s.scan(&req).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await
+            .expect("join")
+            .expect("a queued scan is not timed out");
+    }
+    assert_eq!(s.source().calls(), 12);
+}
