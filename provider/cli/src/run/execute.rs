@@ -1,9 +1,11 @@
 //! Running a plan: scans, selections and automations through the engine.
 
 use super::REGISTRY_ATTEMPTS;
-use super::plan::Plan;
+use super::plan::{Plan, PolicyTask, RepositoryTask};
 use super::print::{describe_checkout, print_outcome};
 use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
 
 use imageautomation_engine::reconcile::{
     AutomationRequest, PolicyRequest, RunMode, run_update_automation, scan_image_repository,
@@ -24,27 +26,52 @@ impl Plan {
         let mut failures = 0;
         let now = chrono::Utc::now();
 
-        // Scans run concurrently (the scheduler bounds each registry); results print in file order.
-        let scans = self.repositories.iter().map(|task| {
+        // Each repository is scanned and its policies selected in one future; a few run at
+        // once (the scheduler bounds each registry) and the tag list is dropped as soon as its
+        // policies are selected, so a fleet of 5,000 repositories never holds every list.
+        // `buffered` keeps the file order for printing.
+        let mut policies_of: BTreeMap<&str, Vec<&PolicyTask>> = BTreeMap::new();
+        for task in &self.policies {
+            policies_of.entry(&task.repository).or_default().push(task);
+        }
+        let repositories = self.repositories.iter().map(|task| {
             let scheduler = &scheduler;
-            async move { scan_image_repository(scheduler, &task.request, None, now).await }
+            let policies = policies_of.get(task.id.as_str());
+            async move {
+                let scan = scan_image_repository(scheduler, &task.request, None, now).await;
+                let mut selections = Vec::new();
+                let scan = scan.map(|scan| scan.result);
+                if let Ok(result) = &scan {
+                    for policy in policies.into_iter().flatten() {
+                        let selection =
+                            select_image(scheduler, policy_request(task, policy, &result.tags))
+                                .await;
+                        selections.push((policy.id.as_str(), selection));
+                    }
+                    scheduler.forget(&task.request);
+                }
+                (task, scan.map(|result| result.tags.len()), selections)
+            }
         });
-        let scans = futures_util::future::join_all(scans).await;
-        let mut scanned = BTreeMap::new();
+        let outcomes: Vec<_> = futures_util::stream::iter(repositories)
+            .buffered(REPOSITORIES_IN_FLIGHT)
+            .collect()
+            .await;
+
         if !self.repositories.is_empty() {
             println!("\nImageRepositories:");
         }
-        for (task, scan) in self.repositories.iter().zip(scans) {
+        let mut selections = BTreeMap::new();
+        for (task, scan, policies) in outcomes {
             match scan {
-                Ok(scan) => {
-                    let tags = scan.result.tags.len();
+                Ok(tags) => {
                     println!(
                         "  {}: scanned {}: {tags} tag{}",
                         task.id,
                         task.image,
                         if tags == 1 { "" } else { "s" }
                     );
-                    scanned.insert(task.id.clone(), (task, scan.result.tags));
+                    selections.extend(policies);
                 }
                 Err(e) => {
                     failures += 1;
@@ -59,7 +86,7 @@ impl Plan {
             println!("\nImagePolicies:");
         }
         for task in &self.policies {
-            let Some((repository, tags)) = scanned.get(&task.repository) else {
+            let Some(selection) = selections.remove(task.id.as_str()) else {
                 failures += 1;
                 eprintln!(
                     "error: ImagePolicy {}: ImageRepository {} has no tags because its scan failed",
@@ -68,25 +95,7 @@ impl Plan {
                 println!("  {}: not selected (its ImageRepository failed)", task.id);
                 continue;
             };
-            let request = PolicyRequest {
-                selector: &task.selector,
-                image: &repository.image,
-                tags,
-                digest_reflection: task.digest_reflection,
-                digest_access: DigestRequest {
-                    image: repository.image.clone(),
-                    insecure: repository.request.insecure,
-                    tag: String::new(),
-                    credentials: repository.request.credentials.clone(),
-                    tls: TlsOptions::default(),
-                    proxy: repository.request.proxy.clone(),
-                    provider: repository.request.provider,
-                    timeout: repository.request.timeout,
-                },
-                previous: None,
-                previous_observed: None,
-            };
-            match select_image(&scheduler, request).await {
+            match selection {
                 Ok(status) => {
                     println!("  {}: selected {}", task.id, status.latest_ref);
                     selected.insert(task.id.clone(), status.latest_ref);
@@ -144,5 +153,35 @@ impl Plan {
             }
         }
         failures
+    }
+}
+
+/// Repositories scanned and selected at once by `imageautomation run`: enough to keep each
+/// registry's permits busy, few enough that peak memory holds only this many tag lists.
+const REPOSITORIES_IN_FLIGHT: usize = 16;
+
+/// The selection inputs of `policy` over its repository's `tags`.
+fn policy_request<'a>(
+    repository: &'a RepositoryTask,
+    policy: &'a PolicyTask,
+    tags: &'a [String],
+) -> PolicyRequest<'a> {
+    PolicyRequest {
+        selector: &policy.selector,
+        image: &repository.image,
+        tags,
+        digest_reflection: policy.digest_reflection,
+        digest_access: DigestRequest {
+            image: repository.image.clone(),
+            insecure: repository.request.insecure,
+            tag: String::new(),
+            credentials: repository.request.credentials.clone(),
+            tls: TlsOptions::default(),
+            proxy: repository.request.proxy.clone(),
+            provider: repository.request.provider,
+            timeout: repository.request.timeout,
+        },
+        previous: None,
+        previous_observed: None,
     }
 }

@@ -1,6 +1,7 @@
 //! One ImageRepository reconcile: scan when due, else keep the stored result
 //! (Flux IRC `imagerepository_controller.go` `shouldScan`, flux-spec 3.2).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,8 +13,9 @@ use crate::{ScanReason, ScanRequest, Scheduler, TagSource, should_scan};
 /// The outcome of [`scan_image_repository`].
 #[derive(Debug, Clone)]
 pub struct RepositoryScan {
-    /// The stored result: new when scanned, else the previous one.
-    pub result: ScanResult,
+    /// The stored result: new when scanned (shared with the scheduler's store, not copied:
+    /// a repository can hold 10,000+ tags), else the previous one.
+    pub result: Arc<ScanResult>,
     /// Why the registry was scanned, `None` when the previous result was kept.
     pub scanned: Option<ScanReason>,
 }
@@ -35,7 +37,7 @@ pub async fn scan_image_repository<S: TagSource>(
 ) -> Result<RepositoryScan, ReconcileError> {
     let invalid = |source| {
         ReconcileError::Registry(crate::Error::Invalid {
-            source: std::sync::Arc::new(source),
+            source: Arc::new(source),
         })
     };
     let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
@@ -55,13 +57,13 @@ pub async fn scan_image_repository<S: TagSource>(
     );
     match (decision.scan, previous) {
         (None, Some(previous)) => Ok(RepositoryScan {
-            result: previous.clone(),
+            result: Arc::new(previous.clone()),
             scanned: None,
         }),
         (reason, _) => {
             let result = scheduler.scan(request).await?;
             Ok(RepositoryScan {
-                result: (*result).clone(),
+                result,
                 scanned: Some(reason.unwrap_or(ScanReason::FirstScan)),
             })
         }

@@ -104,7 +104,7 @@ impl ImageRepository {
         let args = parsed.args;
         let image = args.image.clone().unwrap_or_default();
         let scan = match previous {
-            Some(previous) if args.suspend => previous,
+            Some(previous) if args.suspend => std::sync::Arc::new(previous),
             previous => {
                 let request = self.scan_request(ctx, &args)?;
                 ctx.log.status(&ctx.urn, format!("scanning {image}")).await;
