@@ -419,6 +419,36 @@ impl TagSelector {
         }
     }
 
+    /// Orders two tags as this policy ranks them, after `filterTags` extraction:
+    /// `Greater` when the policy prefers `a` over `b` (semver: higher version; alphabetical
+    /// and numerical: later in `order`), `Equal` for equal keys. The semver range is not
+    /// applied: a version outside it still has its place in the order.
+    ///
+    /// `None` when either tag is filtered out or its key cannot be ordered (not semver, not a
+    /// number). Used by `downgrade: Deny` to tell whether a file's tag ranks above the selected
+    /// one; this ordering is ours, Flux has no downgrade check.
+    pub fn compare(&self, a: &str, b: &str) -> Option<Ordering> {
+        let tags = [a, b];
+        let keyed = self.filter(&tags, &mut |_, _| {});
+        let [ka, kb] = keyed.as_slice() else {
+            return None;
+        };
+        let (ka, kb) = (ka.key.as_ref(), kb.key.as_ref());
+        match &self.policer {
+            Policer::SemVer { .. } => {
+                let va = parse_tag_version(ka).ok()?;
+                let vb = parse_tag_version(kb).ok()?;
+                Some(va.compare(&vb))
+            }
+            Policer::Alphabetical(order) => Some(directed(ka.cmp(kb), *order)),
+            Policer::Numerical(order) => {
+                let na = numeric::parse_go_float(ka)?;
+                let nb = numeric::parse_go_float(kb)?;
+                Some(directed(na.total_cmp(&nb), *order))
+            }
+        }
+    }
+
     /// The filter step: every matching tag with its key (the extracted value,
     /// or the tag); `reject` hears about the others. Keys may repeat.
     fn filter<'a, S: AsRef<str>>(
@@ -588,6 +618,14 @@ impl TagSelector {
                 key: k.key.into_owned(),
             })
             .collect()
+    }
+}
+
+/// `ordering` as the policy's `order` prefers: reversed for `DESC`.
+fn directed(ordering: Ordering, order: Order) -> Ordering {
+    match order {
+        Order::Asc => ordering,
+        Order::Desc => ordering.reverse(),
     }
 }
 

@@ -126,6 +126,38 @@ proptest! {
     }
 
     #[test]
+    fn no_candidate_compares_above_the_selected_tag(
+        tags in prop::collection::vec(tag(), 1..30),
+        range in range(),
+        order in select(vec!["asc", "desc"]),
+    ) {
+        let filter = Some(FilterTags { pattern: r"^v?(?P<v>[0-9].*)$".into(), extract: "$v".into() });
+        let order = Some(OrderPolicy { order: Some(order.to_owned()) });
+        let specs = [
+            PolicyChoice { semver: Some(SemVerPolicy { range: range.clone() }), ..Default::default() },
+            PolicyChoice { alphabetical: order.clone(), ..Default::default() },
+            PolicyChoice { numerical: order, ..Default::default() },
+        ];
+        for policy in specs {
+            for filter_tags in [None, filter.clone()] {
+                let spec = ImagePolicySpec { policy: policy.clone(), filter_tags };
+                let selector = TagSelector::new(&spec).expect("valid");
+                let selection = selector.explain(&tags);
+                let Ok(winner) = &selection.result else { continue };
+                prop_assert_eq!(selector.compare(winner, winner), Some(std::cmp::Ordering::Equal));
+                for candidate in &selection.candidates {
+                    let ordering = selector.compare(winner, &candidate.tag);
+                    prop_assert!(
+                        ordering.is_some_and(|o| o != std::cmp::Ordering::Less),
+                        "{:?} over {:?}: {:?}", winner, candidate.tag, ordering
+                    );
+                    prop_assert_eq!(ordering.map(std::cmp::Ordering::reverse), selector.compare(&candidate.tag, winner));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn parsers_never_panic(text in any::<String>(), extract in any::<String>()) {
         let _ = Version::parse(&text);
         let _ = parse_tag_version(&text);
@@ -145,4 +177,41 @@ proptest! {
             let _ = c.matches(&Version::parse("1.2.3").expect("valid"));
         }
     }
+}
+
+#[test]
+fn compare_orders_by_the_policy_after_extraction() {
+    use std::cmp::Ordering::{Greater, Less};
+    let semver = TagSelector::new(&ImagePolicySpec {
+        policy: PolicyChoice {
+            semver: Some(SemVerPolicy {
+                range: "5.0.x".into(),
+            }),
+            ..Default::default()
+        },
+        filter_tags: None,
+    })
+    .expect("valid");
+    assert_eq!(semver.compare("5.1.0", "5.0.9"), Some(Greater));
+    assert_eq!(semver.compare("5.0.10", "5.0.9"), Some(Greater));
+    assert_eq!(semver.compare("v5.0.9", "5.1.0-rc.1"), Some(Less));
+    assert_eq!(semver.compare("latest", "5.0.9"), None);
+    let numerical_desc = TagSelector::new(&ImagePolicySpec {
+        policy: PolicyChoice {
+            numerical: Some(OrderPolicy {
+                order: Some("desc".into()),
+            }),
+            ..Default::default()
+        },
+        filter_tags: Some(FilterTags {
+            pattern: r"^main-[a-f0-9]+-(?P<ts>\d+)$".into(),
+            extract: "$ts".into(),
+        }),
+    })
+    .expect("valid");
+    assert_eq!(
+        numerical_desc.compare("main-ab-9", "main-cd-10"),
+        Some(Greater)
+    );
+    assert_eq!(numerical_desc.compare("main-ab-9", "release-10"), None);
 }
