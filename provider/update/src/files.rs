@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::result::{FileChanges, SkippedFile, UpdateResult};
+use crate::result::{FileChanges, RefusedDowngrade, SkippedFile, UpdateResult};
 use crate::scan::{self, SetterValues};
 use crate::{Error, Mode, TOKEN};
 
@@ -75,10 +75,67 @@ struct Pending {
     new_text: String,
 }
 
+/// The `downgrade: Deny` policies of a run and the tags they selected.
+pub(crate) struct Guards<'a> {
+    pub policies: &'a crate::Policies,
+    pub guards: &'a crate::DowngradeGuards,
+}
+
+impl Guards<'_> {
+    /// The downgrades `found` would write in file `path`: one per guarded policy at most.
+    fn refused(&self, path: &str, found: &scan::Scan) -> Vec<RefusedDowngrade> {
+        let mut refused: Vec<RefusedDowngrade> = Vec::new();
+        if self.guards.is_empty() {
+            return refused;
+        }
+        for change in found.objects.iter().flat_map(|o| &o.changes) {
+            let mut parts = change.setter.splitn(3, ':');
+            let (Some(ns), Some(name)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let current = match parts.next() {
+                None => tag_of(&change.old_value),
+                Some("tag") => Some(change.old_value.as_str()),
+                Some(_) => None,
+            };
+            let policy = format!("{ns}:{name}");
+            let (Some(current), Some(selector), Some(latest)) = (
+                current,
+                self.guards.get(&policy),
+                self.policies.get(&policy),
+            ) else {
+                continue;
+            };
+            let downgrade =
+                selector.compare(current, &latest.tag) == Some(std::cmp::Ordering::Greater);
+            if downgrade && !refused.iter().any(|r| r.policy == policy) {
+                refused.push(RefusedDowngrade {
+                    path: path.to_owned(),
+                    policy,
+                    current_tag: current.to_owned(),
+                    selected_tag: latest.tag.clone(),
+                });
+            }
+        }
+        refused.sort_by(|a, b| a.policy.cmp(&b.policy));
+        refused
+    }
+}
+
+/// The tag of an image reference `name[:tag][@digest]`, if it has one.
+fn tag_of(reference: &str) -> Option<&str> {
+    let without_digest = reference.split_once('@').map_or(reference, |(r, _)| r);
+    let last_part = without_digest
+        .rsplit_once('/')
+        .map_or(without_digest, |(_, p)| p);
+    last_part.split_once(':').map(|(_, tag)| tag)
+}
+
 pub(crate) fn run(
     root: &Path,
     path: &str,
     setters: &SetterValues,
+    guards: &Guards<'_>,
     mode: Mode,
 ) -> Result<UpdateResult, Error> {
     let (canon_root, scan_root) = secure_join(root, path)?;
@@ -139,13 +196,34 @@ pub(crate) fn run(
             });
             continue;
         };
-        let found = match scan::scan(&text, setters) {
+        let mut found = match scan::scan(&text, setters) {
             Ok(f) => f,
             Err(reason) => {
                 result.skipped.push(SkippedFile { path: rel, reason });
                 continue;
             }
         };
+        let refused = guards.refused(&rel, &found);
+        let mut reduced = None;
+        if !refused.is_empty() {
+            // Scan again without the refused policies: their markers keep their values.
+            let mut without = setters.clone();
+            for r in &refused {
+                for suffix in ["", ":name", ":tag", ":digest"] {
+                    without.remove(&format!("{}{suffix}", r.policy));
+                }
+            }
+            found = match scan::scan(&text, &without) {
+                Ok(f) => f,
+                Err(reason) => {
+                    result.skipped.push(SkippedFile { path: rel, reason });
+                    continue;
+                }
+            };
+            reduced = Some(without);
+            result.refused.extend(refused);
+        }
+        let setters = reduced.as_ref().unwrap_or(setters);
         if found.edits.is_empty() {
             continue;
         }
@@ -183,6 +261,9 @@ pub(crate) fn run(
     }
     result.files.sort_by(|a, b| a.path.cmp(&b.path));
     result.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    result
+        .refused
+        .sort_by(|a, b| (&a.path, &a.policy).cmp(&(&b.path, &b.policy)));
     Ok(result)
 }
 

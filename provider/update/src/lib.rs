@@ -27,15 +27,23 @@ mod scan;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use imageautomation_policy::TagSelector;
+
 pub use error::Error;
 pub use reference::LatestRef;
-pub use result::{Change, FileChanges, ObjectChanges, ObjectId, SkippedFile, UpdateResult};
+pub use result::{
+    Change, FileChanges, ObjectChanges, ObjectId, RefusedDowngrade, SkippedFile, UpdateResult,
+};
 
 /// The policies the setters may use: `"<namespace>:<name>"` -> the ImagePolicy's `latestRef`.
 ///
 /// A marker naming a policy that is not in the map is ignored (Flux: policies that are absent or
 /// not ready define no setter).
 pub type Policies = BTreeMap<String, LatestRef>;
+
+/// The policies with `downgrade: Deny`: `"<namespace>:<name>"` -> the compiled policy whose
+/// ordering ([`TagSelector::compare`]) tells whether the selected tag ranks below the file's.
+pub type DowngradeGuards = BTreeMap<String, TagSelector>;
 
 /// The token a file must contain, quotes included, to be parsed at all (Flux IAC
 /// `setters.go`: `fmt.Sprintf("%q", "$imagepolicy")`).
@@ -90,8 +98,29 @@ pub fn apply_setters(
     policies: &Policies,
     mode: Mode,
 ) -> Result<UpdateResult, Error> {
+    apply_setters_guarded(root, path, policies, &DowngradeGuards::new(), mode)
+}
+
+/// [`apply_setters`], except that a policy in `guards` (`downgrade: Deny`, an imageautomation
+/// addition) never writes a tag that ranks below the one in a file under its own ordering
+/// (semver, alphabetical, numerical, after `filterTags` extraction): in such a file none of
+/// that policy's markers (image, name, tag, digest) change, and the refusal is listed in
+/// [`UpdateResult::refused`]. The file's tag is read from `:tag` markers and from the tag of
+/// full image references; a value the policy cannot order (`latest`, filtered out, no tag)
+/// is not a downgrade.
+///
+/// # Errors
+/// As [`apply_setters`].
+pub fn apply_setters_guarded(
+    root: &Path,
+    path: &str,
+    policies: &Policies,
+    guards: &DowngradeGuards,
+    mode: Mode,
+) -> Result<UpdateResult, Error> {
     let setters = setter_values(policies)?;
-    files::run(root, path, &setters, mode)
+    let guards = files::Guards { policies, guards };
+    files::run(root, path, &setters, &guards, mode)
 }
 
 /// The four setters of every policy (Flux IAC `setters.go` `UpdateWithSetters`).

@@ -15,6 +15,36 @@ pub struct UpdateResult {
     /// Files that carry the `"$imagepolicy"` token but were left untouched because they could not
     /// be read (malformed YAML, not UTF-8, a document that is not a mapping), sorted by `path`.
     pub skipped: Vec<SkippedFile>,
+    /// Values a `downgrade: Deny` policy did not write because the selected tag ranks below the
+    /// one in the file, sorted by `path` then `policy`; the policy's markers in that file are
+    /// left as they are. Omitted from JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedDowngrade>,
+}
+
+/// A downgrade that `downgrade: Deny` refused in one file (an imageautomation addition; Flux
+/// writes whatever the policy selected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedDowngrade {
+    /// Path relative to the scan root, with `/` separators.
+    pub path: String,
+    /// The policy, `<namespace>:<name>`.
+    pub policy: String,
+    /// The tag in the file.
+    pub current_tag: String,
+    /// The selected tag, which ranks below it.
+    pub selected_tag: String,
+}
+
+impl std::fmt::Display for RefusedDowngrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} would downgrade {} to {} (downgrade: Deny); left as it is",
+            self.path, self.policy, self.current_tag, self.selected_tag
+        )
+    }
 }
 
 /// The changes made to one file.
