@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use imageautomation_policy::{FilterTags, PolicyChoice};
-use imageautomation_update::LatestRef;
+use imageautomation_update::{DowngradeGuards, LatestRef};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::de;
 use crate::flux::DigestReflectionPolicy;
 use crate::git::{GitCheckout, GitCommit, GitPush, UpdateStrategy};
+use crate::policy_options::{Downgrade, OptionError, PolicyOptions};
 
 /// A property value that does not have the schema's shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -294,9 +295,34 @@ pub struct ImagePolicyArgs {
     /// `name` of the Flux identity.
     #[serde(default, deserialize_with = "de::text")]
     pub name: Option<String>,
+    /// `downgrade`: `Allow` (default) or `Deny` ([`PolicyOptions`]).
+    #[serde(default)]
+    pub downgrade: Downgrade,
+    /// `minimumAge`: Go duration.
+    #[serde(default, deserialize_with = "de::text")]
+    pub minimum_age: Option<String>,
+    /// `platforms`: `os/architecture[/variant]` each.
+    #[serde(default, deserialize_with = "de::list")]
+    pub platforms: Vec<String>,
+    /// `hold`: keep `latestRef` at its last value.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub hold: bool,
 }
 
 impl ImagePolicyArgs {
+    /// `downgrade`, `minimumAge`, `platforms` and `hold`, checked.
+    ///
+    /// # Errors
+    /// [`PolicyOptions::parse`]'s, naming the input.
+    pub fn options(&self) -> Result<PolicyOptions, OptionError> {
+        PolicyOptions::parse(
+            self.downgrade,
+            self.minimum_age.as_deref(),
+            &self.platforms,
+            self.hold,
+        )
+    }
+
     /// The policy crate's view: `policy` and `filterTags`.
     pub fn selection(&self) -> imageautomation_policy::ImagePolicySpec {
         imageautomation_policy::ImagePolicySpec {
@@ -382,6 +408,17 @@ pub struct ImagePolicyRef {
     /// `latestRef`: the selected image.
     #[serde(default)]
     pub latest_ref: Option<LatestRef>,
+    /// `downgrade`: with `Deny`, the automation keeps a file whose tag ranks above
+    /// `latestRef.tag` under `policy` and `filterTags` (the ImagePolicy's output carries them
+    /// only then).
+    #[serde(default)]
+    pub downgrade: Downgrade,
+    /// `policy` of the ImagePolicy (with `downgrade: Deny`).
+    #[serde(default)]
+    pub policy: Option<PolicyChoice>,
+    /// `filterTags` of the ImagePolicy (with `downgrade: Deny`).
+    #[serde(default)]
+    pub filter_tags: Option<FilterTags>,
 }
 
 impl ImagePolicyRef {
@@ -462,6 +499,34 @@ impl UpdateAutomationArgs {
             .flatten()
             .filter_map(|p| Some((p.marker(), p.latest_ref.clone()?)))
             .collect()
+    }
+
+    /// `"namespace:name"` -> the compiled policy of each `policies` entry with
+    /// `downgrade: Deny`, for the setters' downgrade check.
+    ///
+    /// # Errors
+    /// A [`ShapeError`] naming `policies[i].policy` when an entry's policy does not compile
+    /// or is missing.
+    pub fn downgrade_guards(&self) -> Result<DowngradeGuards, ShapeError> {
+        let mut guards = DowngradeGuards::new();
+        for (i, p) in self.policies.iter().flatten().enumerate() {
+            if p.downgrade != Downgrade::Deny {
+                continue;
+            }
+            let spec = imageautomation_policy::ImagePolicySpec {
+                policy: p.policy.clone().unwrap_or_default(),
+                filter_tags: p.filter_tags.clone(),
+            };
+            let selector =
+                imageautomation_policy::TagSelector::new(&spec).map_err(|e| ShapeError {
+                    property: format!("policies[{i}].policy"),
+                    reason: format!(
+                        "downgrade: Deny needs the ImagePolicy's policy to order tags: {e}"
+                    ),
+                })?;
+            guards.insert(p.marker(), selector);
+        }
+        Ok(guards)
     }
 }
 

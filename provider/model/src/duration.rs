@@ -4,6 +4,26 @@
 
 use std::time::Duration;
 
+/// Writes `d` as a Go duration without zero parts: `24h`, `1h30m`, `1m30s`, `500ms`, `0s`.
+pub fn format_go_duration(d: Duration) -> String {
+    let millis = d.as_millis();
+    if millis == 0 {
+        return "0s".into();
+    }
+    if millis < 1_000 {
+        return format!("{millis}ms");
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3_600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if value > 0 {
+            out.push_str(&format!("{value}{unit}"));
+        }
+    }
+    out
+}
+
 /// Parses a Flux interval such as `5m` or `1h30m`.
 ///
 /// # Errors

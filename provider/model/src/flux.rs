@@ -22,6 +22,10 @@ pub struct Metadata {
     /// `metadata.labels`, what `policySelector` matches.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`; `imageautomation.pulumi.com/<option>` ones carry
+    /// [`PolicyOptions`](crate::policy_options::PolicyOptions).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 fn default_namespace() -> String {

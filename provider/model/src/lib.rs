@@ -17,6 +17,7 @@ pub mod duration;
 pub mod flux;
 pub mod git;
 pub mod manifests;
+pub mod policy_options;
 pub mod token_rule;
 pub mod url_forms;
 

@@ -15,6 +15,8 @@ pub use crate::flux::{
     LabelSelector, Metadata,
 };
 use imageautomation_policy::ImagePolicySpec;
+
+use crate::policy_options::PolicyOptions;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
@@ -72,6 +74,9 @@ pub struct ImagePolicyManifest {
     pub selection: ImagePolicySpec,
     /// `imageRepositoryRef`, `digestReflectionPolicy`, `suspend`.
     pub spec: ImagePolicyRest,
+    /// The annotations `imageautomation.pulumi.com/<option>`; defaults (Flux's behaviour)
+    /// without them.
+    pub options: PolicyOptions,
 }
 
 /// Everything read from a directory.
@@ -238,14 +243,20 @@ pub fn read_file(
                 Err(e) => errors.push(parse_error(e)),
             },
             "ImagePolicy" => match (typed::<ImagePolicySpec>(&spec), typed(&spec)) {
-                (Ok(selection), Ok(rest)) => manifests.policies.push(Object {
-                    origin,
-                    metadata,
-                    spec: ImagePolicyManifest {
-                        selection,
-                        spec: rest,
-                    },
-                }),
+                (Ok(selection), Ok(rest)) => {
+                    match PolicyOptions::from_annotations(&metadata.annotations) {
+                        Ok(options) => manifests.policies.push(Object {
+                            origin,
+                            metadata,
+                            spec: ImagePolicyManifest {
+                                selection,
+                                spec: rest,
+                                options,
+                            },
+                        }),
+                        Err(e) => errors.push(error(format!("{}: {e}", what(&name)))),
+                    }
+                }
                 (Err(e), _) | (_, Err(e)) => errors.push(parse_error(e)),
             },
             "ImageUpdateAutomation" => match typed(&spec) {
