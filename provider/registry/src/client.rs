@@ -22,6 +22,7 @@ use url::Url;
 use crate::cloud::{self, CloudOptions, LoginCache, LoginContext, Provider};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::metadata::{ConfigDoc, ImageMetadata, ManifestDoc};
 use crate::proxy::{EnvProxy, ProxyOptions};
 use crate::reference::ImageReference;
 
@@ -34,6 +35,9 @@ pub const MANIFEST_ACCEPT: [&str; 4] = [
     oci_client::manifest::IMAGE_MANIFEST_LIST_MEDIA_TYPE,
     oci_client::manifest::IMAGE_MANIFEST_MEDIA_TYPE,
 ];
+
+/// The largest manifest or config read for metadata (4 MiB, as distribution's manifest limit).
+const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
 
 /// Page size asked for with `tags/list?n=`; GGCR's default (`remote` `options.go`).
 pub const PAGE_SIZE: usize = 1000;
@@ -230,6 +234,7 @@ struct TokenResponse {
 enum Purpose<'a> {
     Tags,
     Manifest(&'a str),
+    Blob(&'a str),
 }
 
 impl RegistryClient {
@@ -543,6 +548,125 @@ impl RegistryClient {
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok(format!("sha256:{hex}"))
+    }
+
+    /// The build time and platforms of the manifest `digest` of `image` (for `minimumAge` and
+    /// `platforms`; see [`ImageMetadata`] for where each comes from).
+    ///
+    /// Requests: `GET` of the manifest; for an image index, the first platform's manifest and
+    /// its config only when the index has no `created` annotation; for an image manifest, its
+    /// config. So 2 or 3 `GET`s, none for other tags. Each body must hash to its digest.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] for a document that is not JSON, does not match its digest, or is
+    /// neither a manifest nor an index; [`Error::ManifestNotFound`]; otherwise as
+    /// [`RegistryClient::list_tags`].
+    pub async fn metadata(
+        &self,
+        image: &ImageReference,
+        digest: &str,
+        credentials: &Credentials,
+    ) -> Result<ImageMetadata> {
+        let doc: ManifestDoc = self.document(image, credentials, digest, false).await?;
+        if doc.manifests.is_some() {
+            let entries = doc.platform_entries();
+            let platforms: Vec<String> = entries.iter().map(|(_, p)| p.clone()).collect();
+            let created = match (doc.created(), entries.first()) {
+                (Some(created), _) => Some(created),
+                (None, Some((first, _))) => {
+                    let child: ManifestDoc = self
+                        .document(image, credentials, &first.digest, false)
+                        .await?;
+                    match (child.created(), &child.config) {
+                        (Some(created), _) => Some(created),
+                        (None, Some(config)) => {
+                            let config: ConfigDoc = self
+                                .document(image, credentials, &config.digest, true)
+                                .await?;
+                            config.created()
+                        }
+                        (None, None) => None,
+                    }
+                }
+                (None, None) => None,
+            };
+            return Ok(ImageMetadata { created, platforms });
+        }
+        let Some(config) = &doc.config else {
+            return Err(self.protocol(
+                image,
+                format!("the manifest {digest} is neither an image manifest nor an image index"),
+            ));
+        };
+        let config: ConfigDoc = self
+            .document(image, credentials, &config.digest, true)
+            .await?;
+        Ok(ImageMetadata {
+            created: doc.created().or_else(|| config.created()),
+            platforms: config.platform().into_iter().collect(),
+        })
+    }
+
+    /// `GET` of the manifest (or, with `blob`, the blob) `digest`, checked against its digest
+    /// and parsed as JSON.
+    async fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        image: &ImageReference,
+        credentials: &Credentials,
+        digest: &str,
+        blob: bool,
+    ) -> Result<T> {
+        if !is_sha256_digest(digest) {
+            return Err(self.protocol(
+                image,
+                format!("a descriptor names {digest:?}, which is not sha256:<64 hex>"),
+            ));
+        }
+        let base = self.base_url(image).await?;
+        let (kind, purpose, accept) = if blob {
+            ("blobs", Purpose::Blob(digest), None)
+        } else {
+            (
+                "manifests",
+                Purpose::Manifest(digest),
+                Some(MANIFEST_ACCEPT.join(", ")),
+            )
+        };
+        let url = base
+            .join(&format!("v2/{}/{kind}/{digest}", image.repository()))
+            .map_err(|e| self.protocol(image, format!("cannot build the {kind} URL: {e}")))?;
+        let resp = self
+            .send(
+                image,
+                credentials,
+                Method::GET,
+                url,
+                accept.as_deref(),
+                purpose,
+            )
+            .await?;
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES)
+        {
+            return Err(self.protocol(
+                image,
+                format!("{digest} is larger than {MAX_DOCUMENT_BYTES} bytes"),
+            ));
+        }
+        let body = resp.bytes().await.map_err(|e| self.transport(image, e))?;
+        let hex: String = Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest != format!("sha256:{hex}") {
+            return Err(self.protocol(
+                image,
+                format!("the content served for {digest} has digest sha256:{hex}"),
+            ));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| self.protocol(image, format!("{digest} is not a JSON document: {e}")))
     }
 
     /// `scheme://registry/` for `image`: HTTP when `insecure`; for local registries (GGCR:
@@ -861,6 +985,13 @@ impl RegistryClient {
             .filter(|c| !c.is_empty() && c.len() <= 64);
         if status == StatusCode::NOT_FOUND {
             return Err(match (purpose, code.as_deref()) {
+                (Purpose::Blob(digest), c) if c != Some("NAME_UNKNOWN") => Error::Server {
+                    registry,
+                    what: format!("the config blob {digest} of {}", image.repository()),
+                    status: 404,
+                    code: c.map(str::to_owned),
+                    retry_after: None,
+                },
                 (Purpose::Manifest(tag), c) if c != Some("NAME_UNKNOWN") => {
                     Error::ManifestNotFound {
                         registry,
@@ -877,6 +1008,7 @@ impl RegistryClient {
         let what = match purpose {
             Purpose::Tags => format!("the tags of {}", image.repository()),
             Purpose::Manifest(tag) => format!("the manifest of {}:{tag}", image.repository()),
+            Purpose::Blob(digest) => format!("the config blob {digest} of {}", image.repository()),
         };
         Err(Error::Server {
             registry,

@@ -25,6 +25,7 @@ pub mod client;
 pub mod cloud;
 mod credentials;
 mod error;
+mod metadata;
 pub mod proxy;
 mod reference;
 mod scan;
@@ -33,6 +34,7 @@ pub use client::{ClientOptions, MANIFEST_ACCEPT, PAGE_SIZE, RegistryClient, TlsO
 pub use cloud::{CloudOptions, Provider};
 pub use credentials::{Credentials, DockerConfig};
 pub use error::{Error, Result};
+pub use metadata::{CREATED_ANNOTATION, ImageMetadata};
 pub use proxy::{EnvProxy, ProxyOptions};
 pub use reference::{DOCKER_HUB, ImageReference};
 pub use scan::{
