@@ -45,6 +45,21 @@ pub enum Error {
         source: Arc<registry::Error>,
     },
 
+    /// The build time and platforms of a tag's image could not be read (`minimumAge`,
+    /// `platforms`).
+    #[error("metadata of {image}:{tag} failed after {attempts} attempt(s): {source}")]
+    Metadata {
+        /// The canonical image name.
+        image: String,
+        /// The tag.
+        tag: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last registry error.
+        #[source]
+        source: Arc<registry::Error>,
+    },
+
     /// The overall per-scan `timeout` passed (spanning all pages and retries, Flux
     /// `spec.timeout`).
     #[error("scan of {image} timed out after {}{}", humanize(*timeout), last_error_text(last_error.as_deref()))]
@@ -76,7 +91,9 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Invalid { .. } => false,
-            Error::Scan { source, .. } | Error::Digest { source, .. } => source.is_transient(),
+            Error::Scan { source, .. }
+            | Error::Digest { source, .. }
+            | Error::Metadata { source, .. } => source.is_transient(),
             Error::Timeout { .. } => true,
         }
     }
@@ -86,7 +103,8 @@ impl Error {
         match self {
             Error::Invalid { source }
             | Error::Scan { source, .. }
-            | Error::Digest { source, .. } => Some(source),
+            | Error::Digest { source, .. }
+            | Error::Metadata { source, .. } => Some(source),
             Error::Timeout { last_error, .. } => last_error.as_deref(),
         }
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 use imageautomation_registry::{
-    self as registry, ClientOptions, Credentials, ExclusionList, ImageReference, Provider,
-    ProxyOptions, ScanResult, TlsOptions,
+    self as registry, ClientOptions, Credentials, ExclusionList, ImageMetadata, ImageReference,
+    Provider, ProxyOptions, ScanResult, TlsOptions,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -420,6 +420,40 @@ impl<S: TagSource> Scheduler<S> {
                 },
             },
             || self.source.digest(&image, &request.tag, &access),
+        )
+        .await
+    }
+
+    /// Reads the build time and platforms of `request.image`'s manifest `digest` (the digest
+    /// of `request.tag`), with the same politeness and retries as scans; not cached here
+    /// (callers keep it per digest, e.g. in the ImagePolicy's `tagMetadata` output).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad image or TLS options; [`Error::Metadata`] when the
+    /// registry fails; [`Error::Timeout`].
+    pub async fn metadata(&self, request: &DigestRequest, digest: &str) -> Result<ImageMetadata> {
+        let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
+        let access = Access {
+            credentials: request.credentials.clone(),
+            tls: request.tls.clone(),
+            proxy: request.proxy.clone(),
+            provider: request.provider,
+        };
+        let canonical = image.canonical_name();
+        let timeout = request.timeout.unwrap_or(Duration::from_secs(60));
+        self.run(
+            &image,
+            timeout,
+            |attempts, source| match &*source {
+                registry::Error::InvalidTlsConfig { .. } => Error::Invalid { source },
+                _ => Error::Metadata {
+                    image: canonical.clone(),
+                    tag: request.tag.clone(),
+                    attempts,
+                    source,
+                },
+            },
+            || self.source.metadata(&image, digest, &access),
         )
         .await
     }

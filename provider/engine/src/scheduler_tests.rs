@@ -115,6 +115,15 @@ impl TagSource for Scripted {
             .await
             .map(|_| format!("sha256:{}", "0".repeat(64)))
     }
+
+    async fn metadata(
+        &self,
+        image: &ImageReference,
+        _digest: &str,
+        _access: &Access,
+    ) -> registry::Result<registry::ImageMetadata> {
+        self.answer(image).await.map(|_| Default::default())
+    }
 }
 
 fn exact_retries() -> SchedulerConfig {

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use imageautomation_registry::{
-    self as registry, ClientOptions, Credentials, ImageReference, Provider, ProxyOptions,
-    RegistryClient, TlsOptions,
+    self as registry, ClientOptions, Credentials, ImageMetadata, ImageReference, Provider,
+    ProxyOptions, RegistryClient, TlsOptions,
 };
 
 /// Credentials, TLS options, proxy and cloud provider of one request.
@@ -54,6 +54,14 @@ pub trait TagSource: Send + Sync + 'static {
         tag: &str,
         access: &Access,
     ) -> impl Future<Output = registry::Result<String>> + Send;
+
+    /// The build time and platforms of the manifest `digest` of `image`.
+    fn metadata(
+        &self,
+        image: &ImageReference,
+        digest: &str,
+        access: &Access,
+    ) -> impl Future<Output = registry::Result<ImageMetadata>> + Send;
 }
 
 /// The real [`TagSource`]: a [`RegistryClient`] per distinct TLS and proxy configuration,
@@ -116,6 +124,17 @@ impl TagSource for RegistryTagSource {
         let client = self.client(access)?;
         let credentials = credentials(&client, image, access).await?;
         client.digest(image, tag, &credentials).await
+    }
+
+    async fn metadata(
+        &self,
+        image: &ImageReference,
+        digest: &str,
+        access: &Access,
+    ) -> registry::Result<ImageMetadata> {
+        let client = self.client(access)?;
+        let credentials = credentials(&client, image, access).await?;
+        client.metadata(image, digest, &credentials).await
     }
 }
 

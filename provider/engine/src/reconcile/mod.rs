@@ -10,7 +10,10 @@ mod image_policy;
 mod image_repository;
 mod update_automation;
 
-pub use image_policy::{DigestReflectionPolicy, PolicyRequest, PolicyStatus, select_image};
+pub use image_policy::{
+    DigestReflectionPolicy, MAX_CANDIDATES_CHECKED, MetadataCache, PassedOver, PolicyRequest,
+    PolicyStatus, disqualification, select_image,
+};
 pub use image_repository::{RepositoryScan, scan_image_repository};
 pub use update_automation::{
     AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,

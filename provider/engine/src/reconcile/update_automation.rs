@@ -13,7 +13,9 @@ use imageautomation_git::{
 };
 use imageautomation_model::CheckoutRef;
 use imageautomation_model::git::{GitCommit, GitPush};
-use imageautomation_update::{LatestRef, Mode, Policies, UpdateResult, apply_setters};
+use imageautomation_update::{
+    DowngradeGuards, LatestRef, Mode, Policies, UpdateResult, apply_setters_guarded,
+};
 
 use super::ReconcileError;
 
@@ -45,6 +47,9 @@ pub struct AutomationRequest {
     pub update_path: String,
     /// `"namespace:name"` -> the policy's `latestRef`.
     pub policies: Policies,
+    /// The policies with `downgrade: Deny`: their refusals are in
+    /// [`UpdateResult::refused`] of the outcome's `changes`.
+    pub downgrade_guards: DowngradeGuards,
     /// Optional pull request.
     pub pull_request: Option<PullRequestSettings>,
 }
@@ -135,6 +140,7 @@ pub async fn run_update_automation(
         write_back,
         update_path,
         policies,
+        downgrade_guards,
         pull_request,
     } = request;
     let setters_mode = match mode {
@@ -149,7 +155,13 @@ pub async fn run_update_automation(
     let sink = Arc::clone(&captured);
     let result = tokio::task::spawn_blocking(move || {
         commit_and_push(&spec, |root| {
-            let result = apply_setters(root, &update_path, &policies, setters_mode)?;
+            let result = apply_setters_guarded(
+                root,
+                &update_path,
+                &policies,
+                &downgrade_guards,
+                setters_mode,
+            )?;
             let change_set = match setters_mode {
                 // Nothing was written: report no change, so nothing is committed.
                 Mode::DryRun => ChangeSet::default(),
@@ -285,6 +297,7 @@ mod tests {
                 diff: None,
             }],
             skipped: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
