@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod policy_flags;
 mod render;
 mod run;
 mod select;

@@ -33,7 +33,9 @@ mod execute;
 mod plan;
 mod print;
 
-use plan::Plan;
+use plan::{Plan, PolicyDefaults};
+
+use crate::policy_flags::PolicyFlags;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -94,6 +96,14 @@ pub struct Args {
     /// A file holding the Secret's `password`.
     #[arg(long, value_name = "FILE", requires = "proxy_username")]
     proxy_password_file: Option<PathBuf>,
+    /// Policy options for every ImagePolicy; a policy's annotations
+    /// `imageautomation.pulumi.com/<option>` take precedence, except that `Deny` wins.
+    #[command(flatten)]
+    policy_options: PolicyFlags,
+    /// Hold this ImagePolicy (`NAMESPACE/NAME`, repeatable): select nothing for it and leave its
+    /// markers as they are, like the annotation `imageautomation.pulumi.com/hold: "true"`.
+    #[arg(long = "hold", value_name = "NAMESPACE/NAME")]
+    hold: Vec<String>,
 }
 
 const FAILED: u8 = 1;
@@ -188,7 +198,27 @@ pub fn run(args: Args) -> ExitCode {
         signing_key,
         proxy,
     };
-    let plan = match Plan::new(&manifests, &docker, &secrets) {
+    let defaults = match args.policy_options.options(false) {
+        Ok(options) => PolicyDefaults {
+            options,
+            hold: args.hold.iter().cloned().collect(),
+        },
+        Err(message) => return fail(INVALID, &message),
+    };
+    if let Some(unknown) = defaults
+        .hold
+        .iter()
+        .find(|id| !manifests.policies.iter().any(|p| &&p.id() == id))
+    {
+        return fail(
+            INVALID,
+            &format!(
+                "--hold {unknown}: no ImagePolicy {unknown} in {}; write NAMESPACE/NAME",
+                args.dir.display()
+            ),
+        );
+    }
+    let plan = match Plan::new(&manifests, &docker, &secrets, &defaults) {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {

@@ -3,18 +3,19 @@
 use super::REGISTRY_ATTEMPTS;
 use super::plan::{Plan, PolicyTask, RepositoryTask};
 use super::print::{describe_checkout, print_outcome};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 
 use imageautomation_engine::reconcile::{
-    AutomationRequest, PolicyRequest, RunMode, run_update_automation, scan_image_repository,
-    select_image,
+    AutomationRequest, MetadataCache, PolicyRequest, RunMode, run_update_automation,
+    scan_image_repository, select_image,
 };
 use imageautomation_engine::{
     DigestRequest, REGISTRY_RETRY, Scheduler, SchedulerConfig, TlsOptions,
 };
-use imageautomation_update::{LatestRef, Policies};
+use imageautomation_model::policy_options::Downgrade;
+use imageautomation_update::{DowngradeGuards, LatestRef, Policies};
 
 impl Plan {
     /// Scans, selects and runs the automations; returns how many reconciles failed.
@@ -34,18 +35,23 @@ impl Plan {
         for task in &self.policies {
             policies_of.entry(&task.repository).or_default().push(task);
         }
+        let known = MetadataCache::new();
         let repositories = self.repositories.iter().map(|task| {
             let scheduler = &scheduler;
+            let known = &known;
             let policies = policies_of.get(task.id.as_str());
             async move {
                 let scan = scan_image_repository(scheduler, &task.request, None, now).await;
                 let mut selections = Vec::new();
                 let scan = scan.map(|scan| scan.result);
                 if let Ok(result) = &scan {
-                    for policy in policies.into_iter().flatten() {
-                        let selection =
-                            select_image(scheduler, policy_request(task, policy, &result.tags))
-                                .await;
+                    // `hold` without a previous latestRef (a run keeps none): nothing to select.
+                    for policy in policies.into_iter().flatten().filter(|p| !p.options.hold) {
+                        let selection = select_image(
+                            scheduler,
+                            policy_request(task, policy, &result.tags, now, known),
+                        )
+                        .await;
                         selections.push((policy.id.as_str(), selection));
                     }
                     scheduler.forget(&task.request);
@@ -85,7 +91,16 @@ impl Plan {
         if !self.policies.is_empty() {
             println!("\nImagePolicies:");
         }
+        let mut held = BTreeSet::new();
         for task in &self.policies {
+            if task.options.hold {
+                println!(
+                    "  {}: held: nothing selected, its markers are left as they are",
+                    task.id
+                );
+                held.insert(task.id.clone());
+                continue;
+            }
             let Some(selection) = selections.remove(task.id.as_str()) else {
                 failures += 1;
                 eprintln!(
@@ -98,6 +113,9 @@ impl Plan {
             match selection {
                 Ok(status) => {
                     println!("  {}: selected {}", task.id, status.latest_ref);
+                    for p in &status.passed_over {
+                        println!("    passed over {}: {}", p.tag, p.reason);
+                    }
                     selected.insert(task.id.clone(), status.latest_ref);
                 }
                 Err(e) => {
@@ -108,17 +126,28 @@ impl Plan {
             }
         }
 
+        let policy_tasks: BTreeMap<&str, &PolicyTask> =
+            self.policies.iter().map(|p| (p.id.as_str(), p)).collect();
         if !self.automations.is_empty() {
             println!("\nImageUpdateAutomations:");
         }
         for task in self.automations {
             let mut policies = Policies::new();
+            let mut downgrade_guards = DowngradeGuards::new();
             let mut missing = Vec::new();
             for id in &task.policies {
                 match selected.get(id) {
                     Some(latest) => {
-                        policies.insert(id.replacen('/', ":", 1), latest.clone());
+                        let marker = id.replacen('/', ":", 1);
+                        if let Some(policy) = policy_tasks
+                            .get(id.as_str())
+                            .filter(|p| p.options.downgrade == Downgrade::Deny)
+                        {
+                            downgrade_guards.insert(marker.clone(), policy.selector.clone());
+                        }
+                        policies.insert(marker, latest.clone());
                     }
+                    None if held.contains(id) => {}
                     None => missing.push(id),
                 }
             }
@@ -141,6 +170,7 @@ impl Plan {
                 write_back: task.write_back,
                 update_path: task.update_path,
                 policies,
+                downgrade_guards,
                 pull_request: None,
             };
             match run_update_automation(request, mode).await {
@@ -165,6 +195,8 @@ fn policy_request<'a>(
     repository: &'a RepositoryTask,
     policy: &'a PolicyTask,
     tags: &'a [String],
+    now: chrono::DateTime<chrono::Utc>,
+    known_metadata: &'a MetadataCache,
 ) -> PolicyRequest<'a> {
     PolicyRequest {
         selector: &policy.selector,
@@ -183,5 +215,8 @@ fn policy_request<'a>(
         },
         previous: None,
         previous_observed: None,
+        options: &policy.options,
+        known_metadata,
+        now,
     }
 }

@@ -14,6 +14,7 @@ use imageautomation_git::{
 };
 use imageautomation_model::checkout_ref;
 use imageautomation_model::git::UpdateStrategy;
+use imageautomation_model::policy_options::PolicyOptions;
 use imageautomation_policy::TagSelector;
 use imageautomation_registry::{ExclusionList, ImageReference};
 
@@ -36,6 +37,8 @@ pub(super) struct PolicyTask {
     pub(super) repository: String,
     pub(super) selector: TagSelector,
     pub(super) digest_reflection: DigestReflectionPolicy,
+    /// The annotations `imageautomation.pulumi.com/<option>`, with the command line's flags.
+    pub(super) options: PolicyOptions,
 }
 
 /// One ImageUpdateAutomation to run.
@@ -45,6 +48,15 @@ pub(super) struct AutomationTask {
     pub(super) policies: Vec<String>,
     pub(super) write_back: WriteBackSpec,
     pub(super) update_path: String,
+}
+
+/// The policy options of the command line: defaults for every policy, and the policies held.
+#[derive(Debug, Default)]
+pub(super) struct PolicyDefaults {
+    /// `--downgrade`, `--minimum-age`, `--platform`.
+    pub(super) options: PolicyOptions,
+    /// `--hold NAMESPACE/NAME`.
+    pub(super) hold: BTreeSet<String>,
 }
 
 /// What one run does, checked before anything touches the network.
@@ -66,6 +78,7 @@ impl Plan {
         manifests: &Manifests,
         docker: &DockerConfig,
         secrets: &SecretInputs,
+        defaults: &PolicyDefaults,
     ) -> Result<Plan, Vec<String>> {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
@@ -216,11 +229,14 @@ impl Plan {
                 }
             };
             let digest_reflection = p.spec.spec.digest_reflection_policy;
+            let mut options = p.spec.options.clone().or(&defaults.options);
+            options.hold |= defaults.hold.contains(&p.id());
             plan.policies.push(PolicyTask {
                 id: p.id(),
                 repository,
                 selector,
                 digest_reflection,
+                options,
             });
         }
 
@@ -499,7 +515,12 @@ mod tests {
             token: token.map(|(t, origin)| (SecretString::from(t.to_owned()), origin)),
             ..SecretInputs::default()
         };
-        Plan::new(&manifests(text), &DockerConfig::default(), &secrets)
+        Plan::new(
+            &manifests(text),
+            &DockerConfig::default(),
+            &secrets,
+            &PolicyDefaults::default(),
+        )
     }
 
     /// GITHUB_TOKEN goes to github.com only; an explicit token to the remote named, but

@@ -32,6 +32,15 @@ pub(super) fn print_outcome(update_path: &str, outcome: &AutomationOutcome, mode
             skipped.reason
         );
     }
+    for refused in &outcome.changes.refused {
+        println!(
+            "    {}: kept {} of {}: the selection would downgrade it to {} (downgrade: Deny)",
+            repository_path(update_path, &refused.path),
+            refused.current_tag,
+            refused.policy,
+            refused.selected_tag
+        );
+    }
     if lines.is_empty() {
         let earlier = match outcome.earlier_push {
             Some(_) => ", this automation's update pushed by an earlier run",
