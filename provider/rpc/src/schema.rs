@@ -214,8 +214,27 @@ fn types() -> Value {
                 "namespace": string("Namespace of the policy: the first part of `$imagepolicy` markers."),
                 "name": string("Name of the policy: the second part of `$imagepolicy` markers."),
                 "latestRef": reference("ImageRef", "The selected image."),
+                "downgrade": string("`Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise."),
+                "policy": reference("PolicyChoice", "The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered."),
+                "filterTags": reference("FilterTags", "The ImagePolicy's `filterTags`, with `downgrade: Deny`."),
             }),
             &["namespace", "name", "latestRef"],
+        ),
+        "imageautomation:index:PassedOverTag": object(
+            "A tag ranked above the selected one that `minimumAge` or `platforms` passed over.",
+            json!({
+                "tag": string("The tag."),
+                "reason": string("Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`."),
+            }),
+            &["tag", "reason"],
+        ),
+        "imageautomation:index:TagMetadata": object(
+            "What an image says about itself, per manifest digest.",
+            json!({
+                "created": string("RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown."),
+                "platforms": {"type": "array", "items": {"type": "string"}, "description": "`os/architecture[/variant]` of each platform the image provides."},
+            }),
+            &["platforms"],
         ),
         "imageautomation:index:GitAuth": object(
             "Credentials for the Git remote: a token, a username and password, or an SSH key. Without any, `githubToken` is used for `github.com`.",
@@ -398,10 +417,17 @@ fn image_policy() -> Value {
         "interval": string("Go duration between digest checks under `Always`."),
         "namespace": string("Namespace of the Flux identity; default `fluxNamespace`."),
         "name": string("Name of the Flux identity; default the resource name."),
+        "downgrade": {"type": "string", "default": "Allow", "description": "`Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux."},
+        "minimumAge": string("Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux."),
+        "platforms": {"type": "array", "items": {"type": "string"}, "description": "`os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux."},
+        "hold": {"type": "boolean", "default": false, "description": "Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux."},
     });
     let outputs = merged(
         &inputs,
         json!({
+            "held": {"type": "boolean", "description": "`hold` kept the last `latestRef`."},
+            "passedOverTags": {"type": "array", "items": {"$ref": t("PassedOverTag")}, "description": "Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first."},
+            "tagMetadata": {"type": "object", "additionalProperties": {"$ref": t("TagMetadata")}, "description": "The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again."},
             "latestRef": reference("ImageRef", "Flux `status.latestRef`."),
             "latestImage": string("`name:tag[@digest]`."),
             "observedPreviousRef": reference("ImageRef", "The `latestRef` before the last change."),

@@ -6,7 +6,10 @@
 //! preview shows `"5.0.0" => "5.0.3"`.
 
 use imageautomation_engine::DigestRequest;
-use imageautomation_engine::reconcile::{DigestReflectionPolicy, PolicyRequest, select_image};
+use imageautomation_engine::reconcile::{
+    DigestReflectionPolicy, MetadataCache, PolicyRequest, select_image,
+};
+use imageautomation_model::policy_options::Downgrade;
 use imageautomation_policy::{Error as PolicyError, TagSelector};
 use imageautomation_proto::codec;
 use imageautomation_proto::pulumirpc::property_diff::Kind;
@@ -28,7 +31,13 @@ const SECRET_INPUTS: &[&str] = &[
     "imageRepositoryRef.certificate.keyPem",
     "imageRepositoryRef.proxy.password",
 ];
-const COMPUTED: &[&str] = &["latestRef", "latestImage", "imagePolicyRef"];
+const COMPUTED: &[&str] = &[
+    "latestRef",
+    "latestImage",
+    "imagePolicyRef",
+    "held",
+    "passedOverTags",
+];
 
 /// The ImagePolicy resource.
 pub struct ImagePolicy;
@@ -89,6 +98,10 @@ impl Resource for ImagePolicy {
                 "interval is required with digestReflectionPolicy Always (how often to check the digest), e.g. \"10m\"",
             ));
         }
+        if let Err(e) = args.options() {
+            let property = e.option.clone();
+            failures.push(failure(property, e.message));
+        }
         check_duration("interval", args.interval.as_deref(), &mut failures);
         check_identity(
             args.namespace.as_deref(),
@@ -142,12 +155,19 @@ impl Resource for ImagePolicy {
             ("imageRepositoryRef", &["latestRef", "latestImage"]),
             ("policy", &["latestRef", "latestImage"]),
             ("filterTags", &["latestRef", "latestImage"]),
+            ("minimumAge", &["latestRef", "latestImage"]),
+            ("platforms", &["latestRef", "latestImage"]),
+            ("hold", &["latestRef", "latestImage"]),
+            ("downgrade", &["imagePolicyRef"]),
         ]
     }
 
+    /// `Always` tracks re-pushed tags; `minimumAge` lets a tag qualify as time passes, with no
+    /// change of input.
     fn refresh_before_update(&self, inputs: &Value) -> bool {
-        Inputs::<ImagePolicyArgs>::lenient(inputs).digest_reflection_policy
-            == DigestReflectionPolicy::Always
+        let args = Inputs::<ImagePolicyArgs>::lenient(inputs);
+        args.digest_reflection_policy == DigestReflectionPolicy::Always
+            || (args.minimum_age.is_some() && !args.hold)
     }
 
     async fn create(
@@ -183,7 +203,7 @@ impl Resource for ImagePolicy {
                 "an ImagePolicy cannot be imported ({id:?}): declare it with the imageRepositoryRef of an ImageRepository instead"
             )));
         };
-        // Only `Always` tracks the registry between updates (re-pushed tags).
+        // Only `Always` and `minimumAge` change without an input change.
         let outputs = if self.refresh_before_update(inputs) {
             reconcile(ctx, inputs, outputs).await?
         } else {
@@ -223,13 +243,16 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
     let args = parsed.args;
     let selector =
         TagSelector::new(&args.selection()).map_err(|e| OpError::InvalidArgument(e.to_string()))?;
+    let options = args
+        .options()
+        .map_err(|e| OpError::InvalidArgument(e.to_string()))?;
     let reference = args.image_repository_ref.unwrap_or_default();
     let image = reference.image.clone().unwrap_or_default();
     let tags = reference.tags.clone();
     let digest_reflection = args.digest_reflection_policy;
-    // Credentials (and the Docker config file) are only needed to read a digest.
+    // Credentials (and the Docker config file) are only needed to read a digest or metadata.
     let access = match digest_reflection {
-        DigestReflectionPolicy::Never => Default::default(),
+        DigestReflectionPolicy::Never if !options.needs_metadata() => Default::default(),
         _ => registry_access(ctx, &reference.access(), &image)?,
     };
     let digest_access = DigestRequest {
@@ -248,6 +271,10 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
     let (olds_plain, _) = codec::reveal(olds);
     let previous = latest_ref_of(olds_plain.get("latestRef"));
     let previous_observed = latest_ref_of(olds_plain.get("observedPreviousRef"));
+    let known: MetadataCache = olds_plain
+        .get("tagMetadata")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     let status = select_image(
         &ctx.scheduler,
         PolicyRequest {
@@ -258,10 +285,42 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
             digest_access,
             previous: previous.as_ref(),
             previous_observed: previous_observed.as_ref(),
+            options: &options,
+            known_metadata: &known,
+            now: chrono::Utc::now(),
         },
     )
     .await
     .map_err(op_error)?;
+    if options.hold && previous.is_none() {
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!("{image}: hold: true, but there is no earlier latestRef to keep: selected as usual"),
+            )
+            .await;
+    }
+    if status.held {
+        ctx.log
+            .warning(
+                &ctx.urn,
+                format!(
+                    "{image}: held at {} (hold: true): nothing selected",
+                    status.latest_ref.tag
+                ),
+            )
+            .await;
+    }
+    for p in &status.passed_over {
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!("{image}: passed over {}: {}", p.tag, p.reason),
+            )
+            .await;
+    }
+    // Held: the cache of the last selection stays for the next one.
+    let metadata = if status.held { known } else { status.metadata };
     let latest = status.latest_ref;
     if previous.as_ref().is_some_and(|p| *p != latest) {
         let before = previous.as_ref().map(|p| p.tag.clone()).unwrap_or_default();
@@ -278,13 +337,35 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
         if let Some(observed) = &status.observed_previous_ref {
             map.insert("observedPreviousRef".into(), ref_json(observed));
         }
+        map.insert("held".into(), Value::Bool(status.held));
         map.insert(
-            "imagePolicyRef".into(),
-            json!({
-                "namespace": map.get("namespace").cloned().unwrap_or_default(),
-                "name": map.get("name").cloned().unwrap_or_default(),
-                "latestRef": ref_json(&latest),
-            }),
+            "passedOverTags".into(),
+            status
+                .passed_over
+                .iter()
+                .map(|p| json!({"tag": p.tag, "reason": p.reason}))
+                .collect(),
         );
+        if !metadata.is_empty() {
+            map.insert(
+                "tagMetadata".into(),
+                serde_json::to_value(&metadata).unwrap_or_default(),
+            );
+        }
+        let mut policy_ref = json!({
+            "namespace": map.get("namespace").cloned().unwrap_or_default(),
+            "name": map.get("name").cloned().unwrap_or_default(),
+            "latestRef": ref_json(&latest),
+        });
+        // What the automation needs to order tags for `downgrade: Deny`.
+        if options.downgrade == Downgrade::Deny {
+            policy_ref["downgrade"] = json!(Downgrade::Deny.as_str());
+            for key in ["policy", "filterTags"] {
+                if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
+                    policy_ref[key] = v.clone();
+                }
+            }
+        }
+        map.insert("imagePolicyRef".into(), policy_ref);
     }))
 }

@@ -151,6 +151,9 @@ fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationReques
         write_back,
         update_path: UpdateStrategy::path(args.update.as_ref()).to_owned(),
         policies: policies_of(args)?,
+        downgrade_guards: args
+            .downgrade_guards()
+            .map_err(|e| OpError::InvalidArgument(format!("{}: {}", e.property, e.reason)))?,
         pull_request,
     })
 }
@@ -308,6 +311,9 @@ impl UpdateAutomation {
                     format!("{}: left untouched: {}", skipped.path, skipped.reason),
                 )
                 .await;
+        }
+        for refused in &outcome.changes.refused {
+            ctx.log.warning(&ctx.urn, refused.to_string()).await;
         }
         if let Some(push) = &outcome.push {
             let short: String = push.commit.chars().take(7).collect();
@@ -758,6 +764,7 @@ mod tests {
                 diff: None,
             }],
             skipped: vec![],
+            refused: vec![],
         }
     }
 
