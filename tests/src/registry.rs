@@ -434,6 +434,29 @@ impl Registry {
         Storage::new(self.dir.path().join("data"))
     }
 
+    /// The requests the registry answered so far, oldest first, as `METHOD URI`
+    /// (`GET /v2/app/manifests/sha256:...`), read from its log.
+    pub fn requests(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("msg=\"response completed"))
+            .filter_map(|l| {
+                let field = |name: &str| {
+                    let start = l.find(name)? + name.len();
+                    l[start..]
+                        .split(' ')
+                        .next()
+                        .map(|v| v.trim_matches('"').to_owned())
+                };
+                Some(format!(
+                    "{} {}",
+                    field("http.request.method=")?,
+                    field("http.request.uri=")?
+                ))
+            })
+            .collect()
+    }
+
     /// The token server's request log (JSON lines), empty without token auth.
     pub fn token_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("tokens.jsonl")).unwrap_or_default()
@@ -710,6 +733,91 @@ impl Storage {
     /// Tags a distinct image (its own digest) with `tag`; returns the digest.
     pub fn seed_unique(&self, repository: &str, tag: &str) -> String {
         let (_, digest) = self.image(repository, "amd64", Some(tag));
+        self.tag(repository, tag, &digest);
+        digest
+    }
+
+    /// Stores a linux/`arch` OCI image whose config says `created` (omitted when `None`); with
+    /// `annotate`, the manifest also carries `org.opencontainers.image.created`. `label` makes
+    /// the digest unique. Returns the manifest bytes and digest.
+    fn dated_image(
+        &self,
+        repository: &str,
+        arch: &str,
+        created: Option<&str>,
+        annotate: bool,
+        label: &str,
+    ) -> (Vec<u8>, String) {
+        let layer = format!("imageautomation dated layer {arch} {label}\n").into_bytes();
+        let layer_digest = self.blob(&layer);
+        self.layer_link(repository, &layer_digest);
+        let mut config = serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]}, "config": {}
+        });
+        if let Some(created) = created {
+            config["created"] = serde_json::json!(created);
+        }
+        let config = serde_json::to_vec(&config).expect("json");
+        let config_digest = self.blob(&config);
+        self.layer_link(repository, &config_digest);
+        let mut manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_digest, "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": layer_digest, "size": layer.len()}]
+        });
+        if let (true, Some(created)) = (annotate, created) {
+            manifest["annotations"] =
+                serde_json::json!({"org.opencontainers.image.created": created});
+        }
+        let bytes = serde_json::to_vec(&manifest).expect("json");
+        let digest = self.manifest(repository, &bytes);
+        (bytes, digest)
+    }
+
+    /// Tags a linux/`arch` image built at `created` (config only, or with `annotate` the
+    /// manifest annotation too; `None`: no time at all) with `tag`; returns its digest.
+    pub fn seed_dated(
+        &self,
+        repository: &str,
+        tag: &str,
+        arch: &str,
+        created: Option<&str>,
+        annotate: bool,
+    ) -> String {
+        let (_, digest) = self.dated_image(repository, arch, created, annotate, tag);
+        self.tag(repository, tag, &digest);
+        digest
+    }
+
+    /// Tags an OCI image index of linux/`archs` with `tag`; every child's config says
+    /// `created`, and only the index's annotation does with `annotate`. Returns the digest.
+    pub fn seed_dated_index(
+        &self,
+        repository: &str,
+        tag: &str,
+        archs: &[&str],
+        created: &str,
+        annotate: bool,
+    ) -> String {
+        let mut entries = Vec::new();
+        for arch in archs {
+            let (bytes, digest) = self.dated_image(repository, arch, Some(created), false, tag);
+            entries.push(serde_json::json!({
+                "mediaType": OCI_MANIFEST, "digest": digest, "size": bytes.len(),
+                "platform": {"architecture": arch, "os": "linux"}
+            }));
+        }
+        let mut index = serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries
+        });
+        if annotate {
+            index["annotations"] = serde_json::json!({"org.opencontainers.image.created": created});
+        }
+        let bytes = serde_json::to_vec(&index).expect("json");
+        let digest = self.manifest(repository, &bytes);
         self.tag(repository, tag, &digest);
         digest
     }
