@@ -78,6 +78,10 @@ export class UpdateAutomation extends pulumi.CustomResource {
      */
     declare public readonly git: pulumi.Output<outputs.GitSpec>;
     /**
+     * With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+     */
+    declare public /*out*/ readonly groups: pulumi.Output<outputs.PullRequestGroup[] | undefined>;
+    /**
      * Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`.
      */
     declare public readonly interval: pulumi.Output<string | undefined>;
@@ -110,7 +114,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
      */
     declare public readonly pullRequest: pulumi.Output<outputs.PullRequest | undefined>;
     /**
-     * URL of the pull request, when one was opened.
+     * URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
      */
     declare public /*out*/ readonly pullRequestUrl: pulumi.Output<string | undefined>;
     /**
@@ -147,12 +151,13 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["interval"] = args?.interval;
             resourceInputs["name"] = args?.name;
             resourceInputs["policies"] = args?.policies;
-            resourceInputs["pullRequest"] = args?.pullRequest;
+            resourceInputs["pullRequest"] = args ? pulumi.output(args.pullRequest).apply(v => v === undefined ? undefined : inputs.pullRequestArgsProvideDefaults(v)) : undefined;
             resourceInputs["sourceRef"] = args?.sourceRef;
             resourceInputs["suspend"] = args?.suspend;
             resourceInputs["update"] = args ? pulumi.output(args.update).apply(v => v === undefined ? undefined : inputs.updateStrategyArgsProvideDefaults(v)) : undefined;
             resourceInputs["changes"] = undefined /*out*/;
             resourceInputs["fluxObjects"] = undefined /*out*/;
+            resourceInputs["groups"] = undefined /*out*/;
             resourceInputs["lastPushCommit"] = undefined /*out*/;
             resourceInputs["lastPushTime"] = undefined /*out*/;
             resourceInputs["observedPolicies"] = undefined /*out*/;
@@ -162,6 +167,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["changes"] = undefined /*out*/;
             resourceInputs["fluxObjects"] = undefined /*out*/;
             resourceInputs["git"] = undefined /*out*/;
+            resourceInputs["groups"] = undefined /*out*/;
             resourceInputs["interval"] = undefined /*out*/;
             resourceInputs["lastPushCommit"] = undefined /*out*/;
             resourceInputs["lastPushTime"] = undefined /*out*/;

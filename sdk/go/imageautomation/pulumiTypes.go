@@ -2736,10 +2736,27 @@ type PullRequest struct {
 	ApiBaseUrl *string `pulumi:"apiBaseUrl"`
 	// Go text/template of the body.
 	Body *string `pulumi:"body"`
+	// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+	Branch *string `pulumi:"branch"`
+	// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+	GroupBy *string `pulumi:"groupBy"`
 	// Labels to add.
 	Labels []string `pulumi:"labels"`
 	// Go text/template of the title, with the commit message data.
 	Title *string `pulumi:"title"`
+}
+
+// Defaults sets the appropriate defaults for PullRequest
+func (val *PullRequest) Defaults() *PullRequest {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.GroupBy == nil {
+		groupBy_ := "none"
+		tmp.GroupBy = &groupBy_
+	}
+	return &tmp
 }
 
 // PullRequestInput is an input type that accepts PullRequestArgs and PullRequestOutput values.
@@ -2759,12 +2776,27 @@ type PullRequestArgs struct {
 	ApiBaseUrl pulumi.StringPtrInput `pulumi:"apiBaseUrl"`
 	// Go text/template of the body.
 	Body pulumi.StringPtrInput `pulumi:"body"`
+	// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+	Branch pulumi.StringPtrInput `pulumi:"branch"`
+	// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+	GroupBy pulumi.StringPtrInput `pulumi:"groupBy"`
 	// Labels to add.
 	Labels pulumi.StringArrayInput `pulumi:"labels"`
 	// Go text/template of the title, with the commit message data.
 	Title pulumi.StringPtrInput `pulumi:"title"`
 }
 
+// Defaults sets the appropriate defaults for PullRequestArgs
+func (val *PullRequestArgs) Defaults() *PullRequestArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.GroupBy == nil {
+		tmp.GroupBy = pulumi.StringPtr("none")
+	}
+	return &tmp
+}
 func (PullRequestArgs) ElementType() reflect.Type {
 	return reflect.TypeOf((*PullRequest)(nil)).Elem()
 }
@@ -2853,6 +2885,16 @@ func (o PullRequestOutput) Body() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PullRequest) *string { return v.Body }).(pulumi.StringPtrOutput)
 }
 
+// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+func (o PullRequestOutput) Branch() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequest) *string { return v.Branch }).(pulumi.StringPtrOutput)
+}
+
+// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+func (o PullRequestOutput) GroupBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequest) *string { return v.GroupBy }).(pulumi.StringPtrOutput)
+}
+
 // Labels to add.
 func (o PullRequestOutput) Labels() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PullRequest) []string { return v.Labels }).(pulumi.StringArrayOutput)
@@ -2907,6 +2949,26 @@ func (o PullRequestPtrOutput) Body() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+func (o PullRequestPtrOutput) Branch() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PullRequest) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Branch
+	}).(pulumi.StringPtrOutput)
+}
+
+// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+func (o PullRequestPtrOutput) GroupBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PullRequest) *string {
+		if v == nil {
+			return nil
+		}
+		return v.GroupBy
+	}).(pulumi.StringPtrOutput)
+}
+
 // Labels to add.
 func (o PullRequestPtrOutput) Labels() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *PullRequest) []string {
@@ -2925,6 +2987,101 @@ func (o PullRequestPtrOutput) Title() pulumi.StringPtrOutput {
 		}
 		return v.Title
 	}).(pulumi.StringPtrOutput)
+}
+
+// One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+type PullRequestGroup struct {
+	// The group's branch, the head of its pull request.
+	Branch string `pulumi:"branch"`
+	// The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+	Changes UpdateResult `pulumi:"changes"`
+	// What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+	Key string `pulumi:"key"`
+	// SHA-1 of the last commit pushed to the branch.
+	LastPushCommit *string `pulumi:"lastPushCommit"`
+	// RFC 3339 time of that push.
+	LastPushTime *string `pulumi:"lastPushTime"`
+	// The group's policies, `namespace:name`.
+	Policies []string `pulumi:"policies"`
+	// Number of the group's pull request, once opened.
+	PullRequestNumber *int `pulumi:"pullRequestNumber"`
+	// URL of the group's pull request, once opened.
+	PullRequestUrl *string `pulumi:"pullRequestUrl"`
+}
+
+// One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+type PullRequestGroupOutput struct{ *pulumi.OutputState }
+
+func (PullRequestGroupOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PullRequestGroup)(nil)).Elem()
+}
+
+func (o PullRequestGroupOutput) ToPullRequestGroupOutput() PullRequestGroupOutput {
+	return o
+}
+
+func (o PullRequestGroupOutput) ToPullRequestGroupOutputWithContext(ctx context.Context) PullRequestGroupOutput {
+	return o
+}
+
+// The group's branch, the head of its pull request.
+func (o PullRequestGroupOutput) Branch() pulumi.StringOutput {
+	return o.ApplyT(func(v PullRequestGroup) string { return v.Branch }).(pulumi.StringOutput)
+}
+
+// The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+func (o PullRequestGroupOutput) Changes() UpdateResultOutput {
+	return o.ApplyT(func(v PullRequestGroup) UpdateResult { return v.Changes }).(UpdateResultOutput)
+}
+
+// What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+func (o PullRequestGroupOutput) Key() pulumi.StringOutput {
+	return o.ApplyT(func(v PullRequestGroup) string { return v.Key }).(pulumi.StringOutput)
+}
+
+// SHA-1 of the last commit pushed to the branch.
+func (o PullRequestGroupOutput) LastPushCommit() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.LastPushCommit }).(pulumi.StringPtrOutput)
+}
+
+// RFC 3339 time of that push.
+func (o PullRequestGroupOutput) LastPushTime() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.LastPushTime }).(pulumi.StringPtrOutput)
+}
+
+// The group's policies, `namespace:name`.
+func (o PullRequestGroupOutput) Policies() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PullRequestGroup) []string { return v.Policies }).(pulumi.StringArrayOutput)
+}
+
+// Number of the group's pull request, once opened.
+func (o PullRequestGroupOutput) PullRequestNumber() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *int { return v.PullRequestNumber }).(pulumi.IntPtrOutput)
+}
+
+// URL of the group's pull request, once opened.
+func (o PullRequestGroupOutput) PullRequestUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.PullRequestUrl }).(pulumi.StringPtrOutput)
+}
+
+type PullRequestGroupArrayOutput struct{ *pulumi.OutputState }
+
+func (PullRequestGroupArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PullRequestGroup)(nil)).Elem()
+}
+
+func (o PullRequestGroupArrayOutput) ToPullRequestGroupArrayOutput() PullRequestGroupArrayOutput {
+	return o
+}
+
+func (o PullRequestGroupArrayOutput) ToPullRequestGroupArrayOutputWithContext(ctx context.Context) PullRequestGroupArrayOutput {
+	return o
+}
+
+func (o PullRequestGroupArrayOutput) Index(i pulumi.IntInput) PullRequestGroupOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PullRequestGroup {
+		return vs[0].([]PullRequestGroup)[vs[1].(int)]
+	}).(PullRequestGroupOutput)
 }
 
 // Credentials for one registry.
@@ -4059,6 +4216,8 @@ func init() {
 	pulumi.RegisterOutputType(ProxyPtrOutput{})
 	pulumi.RegisterOutputType(PullRequestOutput{})
 	pulumi.RegisterOutputType(PullRequestPtrOutput{})
+	pulumi.RegisterOutputType(PullRequestGroupOutput{})
+	pulumi.RegisterOutputType(PullRequestGroupArrayOutput{})
 	pulumi.RegisterOutputType(RegistryAuthOutput{})
 	pulumi.RegisterOutputType(RegistryAuthArrayOutput{})
 	pulumi.RegisterOutputType(RegistryCredentialsOutput{})

@@ -37,6 +37,7 @@ __all__ = [
     'PolicyChoice',
     'Proxy',
     'PullRequest',
+    'PullRequestGroup',
     'RegistryAuth',
     'RegistryCredentials',
     'ScanResult',
@@ -1279,6 +1280,8 @@ class PullRequest(dict):
         suggest = None
         if key == "apiBaseUrl":
             suggest = "api_base_url"
+        elif key == "groupBy":
+            suggest = "group_by"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in PullRequest. Access the value via the '{suggest}' property getter instead.")
@@ -1294,6 +1297,8 @@ class PullRequest(dict):
     def __init__(__self__, *,
                  api_base_url: Optional[_builtins.str] = None,
                  body: Optional[_builtins.str] = None,
+                 branch: Optional[_builtins.str] = None,
+                 group_by: Optional[_builtins.str] = None,
                  labels: Optional[Sequence[_builtins.str]] = None,
                  title: Optional[_builtins.str] = None):
         """
@@ -1301,6 +1306,8 @@ class PullRequest(dict):
 
         :param _builtins.str api_base_url: GitHub REST API base URL; default `https://api.github.com` (set it for GitHub Enterprise).
         :param _builtins.str body: Go text/template of the body.
+        :param _builtins.str branch: With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        :param _builtins.str group_by: How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
         :param Sequence[_builtins.str] labels: Labels to add.
         :param _builtins.str title: Go text/template of the title, with the commit message data.
         """
@@ -1308,6 +1315,12 @@ class PullRequest(dict):
             pulumi.set(__self__, "api_base_url", api_base_url)
         if body is not None:
             pulumi.set(__self__, "body", body)
+        if branch is not None:
+            pulumi.set(__self__, "branch", branch)
+        if group_by is None:
+            group_by = 'none'
+        if group_by is not None:
+            pulumi.set(__self__, "group_by", group_by)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if title is not None:
@@ -1331,6 +1344,22 @@ class PullRequest(dict):
 
     @_builtins.property
     @pulumi.getter
+    def branch(self) -> Optional[_builtins.str]:
+        """
+        With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        """
+        return pulumi.get(self, "branch")
+
+    @_builtins.property
+    @pulumi.getter(name="groupBy")
+    def group_by(self) -> Optional[_builtins.str]:
+        """
+        How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+        """
+        return pulumi.get(self, "group_by")
+
+    @_builtins.property
+    @pulumi.getter
     def labels(self) -> Optional[Sequence[_builtins.str]]:
         """
         Labels to add.
@@ -1344,6 +1373,133 @@ class PullRequest(dict):
         Go text/template of the title, with the commit message data.
         """
         return pulumi.get(self, "title")
+
+
+@pulumi.output_type
+class PullRequestGroup(dict):
+    """
+    One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "lastPushCommit":
+            suggest = "last_push_commit"
+        elif key == "lastPushTime":
+            suggest = "last_push_time"
+        elif key == "pullRequestNumber":
+            suggest = "pull_request_number"
+        elif key == "pullRequestUrl":
+            suggest = "pull_request_url"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PullRequestGroup. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PullRequestGroup.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PullRequestGroup.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 branch: _builtins.str,
+                 changes: 'outputs.UpdateResult',
+                 key: _builtins.str,
+                 policies: Sequence[_builtins.str],
+                 last_push_commit: Optional[_builtins.str] = None,
+                 last_push_time: Optional[_builtins.str] = None,
+                 pull_request_number: Optional[_builtins.int] = None,
+                 pull_request_url: Optional[_builtins.str] = None):
+        """
+        One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+
+        :param _builtins.str branch: The group's branch, the head of its pull request.
+        :param 'UpdateResult' changes: The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+        :param _builtins.str key: What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+        :param Sequence[_builtins.str] policies: The group's policies, `namespace:name`.
+        :param _builtins.str last_push_commit: SHA-1 of the last commit pushed to the branch.
+        :param _builtins.str last_push_time: RFC 3339 time of that push.
+        :param _builtins.int pull_request_number: Number of the group's pull request, once opened.
+        :param _builtins.str pull_request_url: URL of the group's pull request, once opened.
+        """
+        pulumi.set(__self__, "branch", branch)
+        pulumi.set(__self__, "changes", changes)
+        pulumi.set(__self__, "key", key)
+        pulumi.set(__self__, "policies", policies)
+        if last_push_commit is not None:
+            pulumi.set(__self__, "last_push_commit", last_push_commit)
+        if last_push_time is not None:
+            pulumi.set(__self__, "last_push_time", last_push_time)
+        if pull_request_number is not None:
+            pulumi.set(__self__, "pull_request_number", pull_request_number)
+        if pull_request_url is not None:
+            pulumi.set(__self__, "pull_request_url", pull_request_url)
+
+    @_builtins.property
+    @pulumi.getter
+    def branch(self) -> _builtins.str:
+        """
+        The group's branch, the head of its pull request.
+        """
+        return pulumi.get(self, "branch")
+
+    @_builtins.property
+    @pulumi.getter
+    def changes(self) -> 'outputs.UpdateResult':
+        """
+        The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+        """
+        return pulumi.get(self, "changes")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> _builtins.str:
+        """
+        What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+        """
+        return pulumi.get(self, "key")
+
+    @_builtins.property
+    @pulumi.getter
+    def policies(self) -> Sequence[_builtins.str]:
+        """
+        The group's policies, `namespace:name`.
+        """
+        return pulumi.get(self, "policies")
+
+    @_builtins.property
+    @pulumi.getter(name="lastPushCommit")
+    def last_push_commit(self) -> Optional[_builtins.str]:
+        """
+        SHA-1 of the last commit pushed to the branch.
+        """
+        return pulumi.get(self, "last_push_commit")
+
+    @_builtins.property
+    @pulumi.getter(name="lastPushTime")
+    def last_push_time(self) -> Optional[_builtins.str]:
+        """
+        RFC 3339 time of that push.
+        """
+        return pulumi.get(self, "last_push_time")
+
+    @_builtins.property
+    @pulumi.getter(name="pullRequestNumber")
+    def pull_request_number(self) -> Optional[_builtins.int]:
+        """
+        Number of the group's pull request, once opened.
+        """
+        return pulumi.get(self, "pull_request_number")
+
+    @_builtins.property
+    @pulumi.getter(name="pullRequestUrl")
+    def pull_request_url(self) -> Optional[_builtins.str]:
+        """
+        URL of the group's pull request, once opened.
+        """
+        return pulumi.get(self, "pull_request_url")
 
 
 @pulumi.output_type

@@ -277,6 +277,7 @@ class UpdateAutomation(pulumi.CustomResource):
             __props__.__dict__["update"] = update
             __props__.__dict__["changes"] = None
             __props__.__dict__["flux_objects"] = None
+            __props__.__dict__["groups"] = None
             __props__.__dict__["last_push_commit"] = None
             __props__.__dict__["last_push_time"] = None
             __props__.__dict__["observed_policies"] = None
@@ -307,6 +308,7 @@ class UpdateAutomation(pulumi.CustomResource):
         __props__.__dict__["changes"] = None
         __props__.__dict__["flux_objects"] = None
         __props__.__dict__["git"] = None
+        __props__.__dict__["groups"] = None
         __props__.__dict__["interval"] = None
         __props__.__dict__["last_push_commit"] = None
         __props__.__dict__["last_push_time"] = None
@@ -350,6 +352,14 @@ class UpdateAutomation(pulumi.CustomResource):
         The repository and how to write to it.
         """
         return pulumi.get(self, "git")
+
+    @_builtins.property
+    @pulumi.getter
+    def groups(self) -> pulumi.Output[Optional[Sequence['outputs.PullRequestGroup']]]:
+        """
+        With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+        """
+        return pulumi.get(self, "groups")
 
     @_builtins.property
     @pulumi.getter
@@ -419,7 +429,7 @@ class UpdateAutomation(pulumi.CustomResource):
     @pulumi.getter(name="pullRequestUrl")
     def pull_request_url(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        URL of the pull request, when one was opened.
+        URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
         """
         return pulumi.get(self, "pull_request_url")
 
