@@ -27,6 +27,23 @@ import * as utilities from "./utilities";
  * `pulumi destroy` removes the resource from the stack and leaves the repository alone.
  *
  * ## Example
+ *
+ * ## One pull request per policy or per image
+ *
+ * `pullRequest.groupBy` splits the bumps into pull requests: `none` (the default) pushes all of them
+ * to `git.push.branch` in one pull request; `policy` opens one branch and pull request per policy, so
+ * that each bump can be reviewed and merged alone; `image` one per image, holding the bumps of every
+ * policy that selects it. Each group clones the checkout branch (or its own branch, when it exists),
+ * applies only its policies' markers, commits, pushes to its branch and opens or updates its pull
+ * request. A newer tag updates the group's open pull request; no pull request is ever closed.
+ *
+ * The branches come from `pullRequest.branch`, a Go template over `.PushBranch` (`git.push.branch`,
+ * which is then required and only names the branches), `.Policy.Namespace`, `.Policy.Name`,
+ * `.Image`, `.NewTag` and `.AutomationObject`; by default
+ * `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and
+ * `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`). The output `groups` lists each
+ * group's branch, policies, changes, last push and pull request. Cluster mode cannot express groups
+ * (Flux's `ImageUpdateAutomation` pushes every bump to one branch), and `Check` says so.
  */
 export class UpdateAutomation extends pulumi.CustomResource {
     /**
