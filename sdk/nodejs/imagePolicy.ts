@@ -63,6 +63,10 @@ export class ImagePolicy extends pulumi.CustomResource {
      */
     declare public readonly digestReflectionPolicy: pulumi.Output<string>;
     /**
+     * `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+     */
+    declare public readonly downgrade: pulumi.Output<string | undefined>;
+    /**
      * Filter (and extract) before the policy.
      */
     declare public readonly filterTags: pulumi.Output<outputs.FilterTags | undefined>;
@@ -70,6 +74,14 @@ export class ImagePolicy extends pulumi.CustomResource {
      * Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages.
      */
     declare public /*out*/ readonly fluxObjects: pulumi.Output<any[] | undefined>;
+    /**
+     * `hold` kept the last `latestRef`.
+     */
+    declare public /*out*/ readonly held: pulumi.Output<boolean | undefined>;
+    /**
+     * Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+     */
+    declare public readonly hold: pulumi.Output<boolean | undefined>;
     /**
      * Pass to `UpdateAutomation.policies`.
      */
@@ -91,6 +103,10 @@ export class ImagePolicy extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly latestRef: pulumi.Output<outputs.ImageRef>;
     /**
+     * Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+     */
+    declare public readonly minimumAge: pulumi.Output<string | undefined>;
+    /**
      * Name of the Flux identity; default the resource name.
      */
     declare public readonly name: pulumi.Output<string>;
@@ -103,9 +119,21 @@ export class ImagePolicy extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly observedPreviousRef: pulumi.Output<outputs.ImageRef | undefined>;
     /**
+     * Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
+     */
+    declare public /*out*/ readonly passedOverTags: pulumi.Output<outputs.PassedOverTag[] | undefined>;
+    /**
+     * `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+     */
+    declare public readonly platforms: pulumi.Output<string[] | undefined>;
+    /**
      * Which tag wins.
      */
     declare public readonly policy: pulumi.Output<outputs.PolicyChoice>;
+    /**
+     * The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again.
+     */
+    declare public /*out*/ readonly tagMetadata: pulumi.Output<{[key: string]: outputs.TagMetadata} | undefined>;
 
     /**
      * Create a ImagePolicy resource with the given unique name, arguments, and options.
@@ -125,30 +153,44 @@ export class ImagePolicy extends pulumi.CustomResource {
                 throw new Error("Missing required property 'policy'");
             }
             resourceInputs["digestReflectionPolicy"] = (args?.digestReflectionPolicy) ?? "Never";
+            resourceInputs["downgrade"] = (args?.downgrade) ?? "Allow";
             resourceInputs["filterTags"] = args?.filterTags;
+            resourceInputs["hold"] = (args?.hold) ?? false;
             resourceInputs["imageRepositoryRef"] = args?.imageRepositoryRef;
             resourceInputs["interval"] = args?.interval;
+            resourceInputs["minimumAge"] = args?.minimumAge;
             resourceInputs["name"] = args?.name;
             resourceInputs["namespace"] = args?.namespace;
+            resourceInputs["platforms"] = args?.platforms;
             resourceInputs["policy"] = args ? pulumi.output(args.policy).apply(inputs.policyChoiceArgsProvideDefaults) : undefined;
             resourceInputs["fluxObjects"] = undefined /*out*/;
+            resourceInputs["held"] = undefined /*out*/;
             resourceInputs["imagePolicyRef"] = undefined /*out*/;
             resourceInputs["latestImage"] = undefined /*out*/;
             resourceInputs["latestRef"] = undefined /*out*/;
             resourceInputs["observedPreviousRef"] = undefined /*out*/;
+            resourceInputs["passedOverTags"] = undefined /*out*/;
+            resourceInputs["tagMetadata"] = undefined /*out*/;
         } else {
             resourceInputs["digestReflectionPolicy"] = undefined /*out*/;
+            resourceInputs["downgrade"] = undefined /*out*/;
             resourceInputs["filterTags"] = undefined /*out*/;
             resourceInputs["fluxObjects"] = undefined /*out*/;
+            resourceInputs["held"] = undefined /*out*/;
+            resourceInputs["hold"] = undefined /*out*/;
             resourceInputs["imagePolicyRef"] = undefined /*out*/;
             resourceInputs["imageRepositoryRef"] = undefined /*out*/;
             resourceInputs["interval"] = undefined /*out*/;
             resourceInputs["latestImage"] = undefined /*out*/;
             resourceInputs["latestRef"] = undefined /*out*/;
+            resourceInputs["minimumAge"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
             resourceInputs["namespace"] = undefined /*out*/;
             resourceInputs["observedPreviousRef"] = undefined /*out*/;
+            resourceInputs["passedOverTags"] = undefined /*out*/;
+            resourceInputs["platforms"] = undefined /*out*/;
             resourceInputs["policy"] = undefined /*out*/;
+            resourceInputs["tagMetadata"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         super(ImagePolicy.__pulumiType, name, resourceInputs, opts);
@@ -164,9 +206,17 @@ export interface ImagePolicyArgs {
      */
     digestReflectionPolicy?: pulumi.Input<string | undefined>;
     /**
+     * `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+     */
+    downgrade?: pulumi.Input<string | undefined>;
+    /**
      * Filter (and extract) before the policy.
      */
     filterTags?: pulumi.Input<inputs.FilterTagsArgs | undefined>;
+    /**
+     * Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+     */
+    hold?: pulumi.Input<boolean | undefined>;
     /**
      * The repository: `ImageRepository.imageRepositoryRef`.
      */
@@ -176,6 +226,10 @@ export interface ImagePolicyArgs {
      */
     interval?: pulumi.Input<string | undefined>;
     /**
+     * Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+     */
+    minimumAge?: pulumi.Input<string | undefined>;
+    /**
      * Name of the Flux identity; default the resource name.
      */
     name?: pulumi.Input<string | undefined>;
@@ -183,6 +237,10 @@ export interface ImagePolicyArgs {
      * Namespace of the Flux identity; default `fluxNamespace`.
      */
     namespace?: pulumi.Input<string | undefined>;
+    /**
+     * `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+     */
+    platforms?: pulumi.Input<pulumi.Input<string>[] | undefined>;
     /**
      * Which tag wins.
      */

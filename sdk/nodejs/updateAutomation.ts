@@ -27,6 +27,23 @@ import * as utilities from "./utilities";
  * `pulumi destroy` removes the resource from the stack and leaves the repository alone.
  *
  * ## Example
+ *
+ * ## One pull request per policy or per image
+ *
+ * `pullRequest.groupBy` splits the bumps into pull requests: `none` (the default) pushes all of them
+ * to `git.push.branch` in one pull request; `policy` opens one branch and pull request per policy, so
+ * that each bump can be reviewed and merged alone; `image` one per image, holding the bumps of every
+ * policy that selects it. Each group clones the checkout branch (or its own branch, when it exists),
+ * applies only its policies' markers, commits, pushes to its branch and opens or updates its pull
+ * request. A newer tag updates the group's open pull request; no pull request is ever closed.
+ *
+ * The branches come from `pullRequest.branch`, a Go template over `.PushBranch` (`git.push.branch`,
+ * which is then required and only names the branches), `.Policy.Namespace`, `.Policy.Name`,
+ * `.Image`, `.NewTag` and `.AutomationObject`; by default
+ * `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and
+ * `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`). The output `groups` lists each
+ * group's branch, policies, changes, last push and pull request. Cluster mode cannot express groups
+ * (Flux's `ImageUpdateAutomation` pushes every bump to one branch), and `Check` says so.
  */
 export class UpdateAutomation extends pulumi.CustomResource {
     /**
@@ -78,6 +95,10 @@ export class UpdateAutomation extends pulumi.CustomResource {
      */
     declare public readonly git: pulumi.Output<outputs.GitSpec>;
     /**
+     * With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+     */
+    declare public /*out*/ readonly groups: pulumi.Output<outputs.PullRequestGroup[] | undefined>;
+    /**
      * Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`.
      */
     declare public readonly interval: pulumi.Output<string | undefined>;
@@ -110,7 +131,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
      */
     declare public readonly pullRequest: pulumi.Output<outputs.PullRequest | undefined>;
     /**
-     * URL of the pull request, when one was opened.
+     * URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
      */
     declare public /*out*/ readonly pullRequestUrl: pulumi.Output<string | undefined>;
     /**
@@ -147,12 +168,13 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["interval"] = args?.interval;
             resourceInputs["name"] = args?.name;
             resourceInputs["policies"] = args?.policies;
-            resourceInputs["pullRequest"] = args?.pullRequest;
+            resourceInputs["pullRequest"] = args ? pulumi.output(args.pullRequest).apply(v => v === undefined ? undefined : inputs.pullRequestArgsProvideDefaults(v)) : undefined;
             resourceInputs["sourceRef"] = args?.sourceRef;
             resourceInputs["suspend"] = args?.suspend;
             resourceInputs["update"] = args ? pulumi.output(args.update).apply(v => v === undefined ? undefined : inputs.updateStrategyArgsProvideDefaults(v)) : undefined;
             resourceInputs["changes"] = undefined /*out*/;
             resourceInputs["fluxObjects"] = undefined /*out*/;
+            resourceInputs["groups"] = undefined /*out*/;
             resourceInputs["lastPushCommit"] = undefined /*out*/;
             resourceInputs["lastPushTime"] = undefined /*out*/;
             resourceInputs["observedPolicies"] = undefined /*out*/;
@@ -162,6 +184,7 @@ export class UpdateAutomation extends pulumi.CustomResource {
             resourceInputs["changes"] = undefined /*out*/;
             resourceInputs["fluxObjects"] = undefined /*out*/;
             resourceInputs["git"] = undefined /*out*/;
+            resourceInputs["groups"] = undefined /*out*/;
             resourceInputs["interval"] = undefined /*out*/;
             resourceInputs["lastPushCommit"] = undefined /*out*/;
             resourceInputs["lastPushTime"] = undefined /*out*/;

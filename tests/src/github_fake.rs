@@ -13,7 +13,8 @@
 //! - `POST /repos/{owner}/{repo}/pulls` `{title, head, base, body}`: 201, or
 //!   422 "A pull request already exists" for an open one with the same head
 //!   and base, as GitHub does
-//! - `PATCH /repos/{owner}/{repo}/pulls/{number}` `{title?, body?}`
+//! - `PATCH /repos/{owner}/{repo}/pulls/{number}` `{title?, body?, state?, base?}`; `state`
+//!   must be `open` or `closed`, and a closed pull request is no longer listed as open
 //! - `POST /repos/{owner}/{repo}/issues/{number}/labels` `{labels: [..]}`
 //!
 //! All routes may sit under a prefix (`/api/v3` for GitHub Enterprise Server).
@@ -44,6 +45,10 @@ pub struct FakePull {
     pub body: String,
     /// Labels, in the order added.
     pub labels: Vec<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// How many `PATCH` requests changed it.
+    pub updates: u32,
 }
 
 #[derive(Default)]
@@ -209,7 +214,7 @@ impl Shared {
         let web = self.base_url.replace("/api/v3", "");
         json!({
             "number": p.number,
-            "state": "open",
+            "state": p.state,
             "title": p.title,
             "body": p.body,
             "html_url": format!("{web}/{}/{}/pull/{}", self.owner, self.repo, p.number),
@@ -285,6 +290,7 @@ async fn list_pulls(
     let list: Vec<Value> = inner
         .pulls
         .iter()
+        .filter(|p| p.state == "open")
         .filter(|p| head.as_ref().is_none_or(|h| *h == p.head))
         .filter(|p| query.get("base").is_none_or(|b| *b == p.base))
         .map(|p| s.pull_json(p))
@@ -317,7 +323,7 @@ async fn create_pull(
     if inner
         .pulls
         .iter()
-        .any(|p| p.head == field("head") && p.base == field("base"))
+        .any(|p| p.state == "open" && p.head == field("head") && p.base == field("base"))
     {
         let message = format!(
             "A pull request already exists for {}:{}.",
@@ -337,6 +343,8 @@ async fn create_pull(
         title: field("title"),
         body: field("body"),
         labels: Vec::new(),
+        state: "open".into(),
+        updates: 0,
     };
     inner.pulls.push(pull.clone());
     (StatusCode::CREATED, axum::Json(s.pull_json(&pull))).into_response()
@@ -358,6 +366,10 @@ async fn update_pull(
     if let Err(e) = check_fields(&body, &["title", "body", "state", "base"], &[]) {
         return s.violation(format!("PATCH pull: {e}"));
     }
+    let state = body["state"].as_str();
+    if state.is_some_and(|st| st != "open" && st != "closed") {
+        return s.violation(format!("PATCH pull: state {state:?} is not open or closed"));
+    }
     let mut inner = s.inner.lock().expect("lock");
     let Some(pull) = inner.pulls.iter_mut().find(|p| p.number == number) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
@@ -368,6 +380,13 @@ async fn update_pull(
     if let Some(b) = body["body"].as_str() {
         pull.body = b.to_string();
     }
+    if let Some(st) = state {
+        pull.state = st.to_string();
+    }
+    if let Some(b) = body["base"].as_str() {
+        pull.base = b.to_string();
+    }
+    pull.updates += 1;
     let pull = pull.clone();
     axum::Json(s.pull_json(&pull)).into_response()
 }

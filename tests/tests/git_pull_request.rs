@@ -25,6 +25,7 @@ fn pr_spec(api: &str) -> PullRequestSpec {
         labels: vec!["automated".into(), "images".into()],
         api_base_url: Some(api.into()),
         repository: None,
+        group: None,
     }
 }
 

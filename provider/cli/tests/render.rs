@@ -220,3 +220,32 @@ fn an_unknown_update_strategy_is_refused_as_run_refuses_it() {
         "{stderr}"
     );
 }
+
+/// Flux's ImageUpdateAutomation pushes every bump to one branch: `pullRequest.groupBy` has no
+/// Flux form, so rendering it is refused rather than silently dropped.
+#[test]
+fn pull_request_groups_are_refused_as_cluster_mode_refuses_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("Pulumi.yaml"),
+        "name: x\nruntime: yaml\nresources:\n  fleet:\n    type: imageautomation:index:UpdateAutomation\n    properties:\n      name: fleet\n      git:\n        url: https://github.com/org/fleet\n        commit: {author: {name: bot, email: bot@example.com}}\n        push: {branch: image-updates}\n      policies: [{namespace: flux-system, name: podinfo, latestRef: {name: ghcr.io/a/b, tag: \"1.0.0\"}}]\n      pullRequest: {groupBy: policy}\n",
+    )
+    .expect("write");
+    let output = render(dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("pullRequest.groupBy")
+            && stderr.contains("pushes every bump to one branch"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+    // The same program with groupBy none renders.
+    let text = std::fs::read_to_string(dir.path().join("Pulumi.yaml")).expect("read");
+    std::fs::write(
+        dir.path().join("Pulumi.yaml"),
+        text.replace("groupBy: policy", "groupBy: none"),
+    )
+    .expect("write");
+    assert_eq!(render(dir.path()).status.code(), Some(0));
+}

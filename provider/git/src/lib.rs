@@ -7,7 +7,8 @@
 //!
 //! The main entry points are [`commit_and_push`] (blocking, libgit2) with its
 //! [`WriteBackSpec`], and [`PullRequestClient::ensure`] (async, GitHub REST
-//! API). Behaviour follows Flux image-automation-controller (flux-spec
+//! API), with [`BranchTemplate`] naming the branches of grouped pull
+//! requests. Behaviour follows Flux image-automation-controller (flux-spec
 //! section 5, IAC `internal/source/`).
 //!
 //! This crate does not know what the update does: the `$imagepolicy` setters
@@ -29,12 +30,14 @@ pub use changes::{Change, ChangeSet, NamespacedName, ObjectChanges, ObjectIdenti
 pub use error::Error;
 pub use known_hosts::KnownHosts;
 pub use pull_request::{
-    DEFAULT_BODY_TEMPLATE, DEFAULT_TITLE_TEMPLATE, GITHUB_API_URL, PullRequest, PullRequestClient,
-    PullRequestContent, PullRequestSpec, pull_request_branches, repository_from_url,
+    DEFAULT_BODY_TEMPLATE, DEFAULT_IMAGE_BRANCH_TEMPLATE, DEFAULT_POLICY_BRANCH_TEMPLATE,
+    DEFAULT_TITLE_TEMPLATE, GITHUB_API_URL, PullRequest, PullRequestClient, PullRequestContent,
+    PullRequestSpec, pull_request_branches, repository_from_url,
 };
 pub use signing::SigningKey;
 pub use template::{
-    COMMIT_MESSAGE_TEMPLATE_NAME, DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
+    BRANCH_TEMPLATE_NAME, BranchTemplate, BranchTemplateData, COMMIT_MESSAGE_TEMPLATE_NAME,
+    DEFAULT_MESSAGE_TEMPLATE, MessageTemplate, TemplateData,
 };
 pub use writeback::{
     CheckoutRef, CommitAuthor, EarlierPush, PUSH_RETRY, PushResult, WriteBackResult, WriteBackSpec,

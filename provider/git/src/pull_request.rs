@@ -30,6 +30,18 @@ pub const DEFAULT_TITLE_TEMPLATE: &str = "Update images ({{ .AutomationObject }}
 /// Default body template: the changes, one line each.
 pub const DEFAULT_BODY_TEMPLATE: &str = "Automated image update by `{{ .AutomationObject }}`.\n\n{{ range .Changed.Changes }}- `{{ .OldValue }}` -> `{{ .NewValue }}` ({{ .Setter }})\n{{ end }}";
 
+/// Default `pullRequest.branch` for `groupBy: policy`: one branch per policy, named after
+/// the push branch and the policy (`flux-image-updates-flux-system-podinfo`). It holds no
+/// tag, so a newer tag updates the same branch and pull request.
+pub const DEFAULT_POLICY_BRANCH_TEMPLATE: &str =
+    "{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}";
+
+/// Default `pullRequest.branch` for `groupBy: image`: one branch per image, named after the
+/// push branch and the image with `:` (a registry port, invalid in a branch name) as `-`
+/// (`flux-image-updates-ghcr.io/stefanprodan/podinfo`).
+pub const DEFAULT_IMAGE_BRANCH_TEMPLATE: &str =
+    "{{ .PushBranch }}-{{ .Image | replace \":\" \"-\" }}";
+
 /// The `pullRequest` settings.
 #[derive(Debug, Clone, Default)]
 pub struct PullRequestSpec {
@@ -46,6 +58,11 @@ pub struct PullRequestSpec {
     /// `owner/repo` on GitHub; default: the last two path segments of the
     /// Git URL (`.git` removed).
     pub repository: Option<String>,
+    /// The group of a grouped pull request (`pullRequest.groupBy`): the policy
+    /// (`namespace:name`) or the image. The default title ends with it
+    /// (`Update images (flux-system/fleet): flux-system:podinfo`), so that the
+    /// group's pull requests can be told apart; `None` for one pull request.
+    pub group: Option<String>,
 }
 
 /// Title and body rendered for one pull request.
@@ -64,6 +81,8 @@ impl PullRequestSpec {
     /// # Errors
     /// [`Error::TemplateParse`], [`Error::TemplateExecute`],
     /// [`Error::RemovedTemplateField`].
+    /// With [`PullRequestSpec::group`] and no title template, the default
+    /// title ends with `: <group>`.
     pub fn render(&self, data: &TemplateData) -> Result<PullRequestContent, Error> {
         let title = self
             .title_template
@@ -77,10 +96,13 @@ impl PullRequestSpec {
             .unwrap_or(DEFAULT_BODY_TEMPLATE);
         let title = MessageTemplate::parse("pull request title", title)?.render(data)?;
         let body = MessageTemplate::parse("pull request body", body)?.render(data)?;
-        Ok(PullRequestContent {
-            title: title.lines().next().unwrap_or_default().trim().to_string(),
-            body,
-        })
+        let mut title = title.lines().next().unwrap_or_default().trim().to_string();
+        if let Some(group) = &self.group
+            && self.title_template.as_deref().is_none_or(str::is_empty)
+        {
+            title = format!("{title}: {group}");
+        }
+        Ok(PullRequestContent { title, body })
     }
 }
 
@@ -398,6 +420,34 @@ mod tests {
             );
         }
         assert_eq!(repository_from_url("https://github.com/only"), None);
+    }
+
+    #[test]
+    fn a_grouped_default_title_names_its_group() {
+        let data = TemplateData {
+            automation_object: crate::NamespacedName {
+                namespace: "flux-system".into(),
+                name: "fleet".into(),
+            },
+            ..TemplateData::default()
+        };
+        let mut spec = PullRequestSpec {
+            group: Some("apps:podinfo".into()),
+            ..PullRequestSpec::default()
+        };
+        assert_eq!(
+            spec.render(&data).expect("render").title,
+            "Update images (flux-system/fleet): apps:podinfo"
+        );
+        // A title template of the user's own is left as written.
+        spec.title_template = Some("bump {{ .AutomationObject.Name }}".into());
+        assert_eq!(spec.render(&data).expect("render").title, "bump fleet");
+        spec.group = None;
+        spec.title_template = None;
+        assert_eq!(
+            spec.render(&data).expect("render").title,
+            "Update images (flux-system/fleet)"
+        );
     }
 
     #[test]

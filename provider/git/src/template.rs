@@ -93,6 +93,12 @@ impl MessageTemplate {
     /// [`Error::RemovedTemplateField`] when it uses `.Updated` or
     /// `.Changed.ImageResult` (Flux's removed fields).
     pub fn parse(name: &str, source: &str) -> Result<Self, Error> {
+        Self::parse_for(name, source, DataModel::Commit)
+    }
+
+    /// [`MessageTemplate::parse`] for the data of `model`: the static field checks follow
+    /// that model, and Flux's removed-field messages only apply to the commit data.
+    fn parse_for(name: &str, source: &str, model: DataModel) -> Result<Self, Error> {
         let parse_error = |e: gotmpl::TemplateError| Error::TemplateParse {
             template: name.to_string(),
             message: e.to_string(),
@@ -114,10 +120,12 @@ impl MessageTemplate {
         let mut rewritten = Vec::new();
         for tree_name in &names {
             if let Some(tree) = template.lookup(tree_name) {
-                check_removed_fields_list(tree)?;
+                if model == DataModel::Commit {
+                    check_removed_fields_list(tree)?;
+                }
                 check_functions_list(name, &known, tree)?;
                 // The body runs with dot = the data; a {{define}} may not.
-                check_fields_list(name, tree, tree_name == name)?;
+                check_fields_list(name, tree, tree_name == name, model)?;
                 rewritten.push((tree_name.clone(), rewrite_list(tree.clone())));
             }
         }
@@ -161,10 +169,14 @@ impl MessageTemplate {
     /// [`Error::TemplateExecute`] naming the template when execution fails
     /// (a function error, ranging over a string, ...).
     pub fn render(&self, data: &TemplateData) -> Result<String, Error> {
+        self.render_value(&data_value(data))
+    }
+
+    fn render_value(&self, data: &Value) -> Result<String, Error> {
         let mut out = Bounded::default();
         let result = self
             .template
-            .execute_template_fmt(&mut out, &self.name, &data_value(data));
+            .execute_template_fmt(&mut out, &self.name, data);
         let message = match result {
             Ok(()) => return Ok(out.text),
             Err(_) if out.overflowed => format!(
@@ -178,6 +190,101 @@ impl MessageTemplate {
             message,
         })
     }
+}
+
+/// Which data a template is rendered over, for the static field checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataModel {
+    /// [`TemplateData`]: commit messages, pull request titles and bodies.
+    Commit,
+    /// [`BranchTemplateData`]: pull request branch names.
+    Branch,
+}
+
+/// The name pull request branch templates have in errors.
+pub const BRANCH_TEMPLATE_NAME: &str = "pull request branch";
+
+/// The data a pull request branch template (`pullRequest.branch`) sees: one pull request
+/// group (`pullRequest.groupBy`). Not Flux's (Flux has no pull requests).
+#[derive(Debug, Clone, Default)]
+pub struct BranchTemplateData {
+    /// `.AutomationObject`: the automation's `namespace/name` (with `.Name`, `.Namespace`).
+    pub automation_object: NamespacedName,
+    /// `.Policy.Namespace`, `.Policy.Name`: the group's policy (`groupBy: policy`), or the
+    /// first of its policies in `namespace:name` order (`groupBy: image`).
+    pub policy: NamespacedName,
+    /// `.Image`: the image the group's policies select, `latestRef.name` without tag, e.g.
+    /// `ghcr.io/stefanprodan/podinfo`.
+    pub image: String,
+    /// `.NewTag`: the tag `.Policy` selects (`latestRef.tag`), e.g. `5.0.3`.
+    pub new_tag: String,
+    /// `.PushBranch`: `git.push.branch`.
+    pub push_branch: String,
+}
+
+/// A parsed pull request branch template (`pullRequest.branch`): Go `text/template` syntax
+/// and the sprig functions, as [`MessageTemplate`], over [`BranchTemplateData`].
+#[derive(Debug, Clone)]
+pub struct BranchTemplate {
+    inner: MessageTemplate,
+}
+
+impl BranchTemplate {
+    /// Parses `source`; misspelt fields of [`BranchTemplateData`] are refused here, as Go
+    /// would refuse them when executing.
+    ///
+    /// # Errors
+    /// [`Error::TemplateParse`] or [`Error::TemplateExecute`] naming
+    /// [`BRANCH_TEMPLATE_NAME`].
+    pub fn parse(source: &str) -> Result<Self, Error> {
+        Ok(BranchTemplate {
+            inner: MessageTemplate::parse_for(BRANCH_TEMPLATE_NAME, source, DataModel::Branch)?,
+        })
+    }
+
+    /// Renders the branch name for `data`, surrounding white space removed.
+    ///
+    /// # Errors
+    /// [`Error::TemplateExecute`]; [`Error::InvalidSpec`] on `pullRequest.branch` when the
+    /// result is not a valid branch name (empty, `..`, `:`, a space, a component starting
+    /// with `.`, ... as `git check-ref-format`).
+    pub fn render(&self, data: &BranchTemplateData) -> Result<String, Error> {
+        let text = self.inner.render_value(&branch_data_value(data))?;
+        let branch = text.trim();
+        if branch.is_empty() || !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+            return Err(Error::InvalidSpec {
+                field: "pullRequest.branch",
+                reason: format!(
+                    "renders {branch:?} for policy {}:{} (image {}), which is not a valid branch name (git check-ref-format); sprig's replace can remove characters such as ':'",
+                    data.policy.namespace, data.policy.name, data.image
+                ),
+            });
+        }
+        Ok(branch.to_owned())
+    }
+}
+
+fn branch_data_value(data: &BranchTemplateData) -> Value {
+    let named = |n: &NamespacedName| {
+        map(vec![
+            ("Namespace".into(), string(&n.namespace)),
+            ("Name".into(), string(&n.name)),
+        ])
+    };
+    map(vec![
+        (
+            "AutomationObject".into(),
+            string(&data.automation_object.to_string()),
+        ),
+        (
+            AUTOMATION_OBJECT_FIELDS.into(),
+            named(&data.automation_object),
+        ),
+        ("Policy".into(), named(&data.policy)),
+        ("Image".into(), string(&data.image)),
+        ("NewTag".into(), string(&data.new_tag)),
+        ("PushBranch".into(), string(&data.push_branch)),
+    ])
 }
 
 /// The most `{{range}}` iterations one rendering may run, across nested ranges (gotmpl's
@@ -552,28 +659,33 @@ fn visit_expr(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
 /// execution error; `gotmpl` maps print `<no value>` instead. Check the
 /// field chains whose root is known statically: `$...` anywhere, and `. ...`
 /// where dot is still the data (outside `range` and `with` bodies).
-fn check_fields_list(name: &str, list: &ListNode, dot_is_root: bool) -> Result<(), Error> {
+fn check_fields_list(
+    name: &str,
+    list: &ListNode,
+    dot_is_root: bool,
+    model: DataModel,
+) -> Result<(), Error> {
     for node in &list.nodes {
         match node {
-            Node::List(l) => check_fields_list(name, l, dot_is_root)?,
-            Node::Action(a) => check_fields_pipe(name, &a.pipe, dot_is_root)?,
+            Node::List(l) => check_fields_list(name, l, dot_is_root, model)?,
+            Node::Action(a) => check_fields_pipe(name, &a.pipe, dot_is_root, model)?,
             Node::If(b) => {
-                check_fields_pipe(name, &b.pipe, dot_is_root)?;
-                check_fields_list(name, &b.body, dot_is_root)?;
+                check_fields_pipe(name, &b.pipe, dot_is_root, model)?;
+                check_fields_list(name, &b.body, dot_is_root, model)?;
                 if let Some(e) = &b.else_body {
-                    check_fields_list(name, e, dot_is_root)?;
+                    check_fields_list(name, e, dot_is_root, model)?;
                 }
             }
             Node::With(b) | Node::Range(b) => {
-                check_fields_pipe(name, &b.pipe, dot_is_root)?;
-                check_fields_list(name, &b.body, false)?;
+                check_fields_pipe(name, &b.pipe, dot_is_root, model)?;
+                check_fields_list(name, &b.body, false, model)?;
                 if let Some(e) = &b.else_body {
-                    check_fields_list(name, e, dot_is_root)?;
+                    check_fields_list(name, e, dot_is_root, model)?;
                 }
             }
             Node::Template(t) => {
                 if let Some(p) = &t.pipe {
-                    check_fields_pipe(name, p, dot_is_root)?;
+                    check_fields_pipe(name, p, dot_is_root, model)?;
                 }
             }
             _ => {}
@@ -582,7 +694,12 @@ fn check_fields_list(name: &str, list: &ListNode, dot_is_root: bool) -> Result<(
     Ok(())
 }
 
-fn check_fields_pipe(name: &str, pipe: &PipeNode, dot_is_root: bool) -> Result<(), Error> {
+fn check_fields_pipe(
+    name: &str,
+    pipe: &PipeNode,
+    dot_is_root: bool,
+    model: DataModel,
+) -> Result<(), Error> {
     let mut result = Ok(());
     visit_exprs_pipe(pipe, &mut |e| {
         if result.is_err() {
@@ -593,7 +710,11 @@ fn check_fields_pipe(name: &str, pipe: &PipeNode, dot_is_root: bool) -> Result<(
             Expr::Variable(_, var, fields) if var == "$" => fields,
             _ => return,
         };
-        if let Some(message) = unknown_field(fields) {
+        let unknown = match model {
+            DataModel::Commit => unknown_field(fields),
+            DataModel::Branch => unknown_branch_field(fields),
+        };
+        if let Some(message) = unknown {
             result = Err(Error::TemplateExecute {
                 template: name.to_string(),
                 message,
@@ -624,6 +745,22 @@ fn unknown_field(fields: &[SmolStr]) -> Option<String> {
         },
         "Values" => rest.get(1).and_then(|f| cant(f, "string")),
         _ => cant(first, "source.TemplateData"),
+    }
+}
+
+/// As [`unknown_field`], for [`BranchTemplateData`].
+fn unknown_branch_field(fields: &[SmolStr]) -> Option<String> {
+    let cant =
+        |field: &SmolStr, ty: &str| Some(format!("can't evaluate field {field} in type {ty}"));
+    let (first, rest) = fields.split_first()?;
+    match first.as_str() {
+        "AutomationObject" | "Policy" => match rest.first() {
+            Some(f) if f != "Name" && f != "Namespace" => cant(f, "types.NamespacedName"),
+            Some(_) => rest.get(1).and_then(|f| cant(f, "string")),
+            None => None,
+        },
+        "Image" | "NewTag" | "PushBranch" => rest.first().and_then(|f| cant(f, "string")),
+        _ => cant(first, "BranchTemplateData"),
     }
 }
 
@@ -861,6 +998,93 @@ mod tests {
             err.to_string()
                 .contains("template uses removed '.Changed.ImageResult' field")
         );
+    }
+
+    fn branch_data() -> BranchTemplateData {
+        BranchTemplateData {
+            automation_object: NamespacedName {
+                namespace: "flux-system".into(),
+                name: "fleet".into(),
+            },
+            policy: NamespacedName {
+                namespace: "apps".into(),
+                name: "podinfo".into(),
+            },
+            image: "127.0.0.1:5000/stefanprodan/podinfo".into(),
+            new_tag: "5.0.3".into(),
+            push_branch: "image-updates".into(),
+        }
+    }
+
+    #[test]
+    fn branch_templates_see_the_group() {
+        let t = BranchTemplate::parse(
+            "{{ .PushBranch }}/{{ .Policy.Namespace }}/{{ .Policy.Name }}-{{ .NewTag }}-{{ $.AutomationObject.Name }}\n",
+        )
+        .expect("parse");
+        assert_eq!(
+            t.render(&branch_data()).expect("render"),
+            "image-updates/apps/podinfo-5.0.3-fleet"
+        );
+        let defaults = [
+            (
+                crate::DEFAULT_POLICY_BRANCH_TEMPLATE,
+                "image-updates-apps-podinfo",
+            ),
+            (
+                crate::DEFAULT_IMAGE_BRANCH_TEMPLATE,
+                "image-updates-127.0.0.1-5000/stefanprodan/podinfo",
+            ),
+        ];
+        for (source, branch) in defaults {
+            let t = BranchTemplate::parse(source).expect(source);
+            assert_eq!(t.render(&branch_data()).expect(source), branch);
+        }
+    }
+
+    #[test]
+    fn branch_templates_refuse_unknown_fields_and_invalid_branches() {
+        for (src, field) in [
+            ("{{ .Policy.Nme }}", "Nme"),
+            ("{{ .Changed }}", "Changed"),
+            ("{{ .Image.Tag }}", "Tag"),
+            // A commit message field is not branch data (and not Flux's removed-field message).
+            ("{{ .Updated }}", "Updated"),
+        ] {
+            let err = BranchTemplate::parse(src).expect_err(src);
+            assert!(
+                err.to_string()
+                    .contains(&format!("can't evaluate field {field}")),
+                "{src}: {err}"
+            );
+            assert!(err.to_string().contains(BRANCH_TEMPLATE_NAME), "{err}");
+        }
+        assert!(matches!(
+            BranchTemplate::parse("{{ .Image ").expect_err("syntax"),
+            Error::TemplateParse { .. }
+        ));
+        for src in [
+            "{{ .Image }}",
+            "{{ \" \" }}",
+            "a..b",
+            "{{ .PushBranch }} {{ .NewTag }}",
+        ] {
+            let err = BranchTemplate::parse(src)
+                .expect("parse")
+                .render(&branch_data())
+                .expect_err(src);
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidSpec {
+                        field: "pullRequest.branch",
+                        ..
+                    }
+                ),
+                "{src}: {err:?}"
+            );
+            assert!(err.to_string().contains("apps:podinfo"), "{err}");
+        }
     }
 
     #[test]

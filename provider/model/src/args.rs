@@ -448,6 +448,13 @@ pub struct PullRequestArgs {
     /// `apiBaseUrl`, default `https://api.github.com`.
     #[serde(default, deserialize_with = "de::text")]
     pub api_base_url: Option<String>,
+    /// `groupBy`: `none` (default), `policy` or `image`.
+    #[serde(default, deserialize_with = "group_by")]
+    pub group_by: GroupBy,
+    /// `branch`: Go template of each group's head branch (with `groupBy` `policy` or
+    /// `image`); default per [`GroupBy`].
+    #[serde(default, deserialize_with = "de::text")]
+    pub branch: Option<String>,
 }
 
 /// `sourceRef`: an existing Flux `GitRepository`.
@@ -530,6 +537,52 @@ impl UpdateAutomationArgs {
     }
 }
 
+/// `pullRequest.groupBy`: how the pending bumps are split into pull requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupBy {
+    /// `none` (default): one branch (`git.push.branch`) and one pull request for all bumps.
+    #[default]
+    None,
+    /// `policy`: one branch and pull request per policy.
+    Policy,
+    /// `image`: one branch and pull request per image (`latestRef.name`), holding the bumps
+    /// of every policy that selects it.
+    Image,
+}
+
+impl GroupBy {
+    /// The value as the schema spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Policy => "policy",
+            GroupBy::Image => "image",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(GroupBy::None),
+            "policy" => Ok(GroupBy::Policy),
+            "image" => Ok(GroupBy::Image),
+            other => Err(format!(
+                "unknown groupBy {other:?}: expected none, policy or image"
+            )),
+        }
+    }
+}
+
+/// `null`, absent and `""` are [`GroupBy::None`].
+fn group_by<'de, D: serde::Deserializer<'de>>(d: D) -> Result<GroupBy, D::Error> {
+    de::text(d)?
+        .map_or(Ok(GroupBy::None), |s| s.parse())
+        .map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,6 +601,23 @@ mod tests {
         let access = args.access();
         let (user, password) = access.basic().expect("basic");
         assert_eq!((user, password.expose_secret()), ("bot", "pw"));
+    }
+
+    #[test]
+    fn group_by_is_none_unless_given() {
+        let pr = |v: Value| parse::<PullRequestArgs>(&v);
+        assert_eq!(pr(json!({})).expect("empty").group_by, GroupBy::None);
+        assert_eq!(
+            pr(json!({"groupBy": ""})).expect("empty").group_by,
+            GroupBy::None
+        );
+        assert_eq!(
+            pr(json!({"groupBy": "image"})).expect("image").group_by,
+            GroupBy::Image
+        );
+        let e = pr(json!({"groupBy": "Policy"})).expect_err("case matters");
+        assert_eq!(e.property, "groupBy");
+        assert!(e.reason.contains("expected none, policy or image"), "{e}");
     }
 
     #[test]

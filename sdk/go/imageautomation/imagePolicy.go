@@ -30,10 +30,16 @@ type ImagePolicy struct {
 
 	// `Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set.
 	DigestReflectionPolicy pulumi.StringOutput `pulumi:"digestReflectionPolicy"`
+	// `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+	Downgrade pulumi.StringPtrOutput `pulumi:"downgrade"`
 	// Filter (and extract) before the policy.
 	FilterTags FilterTagsPtrOutput `pulumi:"filterTags"`
 	// Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages.
 	FluxObjects pulumi.ArrayOutput `pulumi:"fluxObjects"`
+	// `hold` kept the last `latestRef`.
+	Held pulumi.BoolPtrOutput `pulumi:"held"`
+	// Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+	Hold pulumi.BoolPtrOutput `pulumi:"hold"`
 	// Pass to `UpdateAutomation.policies`.
 	ImagePolicyRef ImagePolicyRefOutput `pulumi:"imagePolicyRef"`
 	// The repository: `ImageRepository.imageRepositoryRef`.
@@ -44,14 +50,22 @@ type ImagePolicy struct {
 	LatestImage pulumi.StringOutput `pulumi:"latestImage"`
 	// Flux `status.latestRef`.
 	LatestRef ImageRefOutput `pulumi:"latestRef"`
+	// Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+	MinimumAge pulumi.StringPtrOutput `pulumi:"minimumAge"`
 	// Name of the Flux identity; default the resource name.
 	Name pulumi.StringOutput `pulumi:"name"`
 	// Namespace of the Flux identity; default `fluxNamespace`.
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
 	// The `latestRef` before the last change.
 	ObservedPreviousRef ImageRefPtrOutput `pulumi:"observedPreviousRef"`
+	// Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
+	PassedOverTags PassedOverTagArrayOutput `pulumi:"passedOverTags"`
+	// `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+	Platforms pulumi.StringArrayOutput `pulumi:"platforms"`
 	// Which tag wins.
 	Policy PolicyChoiceOutput `pulumi:"policy"`
+	// The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again.
+	TagMetadata TagMetadataMapOutput `pulumi:"tagMetadata"`
 }
 
 // NewImagePolicy registers a new resource with the given unique name, arguments, and options.
@@ -69,6 +83,12 @@ func NewImagePolicy(ctx *pulumi.Context,
 	}
 	if args.DigestReflectionPolicy == nil {
 		args.DigestReflectionPolicy = pulumi.StringPtr("Never")
+	}
+	if args.Downgrade == nil {
+		args.Downgrade = pulumi.StringPtr("Allow")
+	}
+	if args.Hold == nil {
+		args.Hold = pulumi.BoolPtr(false)
 	}
 	args.Policy = args.Policy.ToPolicyChoiceOutput().ApplyT(func(v PolicyChoice) PolicyChoice { return *v.Defaults() }).(PolicyChoiceOutput)
 	opts = internal.PkgResourceDefaultOpts(opts)
@@ -112,16 +132,24 @@ func ImagePolicyExists(ctx *pulumi.Context,
 type imagePolicyArgs struct {
 	// `Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set.
 	DigestReflectionPolicy *string `pulumi:"digestReflectionPolicy"`
+	// `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+	Downgrade *string `pulumi:"downgrade"`
 	// Filter (and extract) before the policy.
 	FilterTags *FilterTags `pulumi:"filterTags"`
+	// Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+	Hold *bool `pulumi:"hold"`
 	// The repository: `ImageRepository.imageRepositoryRef`.
 	ImageRepositoryRef ImageRepositoryRef `pulumi:"imageRepositoryRef"`
 	// Go duration between digest checks under `Always`.
 	Interval *string `pulumi:"interval"`
+	// Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+	MinimumAge *string `pulumi:"minimumAge"`
 	// Name of the Flux identity; default the resource name.
 	Name *string `pulumi:"name"`
 	// Namespace of the Flux identity; default `fluxNamespace`.
 	Namespace *string `pulumi:"namespace"`
+	// `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+	Platforms []string `pulumi:"platforms"`
 	// Which tag wins.
 	Policy PolicyChoice `pulumi:"policy"`
 }
@@ -130,16 +158,24 @@ type imagePolicyArgs struct {
 type ImagePolicyArgs struct {
 	// `Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set.
 	DigestReflectionPolicy pulumi.StringPtrInput
+	// `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+	Downgrade pulumi.StringPtrInput
 	// Filter (and extract) before the policy.
 	FilterTags FilterTagsPtrInput
+	// Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+	Hold pulumi.BoolPtrInput
 	// The repository: `ImageRepository.imageRepositoryRef`.
 	ImageRepositoryRef ImageRepositoryRefInput
 	// Go duration between digest checks under `Always`.
 	Interval pulumi.StringPtrInput
+	// Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+	MinimumAge pulumi.StringPtrInput
 	// Name of the Flux identity; default the resource name.
 	Name pulumi.StringPtrInput
 	// Namespace of the Flux identity; default `fluxNamespace`.
 	Namespace pulumi.StringPtrInput
+	// `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+	Platforms pulumi.StringArrayInput
 	// Which tag wins.
 	Policy PolicyChoiceInput
 }
@@ -186,6 +222,11 @@ func (o ImagePolicyOutput) DigestReflectionPolicy() pulumi.StringOutput {
 	return o.ApplyT(func(v *ImagePolicy) pulumi.StringOutput { return v.DigestReflectionPolicy }).(pulumi.StringOutput)
 }
 
+// `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+func (o ImagePolicyOutput) Downgrade() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImagePolicy) pulumi.StringPtrOutput { return v.Downgrade }).(pulumi.StringPtrOutput)
+}
+
 // Filter (and extract) before the policy.
 func (o ImagePolicyOutput) FilterTags() FilterTagsPtrOutput {
 	return o.ApplyT(func(v *ImagePolicy) FilterTagsPtrOutput { return v.FilterTags }).(FilterTagsPtrOutput)
@@ -194,6 +235,16 @@ func (o ImagePolicyOutput) FilterTags() FilterTagsPtrOutput {
 // Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages.
 func (o ImagePolicyOutput) FluxObjects() pulumi.ArrayOutput {
 	return o.ApplyT(func(v *ImagePolicy) pulumi.ArrayOutput { return v.FluxObjects }).(pulumi.ArrayOutput)
+}
+
+// `hold` kept the last `latestRef`.
+func (o ImagePolicyOutput) Held() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *ImagePolicy) pulumi.BoolPtrOutput { return v.Held }).(pulumi.BoolPtrOutput)
+}
+
+// Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+func (o ImagePolicyOutput) Hold() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *ImagePolicy) pulumi.BoolPtrOutput { return v.Hold }).(pulumi.BoolPtrOutput)
 }
 
 // Pass to `UpdateAutomation.policies`.
@@ -221,6 +272,11 @@ func (o ImagePolicyOutput) LatestRef() ImageRefOutput {
 	return o.ApplyT(func(v *ImagePolicy) ImageRefOutput { return v.LatestRef }).(ImageRefOutput)
 }
 
+// Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+func (o ImagePolicyOutput) MinimumAge() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ImagePolicy) pulumi.StringPtrOutput { return v.MinimumAge }).(pulumi.StringPtrOutput)
+}
+
 // Name of the Flux identity; default the resource name.
 func (o ImagePolicyOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v *ImagePolicy) pulumi.StringOutput { return v.Name }).(pulumi.StringOutput)
@@ -236,9 +292,24 @@ func (o ImagePolicyOutput) ObservedPreviousRef() ImageRefPtrOutput {
 	return o.ApplyT(func(v *ImagePolicy) ImageRefPtrOutput { return v.ObservedPreviousRef }).(ImageRefPtrOutput)
 }
 
+// Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
+func (o ImagePolicyOutput) PassedOverTags() PassedOverTagArrayOutput {
+	return o.ApplyT(func(v *ImagePolicy) PassedOverTagArrayOutput { return v.PassedOverTags }).(PassedOverTagArrayOutput)
+}
+
+// `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+func (o ImagePolicyOutput) Platforms() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *ImagePolicy) pulumi.StringArrayOutput { return v.Platforms }).(pulumi.StringArrayOutput)
+}
+
 // Which tag wins.
 func (o ImagePolicyOutput) Policy() PolicyChoiceOutput {
 	return o.ApplyT(func(v *ImagePolicy) PolicyChoiceOutput { return v.Policy }).(PolicyChoiceOutput)
+}
+
+// The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again.
+func (o ImagePolicyOutput) TagMetadata() TagMetadataMapOutput {
+	return o.ApplyT(func(v *ImagePolicy) TagMetadataMapOutput { return v.TagMetadata }).(TagMetadataMapOutput)
 }
 
 func init() {

@@ -1591,12 +1591,29 @@ func (o GitSpecOutput) Url() pulumi.StringOutput {
 
 // What an UpdateAutomation takes: pass `ImagePolicy.imagePolicyRef` as is.
 type ImagePolicyRef struct {
+	// `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+	Downgrade *string `pulumi:"downgrade"`
+	// The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+	FilterTags *FilterTags `pulumi:"filterTags"`
 	// The selected image.
 	LatestRef ImageRef `pulumi:"latestRef"`
 	// Name of the policy: the second part of `$imagepolicy` markers.
 	Name string `pulumi:"name"`
 	// Namespace of the policy: the first part of `$imagepolicy` markers.
 	Namespace string `pulumi:"namespace"`
+	// The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+	Policy *PolicyChoice `pulumi:"policy"`
+}
+
+// Defaults sets the appropriate defaults for ImagePolicyRef
+func (val *ImagePolicyRef) Defaults() *ImagePolicyRef {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	tmp.Policy = tmp.Policy.Defaults()
+
+	return &tmp
 }
 
 // ImagePolicyRefInput is an input type that accepts ImagePolicyRefArgs and ImagePolicyRefOutput values.
@@ -1612,14 +1629,29 @@ type ImagePolicyRefInput interface {
 
 // What an UpdateAutomation takes: pass `ImagePolicy.imagePolicyRef` as is.
 type ImagePolicyRefArgs struct {
+	// `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+	Downgrade pulumi.StringPtrInput `pulumi:"downgrade"`
+	// The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+	FilterTags FilterTagsPtrInput `pulumi:"filterTags"`
 	// The selected image.
 	LatestRef ImageRefInput `pulumi:"latestRef"`
 	// Name of the policy: the second part of `$imagepolicy` markers.
 	Name pulumi.StringInput `pulumi:"name"`
 	// Namespace of the policy: the first part of `$imagepolicy` markers.
 	Namespace pulumi.StringInput `pulumi:"namespace"`
+	// The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+	Policy PolicyChoicePtrInput `pulumi:"policy"`
 }
 
+// Defaults sets the appropriate defaults for ImagePolicyRefArgs
+func (val *ImagePolicyRefArgs) Defaults() *ImagePolicyRefArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+
+	return &tmp
+}
 func (ImagePolicyRefArgs) ElementType() reflect.Type {
 	return reflect.TypeOf((*ImagePolicyRef)(nil)).Elem()
 }
@@ -1672,6 +1704,16 @@ func (o ImagePolicyRefOutput) ToImagePolicyRefOutputWithContext(ctx context.Cont
 	return o
 }
 
+// `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+func (o ImagePolicyRefOutput) Downgrade() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ImagePolicyRef) *string { return v.Downgrade }).(pulumi.StringPtrOutput)
+}
+
+// The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+func (o ImagePolicyRefOutput) FilterTags() FilterTagsPtrOutput {
+	return o.ApplyT(func(v ImagePolicyRef) *FilterTags { return v.FilterTags }).(FilterTagsPtrOutput)
+}
+
 // The selected image.
 func (o ImagePolicyRefOutput) LatestRef() ImageRefOutput {
 	return o.ApplyT(func(v ImagePolicyRef) ImageRef { return v.LatestRef }).(ImageRefOutput)
@@ -1685,6 +1727,11 @@ func (o ImagePolicyRefOutput) Name() pulumi.StringOutput {
 // Namespace of the policy: the first part of `$imagepolicy` markers.
 func (o ImagePolicyRefOutput) Namespace() pulumi.StringOutput {
 	return o.ApplyT(func(v ImagePolicyRef) string { return v.Namespace }).(pulumi.StringOutput)
+}
+
+// The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+func (o ImagePolicyRefOutput) Policy() PolicyChoicePtrOutput {
+	return o.ApplyT(func(v ImagePolicyRef) *PolicyChoice { return v.Policy }).(PolicyChoicePtrOutput)
 }
 
 type ImagePolicyRefArrayOutput struct{ *pulumi.OutputState }
@@ -2457,6 +2504,59 @@ func (o OrderPolicyPtrOutput) Order() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// A tag ranked above the selected one that `minimumAge` or `platforms` passed over.
+type PassedOverTag struct {
+	// Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`.
+	Reason string `pulumi:"reason"`
+	// The tag.
+	Tag string `pulumi:"tag"`
+}
+
+// A tag ranked above the selected one that `minimumAge` or `platforms` passed over.
+type PassedOverTagOutput struct{ *pulumi.OutputState }
+
+func (PassedOverTagOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PassedOverTag)(nil)).Elem()
+}
+
+func (o PassedOverTagOutput) ToPassedOverTagOutput() PassedOverTagOutput {
+	return o
+}
+
+func (o PassedOverTagOutput) ToPassedOverTagOutputWithContext(ctx context.Context) PassedOverTagOutput {
+	return o
+}
+
+// Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`.
+func (o PassedOverTagOutput) Reason() pulumi.StringOutput {
+	return o.ApplyT(func(v PassedOverTag) string { return v.Reason }).(pulumi.StringOutput)
+}
+
+// The tag.
+func (o PassedOverTagOutput) Tag() pulumi.StringOutput {
+	return o.ApplyT(func(v PassedOverTag) string { return v.Tag }).(pulumi.StringOutput)
+}
+
+type PassedOverTagArrayOutput struct{ *pulumi.OutputState }
+
+func (PassedOverTagArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PassedOverTag)(nil)).Elem()
+}
+
+func (o PassedOverTagArrayOutput) ToPassedOverTagArrayOutput() PassedOverTagArrayOutput {
+	return o
+}
+
+func (o PassedOverTagArrayOutput) ToPassedOverTagArrayOutputWithContext(ctx context.Context) PassedOverTagArrayOutput {
+	return o
+}
+
+func (o PassedOverTagArrayOutput) Index(i pulumi.IntInput) PassedOverTagOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PassedOverTag {
+		return vs[0].([]PassedOverTag)[vs[1].(int)]
+	}).(PassedOverTagOutput)
+}
+
 // Flux `spec.policy`: set exactly one member.
 type PolicyChoice struct {
 	// Plain byte order of the tags.
@@ -2522,6 +2622,47 @@ func (i PolicyChoiceArgs) ToPolicyChoiceOutputWithContext(ctx context.Context) P
 	return pulumi.ToOutputWithContext(ctx, i).(PolicyChoiceOutput)
 }
 
+func (i PolicyChoiceArgs) ToPolicyChoicePtrOutput() PolicyChoicePtrOutput {
+	return i.ToPolicyChoicePtrOutputWithContext(context.Background())
+}
+
+func (i PolicyChoiceArgs) ToPolicyChoicePtrOutputWithContext(ctx context.Context) PolicyChoicePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyChoiceOutput).ToPolicyChoicePtrOutputWithContext(ctx)
+}
+
+// PolicyChoicePtrInput is an input type that accepts PolicyChoiceArgs, PolicyChoicePtr and PolicyChoicePtrOutput values.
+// You can construct a concrete instance of `PolicyChoicePtrInput` via:
+//
+//	        PolicyChoiceArgs{...}
+//
+//	or:
+//
+//	        nil
+type PolicyChoicePtrInput interface {
+	pulumi.Input
+
+	ToPolicyChoicePtrOutput() PolicyChoicePtrOutput
+	ToPolicyChoicePtrOutputWithContext(context.Context) PolicyChoicePtrOutput
+}
+
+type policyChoicePtrType PolicyChoiceArgs
+
+func PolicyChoicePtr(v *PolicyChoiceArgs) PolicyChoicePtrInput {
+	return (*policyChoicePtrType)(v)
+}
+
+func (*policyChoicePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**PolicyChoice)(nil)).Elem()
+}
+
+func (i *policyChoicePtrType) ToPolicyChoicePtrOutput() PolicyChoicePtrOutput {
+	return i.ToPolicyChoicePtrOutputWithContext(context.Background())
+}
+
+func (i *policyChoicePtrType) ToPolicyChoicePtrOutputWithContext(ctx context.Context) PolicyChoicePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(PolicyChoicePtrOutput)
+}
+
 // Flux `spec.policy`: set exactly one member.
 type PolicyChoiceOutput struct{ *pulumi.OutputState }
 
@@ -2537,6 +2678,16 @@ func (o PolicyChoiceOutput) ToPolicyChoiceOutputWithContext(ctx context.Context)
 	return o
 }
 
+func (o PolicyChoiceOutput) ToPolicyChoicePtrOutput() PolicyChoicePtrOutput {
+	return o.ToPolicyChoicePtrOutputWithContext(context.Background())
+}
+
+func (o PolicyChoiceOutput) ToPolicyChoicePtrOutputWithContext(ctx context.Context) PolicyChoicePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v PolicyChoice) *PolicyChoice {
+		return &v
+	}).(PolicyChoicePtrOutput)
+}
+
 // Plain byte order of the tags.
 func (o PolicyChoiceOutput) Alphabetical() OrderPolicyPtrOutput {
 	return o.ApplyT(func(v PolicyChoice) *OrderPolicy { return v.Alphabetical }).(OrderPolicyPtrOutput)
@@ -2550,6 +2701,60 @@ func (o PolicyChoiceOutput) Numerical() OrderPolicyPtrOutput {
 // Semantic versions in a range.
 func (o PolicyChoiceOutput) Semver() SemVerPolicyPtrOutput {
 	return o.ApplyT(func(v PolicyChoice) *SemVerPolicy { return v.Semver }).(SemVerPolicyPtrOutput)
+}
+
+type PolicyChoicePtrOutput struct{ *pulumi.OutputState }
+
+func (PolicyChoicePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**PolicyChoice)(nil)).Elem()
+}
+
+func (o PolicyChoicePtrOutput) ToPolicyChoicePtrOutput() PolicyChoicePtrOutput {
+	return o
+}
+
+func (o PolicyChoicePtrOutput) ToPolicyChoicePtrOutputWithContext(ctx context.Context) PolicyChoicePtrOutput {
+	return o
+}
+
+func (o PolicyChoicePtrOutput) Elem() PolicyChoiceOutput {
+	return o.ApplyT(func(v *PolicyChoice) PolicyChoice {
+		if v != nil {
+			return *v
+		}
+		var ret PolicyChoice
+		return ret
+	}).(PolicyChoiceOutput)
+}
+
+// Plain byte order of the tags.
+func (o PolicyChoicePtrOutput) Alphabetical() OrderPolicyPtrOutput {
+	return o.ApplyT(func(v *PolicyChoice) *OrderPolicy {
+		if v == nil {
+			return nil
+		}
+		return v.Alphabetical
+	}).(OrderPolicyPtrOutput)
+}
+
+// Tags as numbers (Go `ParseFloat`); every tag must be a number.
+func (o PolicyChoicePtrOutput) Numerical() OrderPolicyPtrOutput {
+	return o.ApplyT(func(v *PolicyChoice) *OrderPolicy {
+		if v == nil {
+			return nil
+		}
+		return v.Numerical
+	}).(OrderPolicyPtrOutput)
+}
+
+// Semantic versions in a range.
+func (o PolicyChoicePtrOutput) Semver() SemVerPolicyPtrOutput {
+	return o.ApplyT(func(v *PolicyChoice) *SemVerPolicy {
+		if v == nil {
+			return nil
+		}
+		return v.Semver
+	}).(SemVerPolicyPtrOutput)
 }
 
 // An HTTP proxy, as the fields of Flux's `proxySecretRef` Secret. It carries every request of the resource, loopback included; without it the environment's `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) apply.
@@ -2736,10 +2941,27 @@ type PullRequest struct {
 	ApiBaseUrl *string `pulumi:"apiBaseUrl"`
 	// Go text/template of the body.
 	Body *string `pulumi:"body"`
+	// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+	Branch *string `pulumi:"branch"`
+	// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+	GroupBy *string `pulumi:"groupBy"`
 	// Labels to add.
 	Labels []string `pulumi:"labels"`
 	// Go text/template of the title, with the commit message data.
 	Title *string `pulumi:"title"`
+}
+
+// Defaults sets the appropriate defaults for PullRequest
+func (val *PullRequest) Defaults() *PullRequest {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.GroupBy == nil {
+		groupBy_ := "none"
+		tmp.GroupBy = &groupBy_
+	}
+	return &tmp
 }
 
 // PullRequestInput is an input type that accepts PullRequestArgs and PullRequestOutput values.
@@ -2759,12 +2981,27 @@ type PullRequestArgs struct {
 	ApiBaseUrl pulumi.StringPtrInput `pulumi:"apiBaseUrl"`
 	// Go text/template of the body.
 	Body pulumi.StringPtrInput `pulumi:"body"`
+	// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+	Branch pulumi.StringPtrInput `pulumi:"branch"`
+	// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+	GroupBy pulumi.StringPtrInput `pulumi:"groupBy"`
 	// Labels to add.
 	Labels pulumi.StringArrayInput `pulumi:"labels"`
 	// Go text/template of the title, with the commit message data.
 	Title pulumi.StringPtrInput `pulumi:"title"`
 }
 
+// Defaults sets the appropriate defaults for PullRequestArgs
+func (val *PullRequestArgs) Defaults() *PullRequestArgs {
+	if val == nil {
+		return nil
+	}
+	tmp := *val
+	if tmp.GroupBy == nil {
+		tmp.GroupBy = pulumi.StringPtr("none")
+	}
+	return &tmp
+}
 func (PullRequestArgs) ElementType() reflect.Type {
 	return reflect.TypeOf((*PullRequest)(nil)).Elem()
 }
@@ -2853,6 +3090,16 @@ func (o PullRequestOutput) Body() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v PullRequest) *string { return v.Body }).(pulumi.StringPtrOutput)
 }
 
+// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+func (o PullRequestOutput) Branch() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequest) *string { return v.Branch }).(pulumi.StringPtrOutput)
+}
+
+// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+func (o PullRequestOutput) GroupBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequest) *string { return v.GroupBy }).(pulumi.StringPtrOutput)
+}
+
 // Labels to add.
 func (o PullRequestOutput) Labels() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v PullRequest) []string { return v.Labels }).(pulumi.StringArrayOutput)
@@ -2907,6 +3154,26 @@ func (o PullRequestPtrOutput) Body() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+func (o PullRequestPtrOutput) Branch() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PullRequest) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Branch
+	}).(pulumi.StringPtrOutput)
+}
+
+// How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+func (o PullRequestPtrOutput) GroupBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *PullRequest) *string {
+		if v == nil {
+			return nil
+		}
+		return v.GroupBy
+	}).(pulumi.StringPtrOutput)
+}
+
 // Labels to add.
 func (o PullRequestPtrOutput) Labels() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v *PullRequest) []string {
@@ -2925,6 +3192,101 @@ func (o PullRequestPtrOutput) Title() pulumi.StringPtrOutput {
 		}
 		return v.Title
 	}).(pulumi.StringPtrOutput)
+}
+
+// One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+type PullRequestGroup struct {
+	// The group's branch, the head of its pull request.
+	Branch string `pulumi:"branch"`
+	// The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+	Changes UpdateResult `pulumi:"changes"`
+	// What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+	Key string `pulumi:"key"`
+	// SHA-1 of the last commit pushed to the branch.
+	LastPushCommit *string `pulumi:"lastPushCommit"`
+	// RFC 3339 time of that push.
+	LastPushTime *string `pulumi:"lastPushTime"`
+	// The group's policies, `namespace:name`.
+	Policies []string `pulumi:"policies"`
+	// Number of the group's pull request, once opened.
+	PullRequestNumber *int `pulumi:"pullRequestNumber"`
+	// URL of the group's pull request, once opened.
+	PullRequestUrl *string `pulumi:"pullRequestUrl"`
+}
+
+// One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+type PullRequestGroupOutput struct{ *pulumi.OutputState }
+
+func (PullRequestGroupOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*PullRequestGroup)(nil)).Elem()
+}
+
+func (o PullRequestGroupOutput) ToPullRequestGroupOutput() PullRequestGroupOutput {
+	return o
+}
+
+func (o PullRequestGroupOutput) ToPullRequestGroupOutputWithContext(ctx context.Context) PullRequestGroupOutput {
+	return o
+}
+
+// The group's branch, the head of its pull request.
+func (o PullRequestGroupOutput) Branch() pulumi.StringOutput {
+	return o.ApplyT(func(v PullRequestGroup) string { return v.Branch }).(pulumi.StringOutput)
+}
+
+// The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+func (o PullRequestGroupOutput) Changes() UpdateResultOutput {
+	return o.ApplyT(func(v PullRequestGroup) UpdateResult { return v.Changes }).(UpdateResultOutput)
+}
+
+// What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+func (o PullRequestGroupOutput) Key() pulumi.StringOutput {
+	return o.ApplyT(func(v PullRequestGroup) string { return v.Key }).(pulumi.StringOutput)
+}
+
+// SHA-1 of the last commit pushed to the branch.
+func (o PullRequestGroupOutput) LastPushCommit() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.LastPushCommit }).(pulumi.StringPtrOutput)
+}
+
+// RFC 3339 time of that push.
+func (o PullRequestGroupOutput) LastPushTime() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.LastPushTime }).(pulumi.StringPtrOutput)
+}
+
+// The group's policies, `namespace:name`.
+func (o PullRequestGroupOutput) Policies() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v PullRequestGroup) []string { return v.Policies }).(pulumi.StringArrayOutput)
+}
+
+// Number of the group's pull request, once opened.
+func (o PullRequestGroupOutput) PullRequestNumber() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *int { return v.PullRequestNumber }).(pulumi.IntPtrOutput)
+}
+
+// URL of the group's pull request, once opened.
+func (o PullRequestGroupOutput) PullRequestUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v PullRequestGroup) *string { return v.PullRequestUrl }).(pulumi.StringPtrOutput)
+}
+
+type PullRequestGroupArrayOutput struct{ *pulumi.OutputState }
+
+func (PullRequestGroupArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]PullRequestGroup)(nil)).Elem()
+}
+
+func (o PullRequestGroupArrayOutput) ToPullRequestGroupArrayOutput() PullRequestGroupArrayOutput {
+	return o
+}
+
+func (o PullRequestGroupArrayOutput) ToPullRequestGroupArrayOutputWithContext(ctx context.Context) PullRequestGroupArrayOutput {
+	return o
+}
+
+func (o PullRequestGroupArrayOutput) Index(i pulumi.IntInput) PullRequestGroupOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) PullRequestGroup {
+		return vs[0].([]PullRequestGroup)[vs[1].(int)]
+	}).(PullRequestGroupOutput)
 }
 
 // Credentials for one registry.
@@ -3762,6 +4124,59 @@ func (o SkippedFileArrayOutput) Index(i pulumi.IntInput) SkippedFileOutput {
 	}).(SkippedFileOutput)
 }
 
+// What an image says about itself, per manifest digest.
+type TagMetadata struct {
+	// RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown.
+	Created *string `pulumi:"created"`
+	// `os/architecture[/variant]` of each platform the image provides.
+	Platforms []string `pulumi:"platforms"`
+}
+
+// What an image says about itself, per manifest digest.
+type TagMetadataOutput struct{ *pulumi.OutputState }
+
+func (TagMetadataOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*TagMetadata)(nil)).Elem()
+}
+
+func (o TagMetadataOutput) ToTagMetadataOutput() TagMetadataOutput {
+	return o
+}
+
+func (o TagMetadataOutput) ToTagMetadataOutputWithContext(ctx context.Context) TagMetadataOutput {
+	return o
+}
+
+// RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown.
+func (o TagMetadataOutput) Created() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v TagMetadata) *string { return v.Created }).(pulumi.StringPtrOutput)
+}
+
+// `os/architecture[/variant]` of each platform the image provides.
+func (o TagMetadataOutput) Platforms() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v TagMetadata) []string { return v.Platforms }).(pulumi.StringArrayOutput)
+}
+
+type TagMetadataMapOutput struct{ *pulumi.OutputState }
+
+func (TagMetadataMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]TagMetadata)(nil)).Elem()
+}
+
+func (o TagMetadataMapOutput) ToTagMetadataMapOutput() TagMetadataMapOutput {
+	return o
+}
+
+func (o TagMetadataMapOutput) ToTagMetadataMapOutputWithContext(ctx context.Context) TagMetadataMapOutput {
+	return o
+}
+
+func (o TagMetadataMapOutput) MapIndex(k pulumi.StringInput) TagMetadataOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) TagMetadata {
+		return vs[0].(map[string]TagMetadata)[vs[1].(string)]
+	}).(TagMetadataOutput)
+}
+
 // The setters result: what `imageautomation update --output json` prints.
 type UpdateResult struct {
 	// Changed files, sorted by path.
@@ -4005,6 +4420,7 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*OrderPolicyInput)(nil)).Elem(), OrderPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*OrderPolicyPtrInput)(nil)).Elem(), OrderPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyChoiceInput)(nil)).Elem(), PolicyChoiceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*PolicyChoicePtrInput)(nil)).Elem(), PolicyChoiceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyInput)(nil)).Elem(), ProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyPtrInput)(nil)).Elem(), ProxyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*PullRequestInput)(nil)).Elem(), PullRequestArgs{})
@@ -4054,11 +4470,16 @@ func init() {
 	pulumi.RegisterOutputType(ObjectChangesArrayOutput{})
 	pulumi.RegisterOutputType(OrderPolicyOutput{})
 	pulumi.RegisterOutputType(OrderPolicyPtrOutput{})
+	pulumi.RegisterOutputType(PassedOverTagOutput{})
+	pulumi.RegisterOutputType(PassedOverTagArrayOutput{})
 	pulumi.RegisterOutputType(PolicyChoiceOutput{})
+	pulumi.RegisterOutputType(PolicyChoicePtrOutput{})
 	pulumi.RegisterOutputType(ProxyOutput{})
 	pulumi.RegisterOutputType(ProxyPtrOutput{})
 	pulumi.RegisterOutputType(PullRequestOutput{})
 	pulumi.RegisterOutputType(PullRequestPtrOutput{})
+	pulumi.RegisterOutputType(PullRequestGroupOutput{})
+	pulumi.RegisterOutputType(PullRequestGroupArrayOutput{})
 	pulumi.RegisterOutputType(RegistryAuthOutput{})
 	pulumi.RegisterOutputType(RegistryAuthArrayOutput{})
 	pulumi.RegisterOutputType(RegistryCredentialsOutput{})
@@ -4072,6 +4493,8 @@ func init() {
 	pulumi.RegisterOutputType(SigningKeyPairPtrOutput{})
 	pulumi.RegisterOutputType(SkippedFileOutput{})
 	pulumi.RegisterOutputType(SkippedFileArrayOutput{})
+	pulumi.RegisterOutputType(TagMetadataOutput{})
+	pulumi.RegisterOutputType(TagMetadataMapOutput{})
 	pulumi.RegisterOutputType(UpdateResultOutput{})
 	pulumi.RegisterOutputType(UpdateStrategyOutput{})
 	pulumi.RegisterOutputType(UpdateStrategyPtrOutput{})

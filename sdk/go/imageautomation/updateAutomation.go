@@ -32,6 +32,23 @@ import (
 // `pulumi destroy` removes the resource from the stack and leaves the repository alone.
 //
 // ## Example
+//
+// ## One pull request per policy or per image
+//
+// `pullRequest.groupBy` splits the bumps into pull requests: `none` (the default) pushes all of them
+// to `git.push.branch` in one pull request; `policy` opens one branch and pull request per policy, so
+// that each bump can be reviewed and merged alone; `image` one per image, holding the bumps of every
+// policy that selects it. Each group clones the checkout branch (or its own branch, when it exists),
+// applies only its policies' markers, commits, pushes to its branch and opens or updates its pull
+// request. A newer tag updates the group's open pull request; no pull request is ever closed.
+//
+// The branches come from `pullRequest.branch`, a Go template over `.PushBranch` (`git.push.branch`,
+// which is then required and only names the branches), `.Policy.Namespace`, `.Policy.Name`,
+// `.Image`, `.NewTag` and `.AutomationObject`; by default
+// `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and
+// `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`). The output `groups` lists each
+// group's branch, policies, changes, last push and pull request. Cluster mode cannot express groups
+// (Flux's `ImageUpdateAutomation` pushes every bump to one branch), and `Check` says so.
 type UpdateAutomation struct {
 	pulumi.CustomResourceState
 
@@ -41,6 +58,8 @@ type UpdateAutomation struct {
 	FluxObjects pulumi.ArrayOutput `pulumi:"fluxObjects"`
 	// The repository and how to write to it.
 	Git GitSpecOutput `pulumi:"git"`
+	// With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+	Groups PullRequestGroupArrayOutput `pulumi:"groups"`
 	// Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`.
 	Interval pulumi.StringPtrOutput `pulumi:"interval"`
 	// SHA-1 of the last pushed commit.
@@ -57,7 +76,7 @@ type UpdateAutomation struct {
 	Policies ImagePolicyRefArrayOutput `pulumi:"policies"`
 	// Open a pull request after pushing to a branch other than the checkout branch.
 	PullRequest PullRequestPtrOutput `pulumi:"pullRequest"`
-	// URL of the pull request, when one was opened.
+	// URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
 	PullRequestUrl pulumi.StringPtrOutput `pulumi:"pullRequestUrl"`
 	// Cluster mode: an existing `GitRepository` for the Flux automation's `spec.sourceRef`; default: a `GitRepository` (and its auth Secret) rendered from `git`.
 	SourceRef GitRepositoryRefPtrOutput `pulumi:"sourceRef"`
@@ -79,6 +98,9 @@ func NewUpdateAutomation(ctx *pulumi.Context,
 	}
 	if args.Policies == nil {
 		return nil, errors.New("invalid value for required argument 'Policies'")
+	}
+	if args.PullRequest != nil {
+		args.PullRequest = args.PullRequest.ToPullRequestPtrOutput().ApplyT(func(v *PullRequest) *PullRequest { return v.Defaults() }).(PullRequestPtrOutput)
 	}
 	if args.Update != nil {
 		args.Update = args.Update.ToUpdateStrategyPtrOutput().ApplyT(func(v *UpdateStrategy) *UpdateStrategy { return v.Defaults() }).(UpdateStrategyPtrOutput)
@@ -212,6 +234,11 @@ func (o UpdateAutomationOutput) Git() GitSpecOutput {
 	return o.ApplyT(func(v *UpdateAutomation) GitSpecOutput { return v.Git }).(GitSpecOutput)
 }
 
+// With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+func (o UpdateAutomationOutput) Groups() PullRequestGroupArrayOutput {
+	return o.ApplyT(func(v *UpdateAutomation) PullRequestGroupArrayOutput { return v.Groups }).(PullRequestGroupArrayOutput)
+}
+
 // Cluster mode: Go duration of the Flux `ImageUpdateAutomation`'s (and rendered `GitRepository`'s) `spec.interval`; default `5m`.
 func (o UpdateAutomationOutput) Interval() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *UpdateAutomation) pulumi.StringPtrOutput { return v.Interval }).(pulumi.StringPtrOutput)
@@ -252,7 +279,7 @@ func (o UpdateAutomationOutput) PullRequest() PullRequestPtrOutput {
 	return o.ApplyT(func(v *UpdateAutomation) PullRequestPtrOutput { return v.PullRequest }).(PullRequestPtrOutput)
 }
 
-// URL of the pull request, when one was opened.
+// URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
 func (o UpdateAutomationOutput) PullRequestUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *UpdateAutomation) pulumi.StringPtrOutput { return v.PullRequestUrl }).(pulumi.StringPtrOutput)
 }

@@ -200,6 +200,14 @@ export interface GitSpecArgs {
  */
 export interface ImagePolicyRefArgs {
     /**
+     * `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+     */
+    downgrade?: pulumi.Input<string | undefined>;
+    /**
+     * The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+     */
+    filterTags?: pulumi.Input<inputs.FilterTagsArgs | undefined>;
+    /**
      * The selected image.
      */
     latestRef: pulumi.Input<inputs.ImageRefArgs>;
@@ -211,6 +219,19 @@ export interface ImagePolicyRefArgs {
      * Namespace of the policy: the first part of `$imagepolicy` markers.
      */
     namespace: pulumi.Input<string>;
+    /**
+     * The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+     */
+    policy?: pulumi.Input<inputs.PolicyChoiceArgs | undefined>;
+}
+/**
+ * imagePolicyRefArgsProvideDefaults sets the appropriate defaults for ImagePolicyRefArgs
+ */
+export function imagePolicyRefArgsProvideDefaults(val: ImagePolicyRefArgs): ImagePolicyRefArgs {
+    return {
+        ...val,
+        policy: pulumi.output(val.policy).apply(v => v === undefined ? undefined : inputs.policyChoiceArgsProvideDefaults(v)),
+    };
 }
 
 /**
@@ -394,6 +415,14 @@ export interface PullRequestArgs {
      */
     body?: pulumi.Input<string | undefined>;
     /**
+     * With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+     */
+    branch?: pulumi.Input<string | undefined>;
+    /**
+     * How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+     */
+    groupBy?: pulumi.Input<string | undefined>;
+    /**
      * Labels to add.
      */
     labels?: pulumi.Input<pulumi.Input<string>[] | undefined>;
@@ -401,6 +430,15 @@ export interface PullRequestArgs {
      * Go text/template of the title, with the commit message data.
      */
     title?: pulumi.Input<string | undefined>;
+}
+/**
+ * pullRequestArgsProvideDefaults sets the appropriate defaults for PullRequestArgs
+ */
+export function pullRequestArgsProvideDefaults(val: PullRequestArgs): PullRequestArgs {
+    return {
+        ...val,
+        groupBy: (val.groupBy) ?? "none",
+    };
 }
 
 /**

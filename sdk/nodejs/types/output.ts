@@ -232,6 +232,14 @@ export interface GitSpec {
  */
 export interface ImagePolicyRef {
     /**
+     * `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+     */
+    downgrade?: string;
+    /**
+     * The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+     */
+    filterTags?: outputs.FilterTags;
+    /**
      * The selected image.
      */
     latestRef: outputs.ImageRef;
@@ -243,6 +251,19 @@ export interface ImagePolicyRef {
      * Namespace of the policy: the first part of `$imagepolicy` markers.
      */
     namespace: string;
+    /**
+     * The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+     */
+    policy?: outputs.PolicyChoice;
+}
+/**
+ * imagePolicyRefProvideDefaults sets the appropriate defaults for ImagePolicyRef
+ */
+export function imagePolicyRefProvideDefaults(val: ImagePolicyRef): ImagePolicyRef {
+    return {
+        ...val,
+        policy: (val.policy ? outputs.policyChoiceProvideDefaults(val.policy) : undefined),
+    };
 }
 
 /**
@@ -394,6 +415,20 @@ export function orderPolicyProvideDefaults(val: OrderPolicy): OrderPolicy {
 }
 
 /**
+ * A tag ranked above the selected one that `minimumAge` or `platforms` passed over.
+ */
+export interface PassedOverTag {
+    /**
+     * Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`.
+     */
+    reason: string;
+    /**
+     * The tag.
+     */
+    tag: string;
+}
+
+/**
  * Flux `spec.policy`: set exactly one member.
  */
 export interface PolicyChoice {
@@ -452,6 +487,14 @@ export interface PullRequest {
      */
     body?: string;
     /**
+     * With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+     */
+    branch?: string;
+    /**
+     * How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+     */
+    groupBy?: string;
+    /**
      * Labels to add.
      */
     labels?: string[];
@@ -459,6 +502,53 @@ export interface PullRequest {
      * Go text/template of the title, with the commit message data.
      */
     title?: string;
+}
+/**
+ * pullRequestProvideDefaults sets the appropriate defaults for PullRequest
+ */
+export function pullRequestProvideDefaults(val: PullRequest): PullRequest {
+    return {
+        ...val,
+        groupBy: (val.groupBy) ?? "none",
+    };
+}
+
+/**
+ * One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+ */
+export interface PullRequestGroup {
+    /**
+     * The group's branch, the head of its pull request.
+     */
+    branch: string;
+    /**
+     * The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+     */
+    changes: outputs.UpdateResult;
+    /**
+     * What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+     */
+    key: string;
+    /**
+     * SHA-1 of the last commit pushed to the branch.
+     */
+    lastPushCommit?: string;
+    /**
+     * RFC 3339 time of that push.
+     */
+    lastPushTime?: string;
+    /**
+     * The group's policies, `namespace:name`.
+     */
+    policies: string[];
+    /**
+     * Number of the group's pull request, once opened.
+     */
+    pullRequestNumber?: number;
+    /**
+     * URL of the group's pull request, once opened.
+     */
+    pullRequestUrl?: string;
 }
 
 /**
@@ -565,6 +655,20 @@ export interface SkippedFile {
      * Why.
      */
     reason: string;
+}
+
+/**
+ * What an image says about itself, per manifest digest.
+ */
+export interface TagMetadata {
+    /**
+     * RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown.
+     */
+    created?: string;
+    /**
+     * `os/architecture[/variant]` of each platform the image provides.
+     */
+    platforms: string[];
 }
 
 /**

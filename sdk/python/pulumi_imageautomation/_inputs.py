@@ -856,23 +856,47 @@ class ImagePolicyRefArgsDict(TypedDict):
     """
     Namespace of the policy: the first part of `$imagepolicy` markers.
     """
+    downgrade: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+    """
+    filter_tags: NotRequired[pulumi.Input[Optional['FilterTagsArgsDict']]]
+    """
+    The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+    """
+    policy: NotRequired[pulumi.Input[Optional['PolicyChoiceArgsDict']]]
+    """
+    The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+    """
 
 @pulumi.input_type
 class ImagePolicyRefArgs:
     def __init__(__self__, *,
                  latest_ref: pulumi.Input['ImageRefArgs'],
                  name: pulumi.Input[_builtins.str],
-                 namespace: pulumi.Input[_builtins.str]):
+                 namespace: pulumi.Input[_builtins.str],
+                 downgrade: pulumi.Input[Optional[_builtins.str]] = None,
+                 filter_tags: pulumi.Input[Optional['FilterTagsArgs']] = None,
+                 policy: pulumi.Input[Optional['PolicyChoiceArgs']] = None):
         """
         What an UpdateAutomation takes: pass `ImagePolicy.imagePolicyRef` as is.
 
         :param pulumi.Input['ImageRefArgs'] latest_ref: The selected image.
         :param pulumi.Input[_builtins.str] name: Name of the policy: the second part of `$imagepolicy` markers.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the policy: the first part of `$imagepolicy` markers.
+        :param pulumi.Input[_builtins.str] downgrade: `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+        :param pulumi.Input['FilterTagsArgs'] filter_tags: The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+        :param pulumi.Input['PolicyChoiceArgs'] policy: The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
         """
         pulumi.set(__self__, "latest_ref", latest_ref)
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "namespace", namespace)
+        if downgrade is not None:
+            pulumi.set(__self__, "downgrade", downgrade)
+        if filter_tags is not None:
+            pulumi.set(__self__, "filter_tags", filter_tags)
+        if policy is not None:
+            pulumi.set(__self__, "policy", policy)
 
     @_builtins.property
     @pulumi.getter(name="latestRef")
@@ -909,6 +933,42 @@ class ImagePolicyRefArgs:
     @namespace.setter
     def namespace(self, value: pulumi.Input[_builtins.str]):
         pulumi.set(self, "namespace", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def downgrade(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+        """
+        return pulumi.get(self, "downgrade")
+
+    @downgrade.setter
+    def downgrade(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "downgrade", value)
+
+    @_builtins.property
+    @pulumi.getter(name="filterTags")
+    def filter_tags(self) -> pulumi.Input[Optional['FilterTagsArgs']]:
+        """
+        The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+        """
+        return pulumi.get(self, "filter_tags")
+
+    @filter_tags.setter
+    def filter_tags(self, value: pulumi.Input[Optional['FilterTagsArgs']]):
+        pulumi.set(self, "filter_tags", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def policy(self) -> pulumi.Input[Optional['PolicyChoiceArgs']]:
+        """
+        The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+        """
+        return pulumi.get(self, "policy")
+
+    @policy.setter
+    def policy(self, value: pulumi.Input[Optional['PolicyChoiceArgs']]):
+        pulumi.set(self, "policy", value)
 
 
 class ImageRefArgsDict(TypedDict):
@@ -1524,6 +1584,14 @@ class PullRequestArgsDict(TypedDict):
     """
     Go text/template of the body.
     """
+    branch: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+    """
+    group_by: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+    """
     labels: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]]
     """
     Labels to add.
@@ -1538,6 +1606,8 @@ class PullRequestArgs:
     def __init__(__self__, *,
                  api_base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  body: pulumi.Input[Optional[_builtins.str]] = None,
+                 branch: pulumi.Input[Optional[_builtins.str]] = None,
+                 group_by: pulumi.Input[Optional[_builtins.str]] = None,
                  labels: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  title: pulumi.Input[Optional[_builtins.str]] = None):
         """
@@ -1545,6 +1615,8 @@ class PullRequestArgs:
 
         :param pulumi.Input[_builtins.str] api_base_url: GitHub REST API base URL; default `https://api.github.com` (set it for GitHub Enterprise).
         :param pulumi.Input[_builtins.str] body: Go text/template of the body.
+        :param pulumi.Input[_builtins.str] branch: With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        :param pulumi.Input[_builtins.str] group_by: How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] labels: Labels to add.
         :param pulumi.Input[_builtins.str] title: Go text/template of the title, with the commit message data.
         """
@@ -1552,6 +1624,12 @@ class PullRequestArgs:
             pulumi.set(__self__, "api_base_url", api_base_url)
         if body is not None:
             pulumi.set(__self__, "body", body)
+        if branch is not None:
+            pulumi.set(__self__, "branch", branch)
+        if group_by is None:
+            group_by = 'none'
+        if group_by is not None:
+            pulumi.set(__self__, "group_by", group_by)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if title is not None:
@@ -1580,6 +1658,30 @@ class PullRequestArgs:
     @body.setter
     def body(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "body", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def branch(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        """
+        return pulumi.get(self, "branch")
+
+    @branch.setter
+    def branch(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "branch", value)
+
+    @_builtins.property
+    @pulumi.getter(name="groupBy")
+    def group_by(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+        """
+        return pulumi.get(self, "group_by")
+
+    @group_by.setter
+    def group_by(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "group_by", value)
 
     @_builtins.property
     @pulumi.getter

@@ -24,20 +24,28 @@ class ImagePolicyArgs:
                  image_repository_ref: pulumi.Input['ImageRepositoryRefArgs'],
                  policy: pulumi.Input['PolicyChoiceArgs'],
                  digest_reflection_policy: pulumi.Input[Optional[_builtins.str]] = None,
+                 downgrade: pulumi.Input[Optional[_builtins.str]] = None,
                  filter_tags: pulumi.Input[Optional['FilterTagsArgs']] = None,
+                 hold: pulumi.Input[Optional[_builtins.bool]] = None,
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
+                 minimum_age: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
-                 namespace: pulumi.Input[Optional[_builtins.str]] = None):
+                 namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
         """
         The set of arguments for constructing a ImagePolicy resource.
 
         :param pulumi.Input['ImageRepositoryRefArgs'] image_repository_ref: The repository: `ImageRepository.imageRepositoryRef`.
         :param pulumi.Input['PolicyChoiceArgs'] policy: Which tag wins.
         :param pulumi.Input[_builtins.str] digest_reflection_policy: `Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set.
+        :param pulumi.Input[_builtins.str] downgrade: `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
         :param pulumi.Input['FilterTagsArgs'] filter_tags: Filter (and extract) before the policy.
+        :param pulumi.Input[_builtins.bool] hold: Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
         :param pulumi.Input[_builtins.str] interval: Go duration between digest checks under `Always`.
+        :param pulumi.Input[_builtins.str] minimum_age: Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
         :param pulumi.Input[_builtins.str] name: Name of the Flux identity; default the resource name.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the Flux identity; default `fluxNamespace`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
         """
         pulumi.set(__self__, "image_repository_ref", image_repository_ref)
         pulumi.set(__self__, "policy", policy)
@@ -45,14 +53,26 @@ class ImagePolicyArgs:
             digest_reflection_policy = 'Never'
         if digest_reflection_policy is not None:
             pulumi.set(__self__, "digest_reflection_policy", digest_reflection_policy)
+        if downgrade is None:
+            downgrade = 'Allow'
+        if downgrade is not None:
+            pulumi.set(__self__, "downgrade", downgrade)
         if filter_tags is not None:
             pulumi.set(__self__, "filter_tags", filter_tags)
+        if hold is None:
+            hold = False
+        if hold is not None:
+            pulumi.set(__self__, "hold", hold)
         if interval is not None:
             pulumi.set(__self__, "interval", interval)
+        if minimum_age is not None:
+            pulumi.set(__self__, "minimum_age", minimum_age)
         if name is not None:
             pulumi.set(__self__, "name", name)
         if namespace is not None:
             pulumi.set(__self__, "namespace", namespace)
+        if platforms is not None:
+            pulumi.set(__self__, "platforms", platforms)
 
     @_builtins.property
     @pulumi.getter(name="imageRepositoryRef")
@@ -91,6 +111,18 @@ class ImagePolicyArgs:
         pulumi.set(self, "digest_reflection_policy", value)
 
     @_builtins.property
+    @pulumi.getter
+    def downgrade(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+        """
+        return pulumi.get(self, "downgrade")
+
+    @downgrade.setter
+    def downgrade(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "downgrade", value)
+
+    @_builtins.property
     @pulumi.getter(name="filterTags")
     def filter_tags(self) -> pulumi.Input[Optional['FilterTagsArgs']]:
         """
@@ -104,6 +136,18 @@ class ImagePolicyArgs:
 
     @_builtins.property
     @pulumi.getter
+    def hold(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+        """
+        return pulumi.get(self, "hold")
+
+    @hold.setter
+    def hold(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "hold", value)
+
+    @_builtins.property
+    @pulumi.getter
     def interval(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
         Go duration between digest checks under `Always`.
@@ -113,6 +157,18 @@ class ImagePolicyArgs:
     @interval.setter
     def interval(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "interval", value)
+
+    @_builtins.property
+    @pulumi.getter(name="minimumAge")
+    def minimum_age(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+        """
+        return pulumi.get(self, "minimum_age")
+
+    @minimum_age.setter
+    def minimum_age(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "minimum_age", value)
 
     @_builtins.property
     @pulumi.getter
@@ -138,6 +194,18 @@ class ImagePolicyArgs:
     def namespace(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "namespace", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def platforms(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]:
+        """
+        `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+        """
+        return pulumi.get(self, "platforms")
+
+    @platforms.setter
+    def platforms(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "platforms", value)
+
 
 @pulumi.type_token("imageautomation:index:ImagePolicy")
 class ImagePolicy(pulumi.CustomResource):
@@ -146,11 +214,15 @@ class ImagePolicy(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  digest_reflection_policy: pulumi.Input[Optional[_builtins.str]] = None,
+                 downgrade: pulumi.Input[Optional[_builtins.str]] = None,
                  filter_tags: pulumi.Input[Optional[Union['FilterTagsArgs', 'FilterTagsArgsDict', 'outputs.FilterTags']]] = None,
+                 hold: pulumi.Input[Optional[_builtins.bool]] = None,
                  image_repository_ref: pulumi.Input[Optional[Union['ImageRepositoryRefArgs', 'ImageRepositoryRefArgsDict', 'outputs.ImageRepositoryRef']]] = None,
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
+                 minimum_age: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  policy: pulumi.Input[Optional[Union['PolicyChoiceArgs', 'PolicyChoiceArgsDict', 'outputs.PolicyChoice']]] = None,
                  __props__=None):
         """
@@ -172,11 +244,15 @@ class ImagePolicy(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] digest_reflection_policy: `Never`, `IfNotPresent` or `Always`: whether `latestRef.digest` is set.
+        :param pulumi.Input[_builtins.str] downgrade: `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
         :param pulumi.Input[Union['FilterTagsArgs', 'FilterTagsArgsDict', 'outputs.FilterTags']] filter_tags: Filter (and extract) before the policy.
+        :param pulumi.Input[_builtins.bool] hold: Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
         :param pulumi.Input[Union['ImageRepositoryRefArgs', 'ImageRepositoryRefArgsDict', 'outputs.ImageRepositoryRef']] image_repository_ref: The repository: `ImageRepository.imageRepositoryRef`.
         :param pulumi.Input[_builtins.str] interval: Go duration between digest checks under `Always`.
+        :param pulumi.Input[_builtins.str] minimum_age: Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
         :param pulumi.Input[_builtins.str] name: Name of the Flux identity; default the resource name.
         :param pulumi.Input[_builtins.str] namespace: Namespace of the Flux identity; default `fluxNamespace`.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] platforms: `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
         :param pulumi.Input[Union['PolicyChoiceArgs', 'PolicyChoiceArgsDict', 'outputs.PolicyChoice']] policy: Which tag wins.
         """
         ...
@@ -217,11 +293,15 @@ class ImagePolicy(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  digest_reflection_policy: pulumi.Input[Optional[_builtins.str]] = None,
+                 downgrade: pulumi.Input[Optional[_builtins.str]] = None,
                  filter_tags: pulumi.Input[Optional[Union['FilterTagsArgs', 'FilterTagsArgsDict', 'outputs.FilterTags']]] = None,
+                 hold: pulumi.Input[Optional[_builtins.bool]] = None,
                  image_repository_ref: pulumi.Input[Optional[Union['ImageRepositoryRefArgs', 'ImageRepositoryRefArgsDict', 'outputs.ImageRepositoryRef']]] = None,
                  interval: pulumi.Input[Optional[_builtins.str]] = None,
+                 minimum_age: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 platforms: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
                  policy: pulumi.Input[Optional[Union['PolicyChoiceArgs', 'PolicyChoiceArgsDict', 'outputs.PolicyChoice']]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -235,21 +315,32 @@ class ImagePolicy(pulumi.CustomResource):
             if digest_reflection_policy is None:
                 digest_reflection_policy = 'Never'
             __props__.__dict__["digest_reflection_policy"] = digest_reflection_policy
+            if downgrade is None:
+                downgrade = 'Allow'
+            __props__.__dict__["downgrade"] = downgrade
             __props__.__dict__["filter_tags"] = filter_tags
+            if hold is None:
+                hold = False
+            __props__.__dict__["hold"] = hold
             if image_repository_ref is None and not opts.urn:
                 raise TypeError("Missing required property 'image_repository_ref'")
             __props__.__dict__["image_repository_ref"] = image_repository_ref
             __props__.__dict__["interval"] = interval
+            __props__.__dict__["minimum_age"] = minimum_age
             __props__.__dict__["name"] = name
             __props__.__dict__["namespace"] = namespace
+            __props__.__dict__["platforms"] = platforms
             if policy is None and not opts.urn:
                 raise TypeError("Missing required property 'policy'")
             __props__.__dict__["policy"] = policy
             __props__.__dict__["flux_objects"] = None
+            __props__.__dict__["held"] = None
             __props__.__dict__["image_policy_ref"] = None
             __props__.__dict__["latest_image"] = None
             __props__.__dict__["latest_ref"] = None
             __props__.__dict__["observed_previous_ref"] = None
+            __props__.__dict__["passed_over_tags"] = None
+            __props__.__dict__["tag_metadata"] = None
         super(ImagePolicy, __self__).__init__(
             'imageautomation:index:ImagePolicy',
             resource_name,
@@ -273,17 +364,24 @@ class ImagePolicy(pulumi.CustomResource):
         __props__ = ImagePolicyArgs.__new__(ImagePolicyArgs)
 
         __props__.__dict__["digest_reflection_policy"] = None
+        __props__.__dict__["downgrade"] = None
         __props__.__dict__["filter_tags"] = None
         __props__.__dict__["flux_objects"] = None
+        __props__.__dict__["held"] = None
+        __props__.__dict__["hold"] = None
         __props__.__dict__["image_policy_ref"] = None
         __props__.__dict__["image_repository_ref"] = None
         __props__.__dict__["interval"] = None
         __props__.__dict__["latest_image"] = None
         __props__.__dict__["latest_ref"] = None
+        __props__.__dict__["minimum_age"] = None
         __props__.__dict__["name"] = None
         __props__.__dict__["namespace"] = None
         __props__.__dict__["observed_previous_ref"] = None
+        __props__.__dict__["passed_over_tags"] = None
+        __props__.__dict__["platforms"] = None
         __props__.__dict__["policy"] = None
+        __props__.__dict__["tag_metadata"] = None
         return ImagePolicy(resource_name, opts=opts, __props__=__props__)
 
     @staticmethod
@@ -301,6 +399,14 @@ class ImagePolicy(pulumi.CustomResource):
         return pulumi.get(self, "digest_reflection_policy")
 
     @_builtins.property
+    @pulumi.getter
+    def downgrade(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `Allow` (default, as Flux) or `Deny`: with `Deny`, an UpdateAutomation never writes a tag that ranks below the one in a file under this policy's ordering (after `filterTags` extraction); it keeps the file and reports the refusal as a warning and in `changes.refused`. Not in Flux.
+        """
+        return pulumi.get(self, "downgrade")
+
+    @_builtins.property
     @pulumi.getter(name="filterTags")
     def filter_tags(self) -> pulumi.Output[Optional['outputs.FilterTags']]:
         """
@@ -315,6 +421,22 @@ class ImagePolicy(pulumi.CustomResource):
         Cluster mode only: the Kubernetes objects this resource applies (Flux objects and Secrets), Secret data redacted. After a refresh, as the cluster has them on the fields this provider manages.
         """
         return pulumi.get(self, "flux_objects")
+
+    @_builtins.property
+    @pulumi.getter
+    def held(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        `hold` kept the last `latestRef`.
+        """
+        return pulumi.get(self, "held")
+
+    @_builtins.property
+    @pulumi.getter
+    def hold(self) -> pulumi.Output[Optional[_builtins.bool]]:
+        """
+        Keep `latestRef` at its last value (reported as held) and let the rest of the stack proceed. Not in Flux.
+        """
+        return pulumi.get(self, "hold")
 
     @_builtins.property
     @pulumi.getter(name="imagePolicyRef")
@@ -357,6 +479,14 @@ class ImagePolicy(pulumi.CustomResource):
         return pulumi.get(self, "latest_ref")
 
     @_builtins.property
+    @pulumi.getter(name="minimumAge")
+    def minimum_age(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Go duration (`24h`): a tag is a candidate only when its image is at least this old, by the `org.opencontainers.image.created` annotation, else the config's `created` (an index: its first platform's). Candidates are checked best first (at most 20) until one qualifies; a tag whose age is unknown is passed over. Not in Flux.
+        """
+        return pulumi.get(self, "minimum_age")
+
+    @_builtins.property
     @pulumi.getter
     def name(self) -> pulumi.Output[_builtins.str]:
         """
@@ -381,10 +511,34 @@ class ImagePolicy(pulumi.CustomResource):
         return pulumi.get(self, "observed_previous_ref")
 
     @_builtins.property
+    @pulumi.getter(name="passedOverTags")
+    def passed_over_tags(self) -> pulumi.Output[Optional[Sequence['outputs.PassedOverTag']]]:
+        """
+        Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
+        """
+        return pulumi.get(self, "passed_over_tags")
+
+    @_builtins.property
+    @pulumi.getter
+    def platforms(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
+        """
+        return pulumi.get(self, "platforms")
+
+    @_builtins.property
     @pulumi.getter
     def policy(self) -> pulumi.Output['outputs.PolicyChoice']:
         """
         Which tag wins.
         """
         return pulumi.get(self, "policy")
+
+    @_builtins.property
+    @pulumi.getter(name="tagMetadata")
+    def tag_metadata(self) -> pulumi.Output[Optional[Mapping[str, 'outputs.TagMetadata']]]:
+        """
+        The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again.
+        """
+        return pulumi.get(self, "tag_metadata")
 

@@ -34,9 +34,11 @@ __all__ = [
     'KubernetesConfig',
     'ObjectChanges',
     'OrderPolicy',
+    'PassedOverTag',
     'PolicyChoice',
     'Proxy',
     'PullRequest',
+    'PullRequestGroup',
     'RegistryAuth',
     'RegistryCredentials',
     'ScanResult',
@@ -44,6 +46,7 @@ __all__ = [
     'SigningKey',
     'SigningKeyPair',
     'SkippedFile',
+    'TagMetadata',
     'UpdateResult',
     'UpdateStrategy',
 ]
@@ -733,6 +736,8 @@ class ImagePolicyRef(dict):
         suggest = None
         if key == "latestRef":
             suggest = "latest_ref"
+        elif key == "filterTags":
+            suggest = "filter_tags"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in ImagePolicyRef. Access the value via the '{suggest}' property getter instead.")
@@ -748,17 +753,29 @@ class ImagePolicyRef(dict):
     def __init__(__self__, *,
                  latest_ref: 'outputs.ImageRef',
                  name: _builtins.str,
-                 namespace: _builtins.str):
+                 namespace: _builtins.str,
+                 downgrade: Optional[_builtins.str] = None,
+                 filter_tags: Optional['outputs.FilterTags'] = None,
+                 policy: Optional['outputs.PolicyChoice'] = None):
         """
         What an UpdateAutomation takes: pass `ImagePolicy.imagePolicyRef` as is.
 
         :param 'ImageRef' latest_ref: The selected image.
         :param _builtins.str name: Name of the policy: the second part of `$imagepolicy` markers.
         :param _builtins.str namespace: Namespace of the policy: the first part of `$imagepolicy` markers.
+        :param _builtins.str downgrade: `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+        :param 'FilterTags' filter_tags: The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+        :param 'PolicyChoice' policy: The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
         """
         pulumi.set(__self__, "latest_ref", latest_ref)
         pulumi.set(__self__, "name", name)
         pulumi.set(__self__, "namespace", namespace)
+        if downgrade is not None:
+            pulumi.set(__self__, "downgrade", downgrade)
+        if filter_tags is not None:
+            pulumi.set(__self__, "filter_tags", filter_tags)
+        if policy is not None:
+            pulumi.set(__self__, "policy", policy)
 
     @_builtins.property
     @pulumi.getter(name="latestRef")
@@ -783,6 +800,30 @@ class ImagePolicyRef(dict):
         Namespace of the policy: the first part of `$imagepolicy` markers.
         """
         return pulumi.get(self, "namespace")
+
+    @_builtins.property
+    @pulumi.getter
+    def downgrade(self) -> Optional[_builtins.str]:
+        """
+        `Deny` when the ImagePolicy has `downgrade: Deny` (the automation then keeps a file whose tag ranks above `latestRef.tag`); absent otherwise.
+        """
+        return pulumi.get(self, "downgrade")
+
+    @_builtins.property
+    @pulumi.getter(name="filterTags")
+    def filter_tags(self) -> Optional['outputs.FilterTags']:
+        """
+        The ImagePolicy's `filterTags`, with `downgrade: Deny`.
+        """
+        return pulumi.get(self, "filter_tags")
+
+    @_builtins.property
+    @pulumi.getter
+    def policy(self) -> Optional['outputs.PolicyChoice']:
+        """
+        The ImagePolicy's `policy`, with `downgrade: Deny`: how tags are ordered.
+        """
+        return pulumi.get(self, "policy")
 
 
 @pulumi.output_type
@@ -1175,6 +1216,40 @@ class OrderPolicy(dict):
 
 
 @pulumi.output_type
+class PassedOverTag(dict):
+    """
+    A tag ranked above the selected one that `minimumAge` or `platforms` passed over.
+    """
+    def __init__(__self__, *,
+                 reason: _builtins.str,
+                 tag: _builtins.str):
+        """
+        A tag ranked above the selected one that `minimumAge` or `platforms` passed over.
+
+        :param _builtins.str reason: Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`.
+        :param _builtins.str tag: The tag.
+        """
+        pulumi.set(__self__, "reason", reason)
+        pulumi.set(__self__, "tag", tag)
+
+    @_builtins.property
+    @pulumi.getter
+    def reason(self) -> _builtins.str:
+        """
+        Why, e.g. `younger than minimumAge 24h: created 2h ago` or `lacks linux/arm64`.
+        """
+        return pulumi.get(self, "reason")
+
+    @_builtins.property
+    @pulumi.getter
+    def tag(self) -> _builtins.str:
+        """
+        The tag.
+        """
+        return pulumi.get(self, "tag")
+
+
+@pulumi.output_type
 class PolicyChoice(dict):
     """
     Flux `spec.policy`: set exactly one member.
@@ -1279,6 +1354,8 @@ class PullRequest(dict):
         suggest = None
         if key == "apiBaseUrl":
             suggest = "api_base_url"
+        elif key == "groupBy":
+            suggest = "group_by"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in PullRequest. Access the value via the '{suggest}' property getter instead.")
@@ -1294,6 +1371,8 @@ class PullRequest(dict):
     def __init__(__self__, *,
                  api_base_url: Optional[_builtins.str] = None,
                  body: Optional[_builtins.str] = None,
+                 branch: Optional[_builtins.str] = None,
+                 group_by: Optional[_builtins.str] = None,
                  labels: Optional[Sequence[_builtins.str]] = None,
                  title: Optional[_builtins.str] = None):
         """
@@ -1301,6 +1380,8 @@ class PullRequest(dict):
 
         :param _builtins.str api_base_url: GitHub REST API base URL; default `https://api.github.com` (set it for GitHub Enterprise).
         :param _builtins.str body: Go text/template of the body.
+        :param _builtins.str branch: With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        :param _builtins.str group_by: How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
         :param Sequence[_builtins.str] labels: Labels to add.
         :param _builtins.str title: Go text/template of the title, with the commit message data.
         """
@@ -1308,6 +1389,12 @@ class PullRequest(dict):
             pulumi.set(__self__, "api_base_url", api_base_url)
         if body is not None:
             pulumi.set(__self__, "body", body)
+        if branch is not None:
+            pulumi.set(__self__, "branch", branch)
+        if group_by is None:
+            group_by = 'none'
+        if group_by is not None:
+            pulumi.set(__self__, "group_by", group_by)
         if labels is not None:
             pulumi.set(__self__, "labels", labels)
         if title is not None:
@@ -1331,6 +1418,22 @@ class PullRequest(dict):
 
     @_builtins.property
     @pulumi.getter
+    def branch(self) -> Optional[_builtins.str]:
+        """
+        With `groupBy` `policy` or `image`: Go text/template of each group's branch, over `.PushBranch` (`git.push.branch`), `.Policy.Namespace`, `.Policy.Name` (with `image`: the group's first policy in `namespace:name` order), `.Image` (`latestRef.name`), `.NewTag` (the policy's `latestRef.tag`) and `.AutomationObject`, with the sprig functions. Default `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`): without the tag, so that a newer tag updates the same pull request; with `.NewTag`, each tag opens a pull request of its own (the older ones stay open). Each group must render a valid branch name of its own, other than the checkout branch.
+        """
+        return pulumi.get(self, "branch")
+
+    @_builtins.property
+    @pulumi.getter(name="groupBy")
+    def group_by(self) -> Optional[_builtins.str]:
+        """
+        How the bumps are split into pull requests. `none` (default): one branch, `git.push.branch`, and one pull request for all of them. `policy`: one branch and pull request per policy, so that each bump can be reviewed and merged alone. `image`: one per image (`latestRef.name`), with the bumps of every policy that selects it. Each group clones the checkout branch (or its own branch, when it exists), applies only its policies' markers, commits, pushes to its branch (`branch`) and opens or updates its pull request; a newer tag updates the group's open pull request. Pull requests are never closed. With `policy` or `image`, `git.push.branch` (required, other than the checkout branch) only names the branches (`.PushBranch`), nothing is pushed to it, and `git.push.refspec` cannot be set. Not in cluster mode: Flux's `ImageUpdateAutomation` pushes every bump to one branch.
+        """
+        return pulumi.get(self, "group_by")
+
+    @_builtins.property
+    @pulumi.getter
     def labels(self) -> Optional[Sequence[_builtins.str]]:
         """
         Labels to add.
@@ -1344,6 +1447,133 @@ class PullRequest(dict):
         Go text/template of the title, with the commit message data.
         """
         return pulumi.get(self, "title")
+
+
+@pulumi.output_type
+class PullRequestGroup(dict):
+    """
+    One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "lastPushCommit":
+            suggest = "last_push_commit"
+        elif key == "lastPushTime":
+            suggest = "last_push_time"
+        elif key == "pullRequestNumber":
+            suggest = "pull_request_number"
+        elif key == "pullRequestUrl":
+            suggest = "pull_request_url"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in PullRequestGroup. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        PullRequestGroup.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        PullRequestGroup.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 branch: _builtins.str,
+                 changes: 'outputs.UpdateResult',
+                 key: _builtins.str,
+                 policies: Sequence[_builtins.str],
+                 last_push_commit: Optional[_builtins.str] = None,
+                 last_push_time: Optional[_builtins.str] = None,
+                 pull_request_number: Optional[_builtins.int] = None,
+                 pull_request_url: Optional[_builtins.str] = None):
+        """
+        One pull request group (`pullRequest.groupBy`): its branch, its policies, and its last push and pull request.
+
+        :param _builtins.str branch: The group's branch, the head of its pull request.
+        :param 'UpdateResult' changes: The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+        :param _builtins.str key: What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+        :param Sequence[_builtins.str] policies: The group's policies, `namespace:name`.
+        :param _builtins.str last_push_commit: SHA-1 of the last commit pushed to the branch.
+        :param _builtins.str last_push_time: RFC 3339 time of that push.
+        :param _builtins.int pull_request_number: Number of the group's pull request, once opened.
+        :param _builtins.str pull_request_url: URL of the group's pull request, once opened.
+        """
+        pulumi.set(__self__, "branch", branch)
+        pulumi.set(__self__, "changes", changes)
+        pulumi.set(__self__, "key", key)
+        pulumi.set(__self__, "policies", policies)
+        if last_push_commit is not None:
+            pulumi.set(__self__, "last_push_commit", last_push_commit)
+        if last_push_time is not None:
+            pulumi.set(__self__, "last_push_time", last_push_time)
+        if pull_request_number is not None:
+            pulumi.set(__self__, "pull_request_number", pull_request_number)
+        if pull_request_url is not None:
+            pulumi.set(__self__, "pull_request_url", pull_request_url)
+
+    @_builtins.property
+    @pulumi.getter
+    def branch(self) -> _builtins.str:
+        """
+        The group's branch, the head of its pull request.
+        """
+        return pulumi.get(self, "branch")
+
+    @_builtins.property
+    @pulumi.getter
+    def changes(self) -> 'outputs.UpdateResult':
+        """
+        The setters result of the group's policies at the last run, on its branch (in a preview: what would be pushed).
+        """
+        return pulumi.get(self, "changes")
+
+    @_builtins.property
+    @pulumi.getter
+    def key(self) -> _builtins.str:
+        """
+        What the group's policies share: the policy `namespace:name` (`groupBy: policy`) or the image (`groupBy: image`).
+        """
+        return pulumi.get(self, "key")
+
+    @_builtins.property
+    @pulumi.getter
+    def policies(self) -> Sequence[_builtins.str]:
+        """
+        The group's policies, `namespace:name`.
+        """
+        return pulumi.get(self, "policies")
+
+    @_builtins.property
+    @pulumi.getter(name="lastPushCommit")
+    def last_push_commit(self) -> Optional[_builtins.str]:
+        """
+        SHA-1 of the last commit pushed to the branch.
+        """
+        return pulumi.get(self, "last_push_commit")
+
+    @_builtins.property
+    @pulumi.getter(name="lastPushTime")
+    def last_push_time(self) -> Optional[_builtins.str]:
+        """
+        RFC 3339 time of that push.
+        """
+        return pulumi.get(self, "last_push_time")
+
+    @_builtins.property
+    @pulumi.getter(name="pullRequestNumber")
+    def pull_request_number(self) -> Optional[_builtins.int]:
+        """
+        Number of the group's pull request, once opened.
+        """
+        return pulumi.get(self, "pull_request_number")
+
+    @_builtins.property
+    @pulumi.getter(name="pullRequestUrl")
+    def pull_request_url(self) -> Optional[_builtins.str]:
+        """
+        URL of the group's pull request, once opened.
+        """
+        return pulumi.get(self, "pull_request_url")
 
 
 @pulumi.output_type
@@ -1647,6 +1877,41 @@ class SkippedFile(dict):
         Why.
         """
         return pulumi.get(self, "reason")
+
+
+@pulumi.output_type
+class TagMetadata(dict):
+    """
+    What an image says about itself, per manifest digest.
+    """
+    def __init__(__self__, *,
+                 platforms: Sequence[_builtins.str],
+                 created: Optional[_builtins.str] = None):
+        """
+        What an image says about itself, per manifest digest.
+
+        :param Sequence[_builtins.str] platforms: `os/architecture[/variant]` of each platform the image provides.
+        :param _builtins.str created: RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown.
+        """
+        pulumi.set(__self__, "platforms", platforms)
+        if created is not None:
+            pulumi.set(__self__, "created", created)
+
+    @_builtins.property
+    @pulumi.getter
+    def platforms(self) -> Sequence[_builtins.str]:
+        """
+        `os/architecture[/variant]` of each platform the image provides.
+        """
+        return pulumi.get(self, "platforms")
+
+    @_builtins.property
+    @pulumi.getter
+    def created(self) -> Optional[_builtins.str]:
+        """
+        RFC 3339 build time: the `org.opencontainers.image.created` annotation, else the config's `created`; absent when unknown.
+        """
+        return pulumi.get(self, "created")
 
 
 @pulumi.output_type

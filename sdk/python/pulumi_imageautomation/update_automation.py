@@ -190,6 +190,23 @@ class UpdateAutomation(pulumi.CustomResource):
 
         ## Example
 
+        ## One pull request per policy or per image
+
+        `pullRequest.groupBy` splits the bumps into pull requests: `none` (the default) pushes all of them
+        to `git.push.branch` in one pull request; `policy` opens one branch and pull request per policy, so
+        that each bump can be reviewed and merged alone; `image` one per image, holding the bumps of every
+        policy that selects it. Each group clones the checkout branch (or its own branch, when it exists),
+        applies only its policies' markers, commits, pushes to its branch and opens or updates its pull
+        request. A newer tag updates the group's open pull request; no pull request is ever closed.
+
+        The branches come from `pullRequest.branch`, a Go template over `.PushBranch` (`git.push.branch`,
+        which is then required and only names the branches), `.Policy.Namespace`, `.Policy.Name`,
+        `.Image`, `.NewTag` and `.AutomationObject`; by default
+        `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and
+        `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`). The output `groups` lists each
+        group's branch, policies, changes, last push and pull request. Cluster mode cannot express groups
+        (Flux's `ImageUpdateAutomation` pushes every bump to one branch), and `Check` says so.
+
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -229,6 +246,23 @@ class UpdateAutomation(pulumi.CustomResource):
         `pulumi destroy` removes the resource from the stack and leaves the repository alone.
 
         ## Example
+
+        ## One pull request per policy or per image
+
+        `pullRequest.groupBy` splits the bumps into pull requests: `none` (the default) pushes all of them
+        to `git.push.branch` in one pull request; `policy` opens one branch and pull request per policy, so
+        that each bump can be reviewed and merged alone; `image` one per image, holding the bumps of every
+        policy that selects it. Each group clones the checkout branch (or its own branch, when it exists),
+        applies only its policies' markers, commits, pushes to its branch and opens or updates its pull
+        request. A newer tag updates the group's open pull request; no pull request is ever closed.
+
+        The branches come from `pullRequest.branch`, a Go template over `.PushBranch` (`git.push.branch`,
+        which is then required and only names the branches), `.Policy.Namespace`, `.Policy.Name`,
+        `.Image`, `.NewTag` and `.AutomationObject`; by default
+        `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` (`policy`) and
+        `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` (`image`). The output `groups` lists each
+        group's branch, policies, changes, last push and pull request. Cluster mode cannot express groups
+        (Flux's `ImageUpdateAutomation` pushes every bump to one branch), and `Check` says so.
 
 
         :param str resource_name: The name of the resource.
@@ -277,6 +311,7 @@ class UpdateAutomation(pulumi.CustomResource):
             __props__.__dict__["update"] = update
             __props__.__dict__["changes"] = None
             __props__.__dict__["flux_objects"] = None
+            __props__.__dict__["groups"] = None
             __props__.__dict__["last_push_commit"] = None
             __props__.__dict__["last_push_time"] = None
             __props__.__dict__["observed_policies"] = None
@@ -307,6 +342,7 @@ class UpdateAutomation(pulumi.CustomResource):
         __props__.__dict__["changes"] = None
         __props__.__dict__["flux_objects"] = None
         __props__.__dict__["git"] = None
+        __props__.__dict__["groups"] = None
         __props__.__dict__["interval"] = None
         __props__.__dict__["last_push_commit"] = None
         __props__.__dict__["last_push_time"] = None
@@ -350,6 +386,14 @@ class UpdateAutomation(pulumi.CustomResource):
         The repository and how to write to it.
         """
         return pulumi.get(self, "git")
+
+    @_builtins.property
+    @pulumi.getter
+    def groups(self) -> pulumi.Output[Optional[Sequence['outputs.PullRequestGroup']]]:
+        """
+        With `pullRequest.groupBy` `policy` or `image`: each group's branch, policies, changes, last push and pull request, sorted by `key`.
+        """
+        return pulumi.get(self, "groups")
 
     @_builtins.property
     @pulumi.getter
@@ -419,7 +463,7 @@ class UpdateAutomation(pulumi.CustomResource):
     @pulumi.getter(name="pullRequestUrl")
     def pull_request_url(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        URL of the pull request, when one was opened.
+        URL of the pull request, when one was opened (with `pullRequest.groupBy`: that of the last group pushed; `lastPushCommit` and `lastPushTime` likewise).
         """
         return pulumi.get(self, "pull_request_url")
 

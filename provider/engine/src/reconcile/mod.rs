@@ -16,8 +16,9 @@ pub use image_policy::{
 };
 pub use image_repository::{RepositoryScan, scan_image_repository};
 pub use update_automation::{
-    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
-    repository_path, run_update_automation, signing_key, to_change_set, write_back_spec,
+    AutomationOutcome, AutomationRequest, GroupOutcome, PullRequestGroup, PullRequestSettings,
+    RunMode, describe_changes, pull_request_groups, repository_path, run_update_automation,
+    signing_key, to_change_set, write_back_spec,
 };
 
 /// Why a reconcile failed. Messages never contain secrets: the lower crates

@@ -3,15 +3,23 @@
 //! flux-spec 5.1); or, for a preview, the same clone with the setters in
 //! dry-run mode, which leaves the work tree unchanged so that nothing is
 //! committed or pushed.
+//!
+//! With `pullRequest.groupBy` (`policy` or `image`) the run is split into groups, each with
+//! its own branch (`pullRequest.branch`, a Go template) and pull request: each group clones
+//! the checkout ref (or its existing branch), applies only its policies' setters, commits,
+//! pushes to its branch, and opens or updates its pull request. Pull requests are never
+//! closed, neither the automation's nor anyone else's.
 
 use std::sync::{Arc, Mutex};
 
 use imageautomation_git::{
-    Auth, Change, ChangeSet, CommitAuthor, EarlierPush, NamespacedName, ObjectChanges,
-    ObjectIdentifier, PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec, PushResult,
-    SigningKey, WriteBackSpec, commit_and_push,
+    Auth, BranchTemplate, BranchTemplateData, Change, ChangeSet, CommitAuthor,
+    DEFAULT_IMAGE_BRANCH_TEMPLATE, DEFAULT_POLICY_BRANCH_TEMPLATE, EarlierPush, NamespacedName,
+    ObjectChanges, ObjectIdentifier, PUSH_RETRY, PullRequest, PullRequestClient, PullRequestSpec,
+    PushResult, SigningKey, WriteBackResult, WriteBackSpec, commit_and_push,
 };
 use imageautomation_model::CheckoutRef;
+use imageautomation_model::args::GroupBy;
 use imageautomation_model::git::{GitCommit, GitPush};
 use imageautomation_update::{
     DowngradeGuards, LatestRef, Mode, Policies, UpdateResult, apply_setters_guarded,
@@ -36,6 +44,114 @@ pub struct PullRequestSettings {
     pub spec: PullRequestSpec,
     /// The GitHub API client (with its token).
     pub client: PullRequestClient,
+    /// `pullRequest.groupBy`: one pull request ([`GroupBy::None`]) or one per group.
+    pub group_by: GroupBy,
+    /// `pullRequest.branch`: the Go template of each group's branch; `None` is the default
+    /// of [`pull_request_groups`].
+    pub branch_template: Option<String>,
+}
+
+/// One pull request group (`pullRequest.groupBy`): the policies whose bumps go to one
+/// branch and pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestGroup {
+    /// What the policies share: the policy `namespace:name` (`groupBy: policy`) or the image,
+    /// `latestRef.name` (`groupBy: image`).
+    pub key: String,
+    /// The group's head branch, rendered from `pullRequest.branch`.
+    pub branch: String,
+    /// The group's policies, `"namespace:name"` -> `latestRef`: the only setters the group
+    /// applies.
+    pub policies: Policies,
+}
+
+/// Splits `policies` into the groups of `group_by` (sorted by key), each with its branch
+/// rendered from `branch_template`, by default
+/// `{{ .PushBranch }}-{{ .Policy.Namespace }}-{{ .Policy.Name }}` for `policy` and
+/// `{{ .PushBranch }}-{{ .Image | replace ":" "-" }}` for `image` (no tag: a newer tag updates
+/// the same branch and pull request). `.PushBranch` is `git.push.branch`, which grouped
+/// pull requests need (their branches are named after it; nothing is pushed to it). Empty for
+/// [`GroupBy::None`].
+///
+/// # Errors
+/// [`imageautomation_git::Error::InvalidSpec`] when `git.push.branch` is not set, a branch
+/// is not a valid branch name, is the checkout branch, or is rendered for two groups;
+/// template errors.
+pub fn pull_request_groups(
+    policies: &Policies,
+    group_by: GroupBy,
+    branch_template: Option<&str>,
+    write_back: &WriteBackSpec,
+) -> Result<Vec<PullRequestGroup>, imageautomation_git::Error> {
+    use imageautomation_git::Error;
+    let source = match group_by {
+        GroupBy::None => return Ok(Vec::new()),
+        GroupBy::Policy => DEFAULT_POLICY_BRANCH_TEMPLATE,
+        GroupBy::Image => DEFAULT_IMAGE_BRANCH_TEMPLATE,
+    };
+    let template = BranchTemplate::parse(branch_template.unwrap_or(source))?;
+    let push_branch = write_back
+        .push_branch
+        .clone()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| Error::InvalidSpec {
+            field: "git.push.branch",
+            reason: format!(
+                "pullRequest.groupBy {} names each group's branch after git.push.branch: set it to a branch other than the checkout branch",
+                group_by.as_str()
+            ),
+        })?;
+    let mut by_key: std::collections::BTreeMap<String, Policies> = Default::default();
+    for (marker, latest) in policies {
+        let key = match group_by {
+            GroupBy::Image => latest.name.clone(),
+            _ => marker.clone(),
+        };
+        by_key
+            .entry(key)
+            .or_default()
+            .insert(marker.clone(), latest.clone());
+    }
+    let mut groups: Vec<PullRequestGroup> = Vec::new();
+    for (key, members) in by_key {
+        let Some((marker, latest)) = members.iter().next() else {
+            continue;
+        };
+        let (namespace, name) = marker.split_once(':').unwrap_or(("", marker));
+        let branch = template.render(&BranchTemplateData {
+            automation_object: write_back.automation_object.clone(),
+            policy: NamespacedName {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            },
+            image: latest.name.clone(),
+            new_tag: latest.tag.clone(),
+            push_branch: push_branch.clone(),
+        })?;
+        if matches!(&write_back.checkout, CheckoutRef::Branch(b) if *b == branch) {
+            return Err(Error::InvalidSpec {
+                field: "pullRequest.branch",
+                reason: format!(
+                    "renders the checkout branch {branch:?} for {key}: a pull request needs a head branch other than its base"
+                ),
+            });
+        }
+        if let Some(other) = groups.iter().find(|g| g.branch == branch) {
+            return Err(Error::InvalidSpec {
+                field: "pullRequest.branch",
+                reason: format!(
+                    "renders {branch:?} for both {} and {key}: each group needs a branch of its own (use .Policy.Name or .Image)",
+                    other.key
+                ),
+            });
+        }
+        groups.push(PullRequestGroup {
+            key,
+            branch,
+            policies: members,
+        });
+    }
+    Ok(groups)
 }
 
 /// The inputs of one run.
@@ -122,16 +238,37 @@ pub struct AutomationOutcome {
     pub earlier_push: Option<EarlierPush>,
     /// The pull request opened or updated.
     pub pull_request: Option<PullRequest>,
+    /// With `pullRequest.groupBy`: each group's run, in key order (empty without). Then
+    /// `changes` holds every group's files (a file changed in two groups once per group),
+    /// `push` and `pull_request` the last group that pushed, `checkout_commit` the first
+    /// group's.
+    pub groups: Vec<GroupOutcome>,
+}
+
+/// What one pull request group's run did (or, in preview, would do).
+#[derive(Debug, Clone)]
+pub struct GroupOutcome {
+    /// The group: key, branch and policies.
+    pub group: PullRequestGroup,
+    /// The setters result of the group's policies, on its branch.
+    pub changes: UpdateResult,
+    /// The push to the group's branch, when something was pushed.
+    pub push: Option<PushResult>,
+    /// As [`AutomationOutcome::earlier_push`], for the group's branch.
+    pub earlier_push: Option<EarlierPush>,
+    /// The group's pull request, opened or updated.
+    pub pull_request: Option<PullRequest>,
 }
 
 /// Runs the automation once. Nothing is written anywhere in
 /// [`RunMode::Preview`]: the setters run in dry-run mode on a temporary clone,
 /// the work tree stays clean, and `commit_and_push` commits only a changed
-/// tree.
+/// tree. With `pullRequest.groupBy`, one such run per group
+/// ([`pull_request_groups`]), one after the other; the first failure ends the run.
 ///
 /// # Errors
 /// [`ReconcileError::Git`] (clone, authentication, push rejected, pull
-/// request), [`ReconcileError::Update`] (setters).
+/// request, a group's branch), [`ReconcileError::Update`] (setters).
 pub async fn run_update_automation(
     request: AutomationRequest,
     mode: RunMode,
@@ -143,6 +280,135 @@ pub async fn run_update_automation(
         downgrade_guards,
         pull_request,
     } = request;
+    if let Some(settings) = pull_request.as_ref()
+        && settings.group_by != GroupBy::None
+    {
+        return run_groups(
+            write_back,
+            update_path,
+            &policies,
+            &downgrade_guards,
+            settings,
+            mode,
+        )
+        .await;
+    }
+    let (changes, result) =
+        write_back_once(&write_back, &update_path, policies, downgrade_guards, mode).await?;
+    let mut outcome = AutomationOutcome {
+        changes,
+        checkout_commit: result.checkout_commit.clone(),
+        push: result.push.clone(),
+        earlier_push: result.earlier_push.clone(),
+        pull_request: None,
+        groups: Vec::new(),
+    };
+    if mode == RunMode::Apply
+        && let Some(settings) = pull_request
+    {
+        outcome.pull_request = settings
+            .spec
+            .ensure_after_push(&settings.client, &write_back, &result)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// The run of each group of `settings.group_by`, then the whole as one outcome.
+async fn run_groups(
+    write_back: WriteBackSpec,
+    update_path: String,
+    policies: &Policies,
+    downgrade_guards: &DowngradeGuards,
+    settings: &PullRequestSettings,
+    mode: RunMode,
+) -> Result<AutomationOutcome, ReconcileError> {
+    let groups = pull_request_groups(
+        policies,
+        settings.group_by,
+        settings.branch_template.as_deref(),
+        &write_back,
+    )?;
+    let mut outcome = AutomationOutcome {
+        changes: UpdateResult::default(),
+        checkout_commit: String::new(),
+        push: None,
+        earlier_push: None,
+        pull_request: None,
+        groups: Vec::new(),
+    };
+    for group in groups {
+        let spec = WriteBackSpec {
+            push_branch: Some(group.branch.clone()),
+            // Checked: a refspec pushes one branch elsewhere, groups have several.
+            push_refspec: None,
+            ..write_back.clone()
+        };
+        let (changes, result) = write_back_once(
+            &spec,
+            &update_path,
+            group.policies.clone(),
+            downgrade_guards.clone(),
+            mode,
+        )
+        .await?;
+        let pull_request = match mode {
+            RunMode::Apply => {
+                let pr_spec = PullRequestSpec {
+                    group: Some(group.key.clone()),
+                    ..settings.spec.clone()
+                };
+                pr_spec
+                    .ensure_after_push(&settings.client, &spec, &result)
+                    .await?
+            }
+            RunMode::Preview => None,
+        };
+        if outcome.checkout_commit.is_empty() {
+            outcome.checkout_commit = result.checkout_commit.clone();
+        }
+        if result.push.is_some() {
+            outcome.push = result.push.clone();
+            outcome.pull_request = pull_request.clone();
+        }
+        outcome.changes.files.extend(changes.files.iter().cloned());
+        outcome
+            .changes
+            .refused
+            .extend(changes.refused.iter().cloned());
+        for skipped in &changes.skipped {
+            if !outcome
+                .changes
+                .skipped
+                .iter()
+                .any(|s| s.path == skipped.path)
+            {
+                outcome.changes.skipped.push(skipped.clone());
+            }
+        }
+        outcome.groups.push(GroupOutcome {
+            group,
+            changes,
+            push: result.push,
+            earlier_push: result.earlier_push,
+            pull_request,
+        });
+    }
+    // Stable: a file changed in two groups stays in group order.
+    outcome.changes.files.sort_by(|a, b| a.path.cmp(&b.path));
+    outcome.changes.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(outcome)
+}
+
+/// One clone, setters, commit and push of `spec` with `policies`: the setters result of
+/// the (last) update and what the write-back did.
+async fn write_back_once(
+    write_back: &WriteBackSpec,
+    update_path: &str,
+    policies: Policies,
+    downgrade_guards: DowngradeGuards,
+    mode: RunMode,
+) -> Result<(UpdateResult, WriteBackResult), ReconcileError> {
     let setters_mode = match mode {
         RunMode::Preview => Mode::DryRun,
         RunMode::Apply => Mode::Write,
@@ -151,6 +417,7 @@ pub async fn run_update_automation(
         find_earlier_push: mode == RunMode::Apply,
         ..write_back.clone()
     };
+    let update_path = update_path.to_owned();
     let captured: Arc<Mutex<Option<UpdateResult>>> = Arc::default();
     let sink = Arc::clone(&captured);
     let result = tokio::task::spawn_blocking(move || {
@@ -180,22 +447,7 @@ pub async fn run_update_automation(
         .ok()
         .and_then(|mut slot| slot.take())
         .unwrap_or_default();
-    let mut outcome = AutomationOutcome {
-        changes,
-        checkout_commit: result.checkout_commit.clone(),
-        push: result.push.clone(),
-        earlier_push: result.earlier_push.clone(),
-        pull_request: None,
-    };
-    if mode == RunMode::Apply
-        && let Some(settings) = pull_request
-    {
-        outcome.pull_request = settings
-            .spec
-            .ensure_after_push(&settings.client, &write_back, &result)
-            .await?;
-    }
-    Ok(outcome)
+    Ok((changes, result))
 }
 
 /// The setters result in the shape Flux's commit message templates see
@@ -317,6 +569,119 @@ mod tests {
     fn describes_other_values_as_old_and_new() {
         let r = result("5.0.0", "5.0.3");
         assert_eq!(describe_changes(".", &r), ["podinfo.yaml: 5.0.0 => 5.0.3"]);
+    }
+
+    fn spec(push_branch: Option<&str>) -> WriteBackSpec {
+        write_back_spec(
+            "https://github.com/org/fleet".into(),
+            Auth::default(),
+            CheckoutRef::Branch("main".into()),
+            &GitCommit::default(),
+            None,
+            Some(&GitPush {
+                branch: push_branch.map(str::to_owned),
+                ..GitPush::default()
+            }),
+            NamespacedName {
+                namespace: "flux-system".into(),
+                name: "fleet".into(),
+            },
+        )
+    }
+
+    fn policies() -> Policies {
+        [
+            ("apps:api", "ghcr.io/org/app:1.2.0"),
+            ("apps:worker", "ghcr.io/org/app:1.3.0"),
+            (
+                "flux-system:podinfo",
+                "127.0.0.1:5000/stefanprodan/podinfo:5.0.3",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, r)| (k.to_owned(), r.parse().expect("reference")))
+        .collect()
+    }
+
+    #[test]
+    fn groups_by_policy_and_by_image_with_default_branches() {
+        let by_policy = pull_request_groups(&policies(), GroupBy::Policy, None, &spec(Some("up")))
+            .expect("groups");
+        let summary: Vec<(&str, &str, usize)> = by_policy
+            .iter()
+            .map(|g| (g.key.as_str(), g.branch.as_str(), g.policies.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("apps:api", "up-apps-api", 1),
+                ("apps:worker", "up-apps-worker", 1),
+                ("flux-system:podinfo", "up-flux-system-podinfo", 1),
+            ]
+        );
+        let by_image = pull_request_groups(&policies(), GroupBy::Image, None, &spec(Some("up")))
+            .expect("groups");
+        let summary: Vec<(&str, &str, Vec<&str>)> = by_image
+            .iter()
+            .map(|g| {
+                (
+                    g.key.as_str(),
+                    g.branch.as_str(),
+                    g.policies.keys().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "127.0.0.1:5000/stefanprodan/podinfo",
+                    "up-127.0.0.1-5000/stefanprodan/podinfo",
+                    vec!["flux-system:podinfo"]
+                ),
+                (
+                    "ghcr.io/org/app",
+                    "up-ghcr.io/org/app",
+                    vec!["apps:api", "apps:worker"]
+                ),
+            ]
+        );
+        assert!(
+            pull_request_groups(&policies(), GroupBy::None, None, &spec(None))
+                .expect("none")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn group_branches_are_refused_when_they_cannot_work() {
+        let refused = |group_by, template: Option<&str>, push: Option<&str>| {
+            pull_request_groups(&policies(), group_by, template, &spec(push))
+                .expect_err("refused")
+                .to_string()
+        };
+        let e = refused(GroupBy::Policy, None, None);
+        assert!(e.contains("git.push.branch"), "{e}");
+        let e = refused(GroupBy::Policy, Some("{{ .PushBranch }}"), Some("up"));
+        assert!(
+            e.contains("\"up\" for both apps:api and apps:worker"),
+            "{e}"
+        );
+        let e = refused(GroupBy::Image, Some("main"), Some("up"));
+        assert!(e.contains("the checkout branch \"main\""), "{e}");
+        let e = refused(GroupBy::Image, Some("{{ .Image }}"), Some("up"));
+        assert!(e.contains("not a valid branch name"), "{e}");
+        let e = refused(GroupBy::Policy, Some("{{ .Policy.Nmae }}"), Some("up"));
+        assert!(e.contains("can't evaluate field Nmae"), "{e}");
+        // A tag in the template: a branch (and pull request) per tag, when asked for.
+        let per_tag = pull_request_groups(
+            &policies(),
+            GroupBy::Policy,
+            Some("up/{{ .Policy.Name }}-{{ .NewTag }}"),
+            &spec(Some("up")),
+        )
+        .expect("groups");
+        assert_eq!(per_tag[0].branch, "up/api-1.2.0");
     }
 
     #[test]

@@ -11,19 +11,19 @@
 use chrono::{SecondsFormat, Utc};
 use imageautomation_engine::flux_objects::{GitCredential, git_credential};
 use imageautomation_engine::reconcile::{
-    AutomationOutcome, AutomationRequest, PullRequestSettings, RunMode, describe_changes,
-    run_update_automation, signing_key, write_back_spec,
+    AutomationOutcome, AutomationRequest, GroupOutcome, PullRequestSettings, RunMode,
+    describe_changes, pull_request_groups, run_update_automation, signing_key, write_back_spec,
 };
 use imageautomation_engine::token_rule::{TokenOrigin, Withheld, token_destination};
 use imageautomation_git::{
-    Auth, Credentials as GitCredentials, MessageTemplate, NamespacedName, PullRequestClient,
-    PullRequestSpec, SigningKey, WriteBackSpec, list_remote_refs,
+    Auth, BranchTemplate, Credentials as GitCredentials, MessageTemplate, NamespacedName,
+    PullRequestClient, PullRequestSpec, SigningKey, WriteBackSpec, list_remote_refs,
 };
 use imageautomation_proto::codec;
 use imageautomation_update::{LatestRef, Policies, UpdateResult};
 use serde_json::{Map, Value, json};
 
-use imageautomation_model::args::UpdateAutomationArgs;
+use imageautomation_model::args::{GroupBy, UpdateAutomationArgs};
 use imageautomation_model::git::UpdateStrategy;
 use imageautomation_model::{CheckoutRef, checkout_ref};
 
@@ -142,8 +142,11 @@ fn request_of(ctx: &Ctx, args: &UpdateAutomationArgs) -> Result<AutomationReques
                     labels: pr.labels.clone(),
                     api_base_url: pr.api_base_url.clone(),
                     repository: None,
+                    group: None,
                 },
                 client,
+                group_by: pr.group_by,
+                branch_template: pr.branch.clone(),
             })
         }
     };
@@ -183,6 +186,11 @@ fn outputs(
             }
         };
         let unknown = Value::String(codec::UNKNOWN.into());
+        let grouped = map
+            .get("pullRequest")
+            .and_then(|pr| pr.get("groupBy"))
+            .and_then(Value::as_str)
+            .is_some_and(|g| !g.is_empty() && g != GroupBy::None.as_str());
         let Some((outcome, policies)) = outcome else {
             for key in [
                 "lastPushCommit",
@@ -193,8 +201,23 @@ fn outputs(
             ] {
                 map.insert(key.into(), unknown.clone());
             }
+            if grouped {
+                map.insert(GROUPS.into(), unknown.clone());
+            }
             return;
         };
+        if grouped {
+            map.insert(
+                GROUPS.into(),
+                Value::Array(
+                    outcome
+                        .groups
+                        .iter()
+                        .map(|g| group_output(g, olds_plain.get(GROUPS), preview))
+                        .collect(),
+                ),
+            );
+        }
         map.insert("observedPolicies".into(), observed_policies(policies));
         map.insert(
             "changes".into(),
@@ -249,6 +272,74 @@ fn outputs(
     })
 }
 
+/// The output listing the pull request groups (`pullRequest.groupBy`).
+const GROUPS: &str = "groups";
+
+/// One `groups` entry: the group, its last run's changes, and its last push and pull
+/// request, kept from the old entry of the same branch when this run pushed nothing (unknown
+/// in a preview with something to push).
+fn group_output(group: &GroupOutcome, olds: Option<&Value>, preview: bool) -> Value {
+    let old = olds
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|g| g.get("branch").and_then(Value::as_str) == Some(group.group.branch.as_str()));
+    let kept = |key: &str| {
+        old.and_then(|o| o.get(key))
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    let pending = preview && !group.changes.files.is_empty();
+    let unknown = Value::String(codec::UNKNOWN.into());
+    let mut entry = Map::new();
+    entry.insert("key".into(), Value::String(group.group.key.clone()));
+    entry.insert("branch".into(), Value::String(group.group.branch.clone()));
+    entry.insert(
+        "policies".into(),
+        Value::Array(
+            group
+                .group
+                .policies
+                .keys()
+                .map(|k| Value::String(k.clone()))
+                .collect(),
+        ),
+    );
+    entry.insert(
+        "changes".into(),
+        serde_json::to_value(&group.changes).unwrap_or_default(),
+    );
+    let now = || Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    let (commit, time) = match (&group.push, &group.earlier_push) {
+        (Some(push), _) => (Some(json!(push.commit)), Some(json!(now()))),
+        _ if pending => (Some(unknown.clone()), Some(unknown.clone())),
+        (None, Some(earlier)) if kept("lastPushCommit") != Some(json!(earlier.commit)) => {
+            let time = chrono::DateTime::from_timestamp(earlier.time, 0).unwrap_or_else(Utc::now);
+            (
+                Some(json!(earlier.commit)),
+                Some(json!(time.to_rfc3339_opts(SecondsFormat::Secs, true))),
+            )
+        }
+        _ => (kept("lastPushCommit"), kept("lastPushTime")),
+    };
+    let (url, number) = match &group.pull_request {
+        Some(pr) => (Some(json!(pr.html_url)), Some(json!(pr.number))),
+        None if pending => (Some(unknown.clone()), Some(unknown)),
+        None => (kept("pullRequestUrl"), kept("pullRequestNumber")),
+    };
+    for (key, value) in [
+        ("lastPushCommit", commit),
+        ("lastPushTime", time),
+        ("pullRequestUrl", url),
+        ("pullRequestNumber", number),
+    ] {
+        if let Some(value) = value {
+            entry.insert(key.into(), value);
+        }
+    }
+    Value::Object(entry)
+}
+
 impl UpdateAutomation {
     async fn run(
         &self,
@@ -272,6 +363,7 @@ impl UpdateAutomation {
                     "observedPolicies",
                     "changes",
                     "pullRequestUrl",
+                    GROUPS,
                 ] {
                     if let Some(v) = olds_plain.get(key) {
                         map.insert(key.into(), v.clone());
@@ -287,8 +379,15 @@ impl UpdateAutomation {
         let update_path = request.update_path.clone();
         let url = request.write_back.url.clone();
         let write_back = request.write_back.clone();
+        let grouped = request
+            .pull_request
+            .as_ref()
+            .is_some_and(|pr| pr.group_by != GroupBy::None);
         let status = match (preview, &request.write_back.push_branch) {
             (true, _) => format!("cloning {url} read-only"),
+            (false, Some(_)) if grouped => {
+                format!("cloning {url}, committing and pushing a branch per pull request group")
+            }
             (false, Some(branch)) => format!("cloning {url}, committing and pushing to {branch}"),
             (false, None) => format!("cloning {url}, committing and pushing"),
         };
@@ -301,8 +400,12 @@ impl UpdateAutomation {
         let outcome = run_update_automation(request, mode)
             .await
             .map_err(op_error)?;
-        for line in describe_changes(&update_path, &outcome.changes) {
-            ctx.log.info(&ctx.urn, line).await;
+        if grouped {
+            log_groups(ctx, &update_path, &outcome, preview).await;
+        } else {
+            for line in describe_changes(&update_path, &outcome.changes) {
+                ctx.log.info(&ctx.urn, line).await;
+            }
         }
         for skipped in &outcome.changes.skipped {
             ctx.log
@@ -315,7 +418,7 @@ impl UpdateAutomation {
         for refused in &outcome.changes.refused {
             ctx.log.warning(&ctx.urn, refused.to_string()).await;
         }
-        if let Some(push) = &outcome.push {
+        if let Some(push) = outcome.push.as_ref().filter(|_| !grouped) {
             let short: String = push.commit.chars().take(7).collect();
             ctx.log
                 .info(
@@ -324,7 +427,7 @@ impl UpdateAutomation {
                 )
                 .await;
         }
-        if let Some(pr) = &outcome.pull_request {
+        if let Some(pr) = outcome.pull_request.as_ref().filter(|_| !grouped) {
             let verb = if pr.created { "opened" } else { "updated" };
             ctx.log
                 .info(&ctx.urn, format!("{verb} pull request {}", pr.html_url))
@@ -352,6 +455,35 @@ impl UpdateAutomation {
     }
 }
 
+/// Each group's pending bumps (`branch <b>: <file>: <image> <old> => <new>`), then what
+/// its run did or would do: the push and the pull request, or nothing to push.
+async fn log_groups(ctx: &Ctx, update_path: &str, outcome: &AutomationOutcome, preview: bool) {
+    for group in &outcome.groups {
+        let branch = &group.group.branch;
+        for line in describe_changes(update_path, &group.changes) {
+            ctx.log
+                .info(&ctx.urn, format!("branch {branch}: {line}"))
+                .await;
+        }
+        let done = match (&group.push, &group.pull_request) {
+            _ if preview && !group.changes.files.is_empty() => format!(
+                "branch {branch}: would push a commit for {} and open or update its pull request",
+                group.group.key
+            ),
+            (Some(push), pr) => {
+                let short: String = push.commit.chars().take(7).collect();
+                let pr = pr.as_ref().map_or(String::new(), |pr| {
+                    let verb = if pr.created { "opened" } else { "updated" };
+                    format!(", {verb} pull request {}", pr.html_url)
+                });
+                format!("pushed commit {short} to branch {branch}{pr}")
+            }
+            (None, _) => continue,
+        };
+        ctx.log.info(&ctx.urn, done).await;
+    }
+}
+
 /// True for an HTTP(S) URL with user info (`https://token@host/...`, `https://user:pw@...`),
 /// also one whose password makes it unparsable (an unencoded `/`). An SSH user
 /// (`ssh://git@host`, `git@host:org/repo`) is not a credential.
@@ -376,6 +508,9 @@ fn source_revision(spec: &WriteBackSpec, outcome: &AutomationOutcome) -> Option<
     let CheckoutRef::Branch(branch) = &spec.checkout else {
         return None;
     };
+    if !outcome.groups.is_empty() {
+        return None;
+    }
     if spec.push_branch.as_ref().is_some_and(|p| p != branch) {
         return None;
     }
@@ -385,6 +520,70 @@ fn source_revision(spec: &WriteBackSpec, outcome: &AutomationOutcome) -> Option<
             Some(format!("{branch}@sha1:{}", outcome.checkout_commit))
         }
         None => None,
+    }
+}
+
+/// `Check` of `pullRequest.groupBy` and `pullRequest.branch`: the template parses, is only
+/// given with a grouping, no `git.push.refspec` beside a grouping (each group pushes its own
+/// branch), and, when the policies are known, each group's branch renders to a valid branch
+/// other than the checkout branch and other groups' ([`pull_request_groups`]).
+fn check_grouping(
+    ctx: &Ctx,
+    inputs: &Inputs<UpdateAutomationArgs>,
+    args: &UpdateAutomationArgs,
+    pr: &imageautomation_model::args::PullRequestArgs,
+    failures: &mut Vec<Failure>,
+) {
+    if pr.group_by == GroupBy::None {
+        if pr.branch.is_some() {
+            failures.push(failure(
+                "pullRequest.branch",
+                "pullRequest.branch names the branches of grouped pull requests: set pullRequest.groupBy to policy or image, or remove it (without groupBy the pull request's branch is git.push.branch)",
+            ));
+        }
+        return;
+    }
+    if let Some(template) = &pr.branch
+        && let Err(e) = BranchTemplate::parse(template)
+    {
+        failures.push(failure("pullRequest.branch", e.to_string()));
+        return;
+    }
+    if args.git.push.as_ref().is_some_and(|p| p.refspec.is_some()) {
+        failures.push(failure(
+            "git.push.refspec",
+            format!(
+                "git.push.refspec cannot be combined with pullRequest.groupBy {}: each group pushes a branch of its own; remove the refspec",
+                pr.group_by.as_str()
+            ),
+        ));
+    }
+    if inputs.any_unknown() {
+        return;
+    }
+    let (Ok(policies), Ok(checkout)) = (
+        policies_of(args),
+        checkout_ref(args.git.checkout.as_ref(), None).checkout(),
+    ) else {
+        return; // reported by the checks of policies and git.checkout
+    };
+    let spec = write_back_spec(
+        String::new(),
+        Auth::default(),
+        checkout,
+        &args.git.commit,
+        None,
+        args.git.push.as_ref(),
+        NamespacedName {
+            namespace: ctx.config.flux_namespace.clone(),
+            name: flux_name(ctx, args),
+        },
+    );
+    if spec.push_branch.is_none() {
+        return; // reported on pullRequest
+    }
+    if let Err(e) = pull_request_groups(&policies, pr.group_by, pr.branch.as_deref(), &spec) {
+        failures.push(failure("pullRequest.branch", e.to_string()));
     }
 }
 
@@ -424,7 +623,7 @@ impl Resource for UpdateAutomation {
         diff_inputs(&old, news)
     }
 
-    fn check(&self, _ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
+    fn check(&self, ctx: &Ctx, _olds: &Value, news: &Value) -> (Value, Vec<Failure>) {
         let mut failures = Vec::new();
         let checked = with_plain(news, SECRET_INPUTS, |map| {
             if let Some(update) = map.get_mut("update").and_then(Value::as_object_mut) {
@@ -552,6 +751,9 @@ impl Resource for UpdateAutomation {
                 ));
             }
         }
+        if let Some(pr) = &args.pull_request {
+            check_grouping(ctx, &inputs, args, pr, &mut failures);
+        }
         (checked, failures)
     }
 
@@ -565,8 +767,8 @@ impl Resource for UpdateAutomation {
 
     fn derived_outputs(&self) -> &'static [(&'static str, &'static [&'static str])] {
         &[
-            ("git.url", &["pullRequestUrl"]),
-            ("policies", &["observedPolicies", "changes"]),
+            ("git.url", &["pullRequestUrl", GROUPS]),
+            ("policies", &["observedPolicies", "changes", GROUPS]),
         ]
     }
 
