@@ -19,6 +19,7 @@ pub mod pulumi;
 pub mod registry;
 pub mod signing_keys;
 pub mod squid;
+pub mod synthetic_registry;
 pub mod tinyproxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
