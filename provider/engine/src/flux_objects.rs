@@ -16,6 +16,7 @@ use imageautomation_model::args::{
     GitArgs, ImagePolicyArgs, ImageRepositoryArgs, UpdateAutomationArgs,
 };
 use imageautomation_model::checkout_ref;
+use imageautomation_model::policy_options::Downgrade;
 use imageautomation_model::token_rule::{TokenOrigin, token_destination};
 use imageautomation_policy::OrderPolicy;
 use secrecy::SecretString;
@@ -109,6 +110,22 @@ pub fn image_policy_input(
         field,
         reason: reason.to_owned(),
     };
+    // Flux's controllers would not honour our options between runs (a downgrade, a tag too
+    // young, a platform missing, a held policy moving on): refuse rather than pretend.
+    let options: [(&'static str, bool); 4] = [
+        ("downgrade", args.downgrade != Downgrade::Allow),
+        ("minimumAge", args.minimum_age.is_some()),
+        ("platforms", !args.platforms.is_empty()),
+        ("hold", args.hold),
+    ];
+    if let Some((field, _)) = options.iter().find(|(_, set)| *set) {
+        return Err(invalid(
+            field,
+            &format!(
+                "{field} is not in Flux: the ImagePolicy cluster mode applies would select without it between runs; remove {field}, or turn cluster mode off (imageautomation:kubernetes enabled: false)"
+            ),
+        ));
+    }
     let choice = args.policy.clone().unwrap_or_default();
     let policy = if let Some(semver) = choice.semver.filter(|s| !s.range.is_empty()) {
         Policy::Semver {
@@ -282,6 +299,29 @@ mod tests {
         assert!(!auth_of("ssh://git@github.com/org/repo"));
         assert!(!auth_of("https://github.com.evil.example/org/repo"));
         assert!(!auth_of("http://127.0.0.1:8080/repo.git"));
+    }
+
+    #[test]
+    fn our_policy_options_are_refused_in_cluster_mode() {
+        let d = Defaults::default();
+        let base =
+            json!({"imageRepositoryRef": {"name": "app"}, "policy": {"semver": {"range": "1.x"}}});
+        assert!(image_policy_input(&args(base.clone()), &d).is_ok());
+        for (field, value) in [
+            ("downgrade", json!("Deny")),
+            ("minimumAge", json!("24h")),
+            ("platforms", json!(["linux/arm64"])),
+            ("hold", json!(true)),
+        ] {
+            let mut inputs = base.clone();
+            inputs[field] = value;
+            let e = image_policy_input(&args(inputs), &d).expect_err(field);
+            assert!(
+                matches!(&e, KubeError::InvalidInput { field: f, .. } if *f == field),
+                "{e}"
+            );
+            assert!(e.to_string().contains("is not in Flux"), "{e}");
+        }
     }
 
     #[test]
