@@ -283,6 +283,15 @@ impl ResourceProvider for Provider {
         let old_inputs = from_struct(r.old_inputs.as_ref());
         let news = from_struct(r.news.as_ref());
         let mut response = diff_response(&resource.diff(&old_inputs, &news), resource.replace_on());
+        if response.changes == DiffChanges::DiffNone as i32
+            && let Some(output) = resource.pending_change(&from_struct(r.olds.as_ref()))
+        {
+            // As for cluster drift below: no detailed diff, as `output` is not an input.
+            response.changes = DiffChanges::DiffSome as i32;
+            response.diffs = vec![output.to_owned()];
+            response.detailed_diff.clear();
+            response.has_detailed_diff = false;
+        }
         if cluster::enabled(&ctx) {
             if !response.replaces.is_empty() {
                 // The new objects have the old ones' names (a new image keeps the

@@ -442,6 +442,7 @@ fn image_policy() -> Value {
         &inputs,
         json!({
             "held": {"type": "boolean", "description": "`hold` kept the last `latestRef`."},
+            "pendingLatestRef": reference("ImageRef", "After a refresh only: the tag `minimumAge` lets the policy select now (an image that came of age); the next update selects under its inputs (a `hold` keeps `latestRef`)."),
             "passedOverTags": {"type": "array", "items": {"$ref": t("PassedOverTag")}, "description": "Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first."},
             "tagMetadata": {"type": "object", "additionalProperties": {"$ref": t("TagMetadata")}, "description": "The image metadata read for `minimumAge` and `platforms`, per manifest digest: kept so that the next run does not read it again."},
             "latestRef": reference("ImageRef", "Flux `status.latestRef`."),

@@ -164,6 +164,12 @@ impl Resource for ImagePolicy {
 
     /// `Always` tracks re-pushed tags; `minimumAge` lets a tag qualify as time passes, with no
     /// change of input.
+    fn pending_change(&self, olds: &Value) -> Option<&'static str> {
+        let (plain, _) = codec::reveal(olds);
+        let pending = plain.get("pendingLatestRef")?;
+        (Some(pending) != plain.get("latestRef")).then_some("latestRef")
+    }
+
     fn refresh_before_update(&self, inputs: &Value) -> bool {
         let args = Inputs::<ImagePolicyArgs>::lenient(inputs);
         args.digest_reflection_policy == DigestReflectionPolicy::Always
@@ -203,9 +209,25 @@ impl Resource for ImagePolicy {
                 "an ImagePolicy cannot be imported ({id:?}): declare it with the imageRepositoryRef of an ImageRepository instead"
             )));
         };
-        // Only `Always` and `minimumAge` change without an input change.
+        // Only `Always` and `minimumAge` change without an input change. A new digest
+        // (`Always`) is taken at once, as Flux does; a new tag is only recorded as
+        // `pendingLatestRef`, for the update that follows to select under the new inputs
+        // (a `hold` added in the same update keeps the old tag).
         let outputs = if self.refresh_before_update(inputs) {
-            reconcile(ctx, inputs, outputs).await?
+            let refreshed = reconcile(ctx, inputs, outputs).await?;
+            let tag = |v: &Value| codec::reveal(v).0.pointer("/latestRef/tag").cloned();
+            if tag(&refreshed) == tag(outputs) {
+                refreshed
+            } else {
+                let mut kept = outputs.clone();
+                if let (Value::Object(map), Some(pending)) = (
+                    &mut kept,
+                    codec::reveal(&refreshed).0.get("latestRef").cloned(),
+                ) {
+                    map.insert("pendingLatestRef".into(), pending);
+                }
+                kept
+            }
         } else {
             outputs.clone()
         };

@@ -134,6 +134,12 @@ pub trait Resource: Send + Sync {
     fn secret_inputs(&self) -> &'static [&'static str];
     /// Whether the engine should refresh this resource before every update.
     fn refresh_before_update(&self, inputs: &Value) -> bool;
+    /// An output a refresh found out of date while the inputs stayed the same (an
+    /// ImagePolicy's `minimumAge` selection that matured): `Diff` then asks for an update,
+    /// which recomputes it under the new inputs (so a `hold` added now still holds).
+    fn pending_change(&self, _olds: &Value) -> Option<&'static str> {
+        None
+    }
     /// `Create`; with `preview` nothing is written anywhere.
     async fn create(
         &self,
