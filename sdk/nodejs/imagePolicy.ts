@@ -19,6 +19,13 @@ import * as utilities from "./utilities";
  * selects nothing fails with the reasons (`imageautomation select --explain` shows the same for a
  * tag list).
  *
+ * Beyond Flux, and off unless set: `downgrade: Deny` (the UpdateAutomation keeps a file whose tag
+ * ranks above the selection, and reports it), `minimumAge` and `platforms` (the best candidates'
+ * manifests and configs are read, best first, until one is old enough and provides every platform;
+ * the tags passed over are in `passedOverTags` and the diagnostics; what was read is kept per digest
+ * in `tagMetadata`), and `hold: true` (keep `latestRef`, reported as `held`). Cluster mode refuses
+ * them: Flux's controllers would not honour them between runs.
+ *
  * ## Example
  */
 export class ImagePolicy extends pulumi.CustomResource {
@@ -123,6 +130,10 @@ export class ImagePolicy extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly passedOverTags: pulumi.Output<outputs.PassedOverTag[] | undefined>;
     /**
+     * After a refresh only: the tag `minimumAge` lets the policy select now (an image that came of age); the next update selects under its inputs (a `hold` keeps `latestRef`).
+     */
+    declare public /*out*/ readonly pendingLatestRef: pulumi.Output<outputs.ImageRef | undefined>;
+    /**
      * `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
      */
     declare public readonly platforms: pulumi.Output<string[] | undefined>;
@@ -170,6 +181,7 @@ export class ImagePolicy extends pulumi.CustomResource {
             resourceInputs["latestRef"] = undefined /*out*/;
             resourceInputs["observedPreviousRef"] = undefined /*out*/;
             resourceInputs["passedOverTags"] = undefined /*out*/;
+            resourceInputs["pendingLatestRef"] = undefined /*out*/;
             resourceInputs["tagMetadata"] = undefined /*out*/;
         } else {
             resourceInputs["digestReflectionPolicy"] = undefined /*out*/;
@@ -188,6 +200,7 @@ export class ImagePolicy extends pulumi.CustomResource {
             resourceInputs["namespace"] = undefined /*out*/;
             resourceInputs["observedPreviousRef"] = undefined /*out*/;
             resourceInputs["passedOverTags"] = undefined /*out*/;
+            resourceInputs["pendingLatestRef"] = undefined /*out*/;
             resourceInputs["platforms"] = undefined /*out*/;
             resourceInputs["policy"] = undefined /*out*/;
             resourceInputs["tagMetadata"] = undefined /*out*/;

@@ -24,6 +24,13 @@ import (
 // selects nothing fails with the reasons (`imageautomation select --explain` shows the same for a
 // tag list).
 //
+// Beyond Flux, and off unless set: `downgrade: Deny` (the UpdateAutomation keeps a file whose tag
+// ranks above the selection, and reports it), `minimumAge` and `platforms` (the best candidates'
+// manifests and configs are read, best first, until one is old enough and provides every platform;
+// the tags passed over are in `passedOverTags` and the diagnostics; what was read is kept per digest
+// in `tagMetadata`), and `hold: true` (keep `latestRef`, reported as `held`). Cluster mode refuses
+// them: Flux's controllers would not honour them between runs.
+//
 // ## Example
 type ImagePolicy struct {
 	pulumi.CustomResourceState
@@ -60,6 +67,8 @@ type ImagePolicy struct {
 	ObservedPreviousRef ImageRefPtrOutput `pulumi:"observedPreviousRef"`
 	// Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
 	PassedOverTags PassedOverTagArrayOutput `pulumi:"passedOverTags"`
+	// After a refresh only: the tag `minimumAge` lets the policy select now (an image that came of age); the next update selects under its inputs (a `hold` keeps `latestRef`).
+	PendingLatestRef ImageRefPtrOutput `pulumi:"pendingLatestRef"`
 	// `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.
 	Platforms pulumi.StringArrayOutput `pulumi:"platforms"`
 	// Which tag wins.
@@ -295,6 +304,11 @@ func (o ImagePolicyOutput) ObservedPreviousRef() ImageRefPtrOutput {
 // Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
 func (o ImagePolicyOutput) PassedOverTags() PassedOverTagArrayOutput {
 	return o.ApplyT(func(v *ImagePolicy) PassedOverTagArrayOutput { return v.PassedOverTags }).(PassedOverTagArrayOutput)
+}
+
+// After a refresh only: the tag `minimumAge` lets the policy select now (an image that came of age); the next update selects under its inputs (a `hold` keeps `latestRef`).
+func (o ImagePolicyOutput) PendingLatestRef() ImageRefPtrOutput {
+	return o.ApplyT(func(v *ImagePolicy) ImageRefPtrOutput { return v.PendingLatestRef }).(ImageRefPtrOutput)
 }
 
 // `os/architecture[/variant]` each (`linux/arm64`): a tag is a candidate only when its image (or image index) provides every one. Checked like `minimumAge`. Not in Flux.

@@ -238,6 +238,13 @@ class ImagePolicy(pulumi.CustomResource):
         selects nothing fails with the reasons (`imageautomation select --explain` shows the same for a
         tag list).
 
+        Beyond Flux, and off unless set: `downgrade: Deny` (the UpdateAutomation keeps a file whose tag
+        ranks above the selection, and reports it), `minimumAge` and `platforms` (the best candidates'
+        manifests and configs are read, best first, until one is old enough and provides every platform;
+        the tags passed over are in `passedOverTags` and the diagnostics; what was read is kept per digest
+        in `tagMetadata`), and `hold: true` (keep `latestRef`, reported as `held`). Cluster mode refuses
+        them: Flux's controllers would not honour them between runs.
+
         ## Example
 
 
@@ -273,6 +280,13 @@ class ImagePolicy(pulumi.CustomResource):
         An invalid range, order or pattern is a validation failure on that property. A policy that
         selects nothing fails with the reasons (`imageautomation select --explain` shows the same for a
         tag list).
+
+        Beyond Flux, and off unless set: `downgrade: Deny` (the UpdateAutomation keeps a file whose tag
+        ranks above the selection, and reports it), `minimumAge` and `platforms` (the best candidates'
+        manifests and configs are read, best first, until one is old enough and provides every platform;
+        the tags passed over are in `passedOverTags` and the diagnostics; what was read is kept per digest
+        in `tagMetadata`), and `hold: true` (keep `latestRef`, reported as `held`). Cluster mode refuses
+        them: Flux's controllers would not honour them between runs.
 
         ## Example
 
@@ -340,6 +354,7 @@ class ImagePolicy(pulumi.CustomResource):
             __props__.__dict__["latest_ref"] = None
             __props__.__dict__["observed_previous_ref"] = None
             __props__.__dict__["passed_over_tags"] = None
+            __props__.__dict__["pending_latest_ref"] = None
             __props__.__dict__["tag_metadata"] = None
         super(ImagePolicy, __self__).__init__(
             'imageautomation:index:ImagePolicy',
@@ -379,6 +394,7 @@ class ImagePolicy(pulumi.CustomResource):
         __props__.__dict__["namespace"] = None
         __props__.__dict__["observed_previous_ref"] = None
         __props__.__dict__["passed_over_tags"] = None
+        __props__.__dict__["pending_latest_ref"] = None
         __props__.__dict__["platforms"] = None
         __props__.__dict__["policy"] = None
         __props__.__dict__["tag_metadata"] = None
@@ -517,6 +533,14 @@ class ImagePolicy(pulumi.CustomResource):
         Tags ranked above `latestRef` that `minimumAge` or `platforms` passed over, best first.
         """
         return pulumi.get(self, "passed_over_tags")
+
+    @_builtins.property
+    @pulumi.getter(name="pendingLatestRef")
+    def pending_latest_ref(self) -> pulumi.Output[Optional['outputs.ImageRef']]:
+        """
+        After a refresh only: the tag `minimumAge` lets the policy select now (an image that came of age); the next update selects under its inputs (a `hold` keeps `latestRef`).
+        """
+        return pulumi.get(self, "pending_latest_ref")
 
     @_builtins.property
     @pulumi.getter
