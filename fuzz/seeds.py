@@ -78,6 +78,8 @@ for body in [
     '{"access_token":"abc"}',
     '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:' + "0" * 64 + '","size":1,"platform":{"architecture":"amd64","os":"linux"}}]}',
     '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:' + "1" * 64 + '","size":2},"layers":[]}',
+    '{"schemaVersion":2,"manifests":[{"digest":"sha256:' + "2" * 64 + '","platform":{"architecture":"arm64","os":"linux","variant":"v8"}},{"digest":"sha256:' + "3" * 64 + '","platform":{"architecture":"unknown","os":"unknown"}}],"annotations":{"org.opencontainers.image.created":"2026-12-01T10:00:00+01:00"}}',
+    '{"architecture":"arm64","os":"linux","variant":"v8","created":"2026-12-01T10:00:00.123456789Z","rootfs":{"type":"layers","diff_ids":[]}}',
     '</v2/team/app/tags/list?n=1000&last=1.2.0>; rel="next"',
     'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/app:pull"',
     "Basic realm=\"registry\"",

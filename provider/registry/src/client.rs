@@ -1093,13 +1093,20 @@ pub(crate) mod fuzzing {
         super::retry_after(&headers)
     }
 
-    /// A tags page, an error envelope, a token answer and a manifest or index body, each parsed
-    /// as the client parses them; `WWW-Authenticate` challenges as `http_auth` reads them.
+    /// A tags page, an error envelope, a token answer, a manifest or index body and the metadata
+    /// documents (manifest, index, config), each parsed as the client parses them; `WWW-Authenticate` challenges as `http_auth` reads them.
     pub fn bodies(body: &[u8]) {
         let _ = serde_json::from_slice::<TagPage>(body);
         let _ = serde_json::from_slice::<ErrorEnvelope>(body);
         let _ = serde_json::from_slice::<TokenResponse>(body);
         let _ = serde_json::from_slice::<oci_client::manifest::OciManifest>(body);
+        // The metadata documents of `minimumAge` and `platforms`, and what is derived from them.
+        if let Ok(doc) = serde_json::from_slice::<crate::metadata::ManifestDoc>(body) {
+            let _ = (doc.created(), doc.platform_entries());
+        }
+        if let Ok(config) = serde_json::from_slice::<crate::metadata::ConfigDoc>(body) {
+            let _ = (config.created(), config.platform());
+        }
         if let Ok(text) = std::str::from_utf8(body) {
             let _ = http_auth::parse_challenges(text);
         }
