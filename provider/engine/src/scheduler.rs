@@ -94,6 +94,25 @@ pub struct DigestRequest {
     pub timeout: Option<Duration>,
 }
 
+impl DigestRequest {
+    /// The image and how to reach it.
+    fn target(&self) -> Result<(ImageReference, Access)> {
+        let image = ImageReference::parse(&self.image, self.insecure).map_err(invalid)?;
+        let access = Access {
+            credentials: self.credentials.clone(),
+            tls: self.tls.clone(),
+            proxy: self.proxy.clone(),
+            provider: self.provider,
+        };
+        Ok((image, access))
+    }
+
+    /// `timeout`, default 1 min.
+    fn time_limit(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(60))
+    }
+}
+
 /// Retries of transient registry failures (429, 5xx, connection errors, request timeouts):
 /// 4 (5 attempts in all), waiting 500 ms, then twice as long each time up to 30 s, plus up
 /// to as much again at random (backon's jitter). A server's `Retry-After` replaces the wait.
@@ -396,18 +415,11 @@ impl<S: TagSource> Scheduler<S> {
     /// [`Error::Invalid`] for a bad image or TLS options; [`Error::Digest`] when the registry
     /// fails; [`Error::Timeout`].
     pub async fn digest(&self, request: &DigestRequest) -> Result<String> {
-        let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
-        let access = Access {
-            credentials: request.credentials.clone(),
-            tls: request.tls.clone(),
-            proxy: request.proxy.clone(),
-            provider: request.provider,
-        };
+        let (image, access) = request.target()?;
         let canonical = image.canonical_name();
-        let timeout = request.timeout.unwrap_or(Duration::from_secs(60));
         self.run(
             &image,
-            timeout,
+            request.time_limit(),
             |attempts, source| match &*source {
                 registry::Error::InvalidTag { .. } | registry::Error::InvalidTlsConfig { .. } => {
                     Error::Invalid { source }
@@ -432,18 +444,11 @@ impl<S: TagSource> Scheduler<S> {
     /// [`Error::Invalid`] for a bad image or TLS options; [`Error::Metadata`] when the
     /// registry fails; [`Error::Timeout`].
     pub async fn metadata(&self, request: &DigestRequest, digest: &str) -> Result<ImageMetadata> {
-        let image = ImageReference::parse(&request.image, request.insecure).map_err(invalid)?;
-        let access = Access {
-            credentials: request.credentials.clone(),
-            tls: request.tls.clone(),
-            proxy: request.proxy.clone(),
-            provider: request.provider,
-        };
+        let (image, access) = request.target()?;
         let canonical = image.canonical_name();
-        let timeout = request.timeout.unwrap_or(Duration::from_secs(60));
         self.run(
             &image,
-            timeout,
+            request.time_limit(),
             |attempts, source| match &*source {
                 registry::Error::InvalidTlsConfig { .. } => Error::Invalid { source },
                 _ => Error::Metadata {
