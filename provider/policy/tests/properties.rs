@@ -62,6 +62,43 @@ fn semver_selector(range: &str) -> (TagSelector, Constraints) {
     )
 }
 
+/// Each policy kind (semver with `range`, alphabetical and numerical in `order`), with and
+/// without a `filterTags` extraction.
+fn every_policy(range: &str, order: &str) -> Vec<ImagePolicySpec> {
+    let filter = FilterTags {
+        pattern: r"^v?(?P<v>[0-9].*)$".into(),
+        extract: "$v".into(),
+    };
+    let order = Some(OrderPolicy {
+        order: Some(order.to_owned()),
+    });
+    let kinds = [
+        PolicyChoice {
+            semver: Some(SemVerPolicy {
+                range: range.to_owned(),
+            }),
+            ..Default::default()
+        },
+        PolicyChoice {
+            alphabetical: order.clone(),
+            ..Default::default()
+        },
+        PolicyChoice {
+            numerical: order,
+            ..Default::default()
+        },
+    ];
+    kinds
+        .into_iter()
+        .flat_map(|policy| {
+            [None, Some(filter.clone())].map(|filter_tags| ImagePolicySpec {
+                policy: policy.clone(),
+                filter_tags,
+            })
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -106,22 +143,12 @@ proptest! {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             shuffled.swap(i, (state >> 33) as usize % (i + 1));
         }
-        let filter = Some(FilterTags { pattern: r"^v?(?P<v>[0-9].*)$".into(), extract: "$v".into() });
-        let order = Some(OrderPolicy { order: Some(order.to_owned()) });
-        let specs = [
-            PolicyChoice { semver: Some(SemVerPolicy { range: range.clone() }), ..Default::default() },
-            PolicyChoice { alphabetical: order.clone(), ..Default::default() },
-            PolicyChoice { numerical: order, ..Default::default() },
-        ];
-        for policy in specs {
-            for filter_tags in [None, filter.clone()] {
-                let spec = ImagePolicySpec { policy: policy.clone(), filter_tags };
-                let selector = TagSelector::new(&spec).expect("valid");
-                prop_assert_eq!(selector.select_latest(&tags), selector.select_latest(&shuffled));
-                let (a, b) = (selector.explain(&tags), selector.explain(&shuffled));
-                prop_assert_eq!(&a.result, &selector.select_latest(&tags));
-                prop_assert_eq!(a, b);
-            }
+        for spec in every_policy(&range, order) {
+            let selector = TagSelector::new(&spec).expect("valid");
+            prop_assert_eq!(selector.select_latest(&tags), selector.select_latest(&shuffled));
+            let (a, b) = (selector.explain(&tags), selector.explain(&shuffled));
+            prop_assert_eq!(&a.result, &selector.select_latest(&tags));
+            prop_assert_eq!(a, b);
         }
     }
 
@@ -131,28 +158,18 @@ proptest! {
         range in range(),
         order in select(vec!["asc", "desc"]),
     ) {
-        let filter = Some(FilterTags { pattern: r"^v?(?P<v>[0-9].*)$".into(), extract: "$v".into() });
-        let order = Some(OrderPolicy { order: Some(order.to_owned()) });
-        let specs = [
-            PolicyChoice { semver: Some(SemVerPolicy { range: range.clone() }), ..Default::default() },
-            PolicyChoice { alphabetical: order.clone(), ..Default::default() },
-            PolicyChoice { numerical: order, ..Default::default() },
-        ];
-        for policy in specs {
-            for filter_tags in [None, filter.clone()] {
-                let spec = ImagePolicySpec { policy: policy.clone(), filter_tags };
-                let selector = TagSelector::new(&spec).expect("valid");
-                let selection = selector.explain(&tags);
-                let Ok(winner) = &selection.result else { continue };
-                prop_assert_eq!(selector.compare(winner, winner), Some(std::cmp::Ordering::Equal));
-                for candidate in &selection.candidates {
-                    let ordering = selector.compare(winner, &candidate.tag);
-                    prop_assert!(
-                        ordering.is_some_and(|o| o != std::cmp::Ordering::Less),
-                        "{:?} over {:?}: {:?}", winner, candidate.tag, ordering
-                    );
-                    prop_assert_eq!(ordering.map(std::cmp::Ordering::reverse), selector.compare(&candidate.tag, winner));
-                }
+        for spec in every_policy(&range, order) {
+            let selector = TagSelector::new(&spec).expect("valid");
+            let selection = selector.explain(&tags);
+            let Ok(winner) = &selection.result else { continue };
+            prop_assert_eq!(selector.compare(winner, winner), Some(std::cmp::Ordering::Equal));
+            for candidate in &selection.candidates {
+                let ordering = selector.compare(winner, &candidate.tag);
+                prop_assert!(
+                    ordering.is_some_and(|o| o != std::cmp::Ordering::Less),
+                    "{:?} over {:?}: {:?}", winner, candidate.tag, ordering
+                );
+                prop_assert_eq!(ordering.map(std::cmp::Ordering::reverse), selector.compare(&candidate.tag, winner));
             }
         }
     }
