@@ -170,6 +170,14 @@ fn write_go_json_array(out: &mut Vec<u8>, tags: &[String]) {
             out.push(b',');
         }
         out.push(b'"');
+        // Registry tags are `[A-Za-z0-9_.-]` (the OCI grammar): nothing to escape, one copy.
+        if t.bytes()
+            .all(|b| (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&'))
+        {
+            out.extend_from_slice(t.as_bytes());
+            out.push(b'"');
+            continue;
+        }
         for c in t.chars() {
             match c {
                 '"' => out.extend_from_slice(b"\\\""),
