@@ -37,6 +37,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 use imageautomation_model::manifests::{self, LabelSelector};
+use imageautomation_model::policy_options::{ANNOTATION_PREFIX, PolicyOptions};
 use kube_core::SelectorExt as _;
 
 /// Render the Flux objects (never Secrets) of a Pulumi YAML project or a
@@ -415,6 +416,21 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
         );
     }
     for p in &found.policies {
+        // The cluster's Flux controllers would select without our options: refuse, as cluster
+        // mode does, rather than drop the annotations silently.
+        if p.spec.options != PolicyOptions::default() {
+            push(
+                &p.origin,
+                Err(imageautomation_kube::Error::InvalidInput {
+                    object: format!("ImagePolicy {}", p.id()),
+                    field: "metadata.annotations",
+                    reason: format!(
+                        "its {ANNOTATION_PREFIX}<option> annotations cannot be rendered: Flux's controllers would select without them; remove them, or keep this policy to `imageautomation run`"
+                    ),
+                }),
+            );
+            continue;
+        }
         let choice = &p.spec.selection.policy;
         let policy = if let Some(s) = &choice.semver {
             Policy::Semver {

@@ -249,3 +249,23 @@ fn pull_request_groups_are_refused_as_cluster_mode_refuses_them() {
     .expect("write");
     assert_eq!(render(dir.path()).status.code(), Some(0));
 }
+
+#[test]
+fn a_policy_with_our_annotations_is_not_rendered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("clusters/dev")).expect("mkdir");
+    let annotated = FLUX.replacen(
+        "kind: ImagePolicy\nmetadata:\n  name: podinfo\n  namespace: flux-system\n",
+        "kind: ImagePolicy\nmetadata:\n  name: podinfo\n  namespace: flux-system\n  annotations:\n    imageautomation.pulumi.com/minimumAge: 24h\n",
+        1,
+    );
+    assert_ne!(annotated, FLUX, "the fixture has the policy");
+    std::fs::write(dir.path().join("clusters/dev/automation.yaml"), annotated).expect("write");
+    let out = render(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("imageautomation.pulumi.com/<option> annotations cannot be rendered"),
+        "{stderr}"
+    );
+}
