@@ -578,10 +578,10 @@ async fn the_plugin_checks_grouping_and_reports_each_group() {
         .expect("Check answers")
         .expect("valid");
     let (_, preview, _) = plugin.create(&urn, &checked, true).await.expect("preview");
-    let (_, outputs, _) = plugin.create(&urn, &checked, false).await.expect("up");
+    let (id, up_outputs, _) = plugin.create(&urn, &checked, false).await.expect("up");
     let (preview, outputs) = (
         imageautomation_tests::engine::without_secrets(&preview),
-        imageautomation_tests::engine::without_secrets(&outputs),
+        imageautomation_tests::engine::without_secrets(&up_outputs),
     );
     let diagnostics = plugin.diagnostics(&urn);
     assert!(
@@ -636,6 +636,34 @@ async fn the_plugin_checks_grouping_and_reports_each_group() {
     );
     assert_eq!(fleet.github.violations(), Vec::<String>::new());
 
+    // A refresh after the grouped up: every group's branch holds its bump, so the refreshed
+    // inputs are the program's and Diff finds nothing to do.
+    let (refreshed, changes) = refresh(&mut plugin, &urn, &id, &up_outputs, &checked).await;
+    let plain = |v: &Value| imageautomation_tests::engine::without_secrets(v);
+    assert_eq!(plain(&refreshed), plain(&checked));
+    assert_eq!(changes, 1, "DIFF_NONE");
+    // Someone reverts podinfo on its group's branch: the refresh sees the old tag there, and
+    // Diff asks for the update that bumps it again.
+    let branch = groups[0]["branch"].as_str().expect("branch").to_owned();
+    let file = fleet.show(&branch, "apps/podinfo.yaml");
+    seed_repo(
+        &fleet.bare,
+        &branch,
+        &[(
+            "apps/podinfo.yaml",
+            file.replacen(&podinfo("5.0.3"), &podinfo("5.0.0"), 1)
+                .as_str(),
+        )],
+        "revert podinfo",
+    );
+    let (refreshed, changes) = refresh(&mut plugin, &urn, &id, &up_outputs, &checked).await;
+    assert_eq!(
+        plain(&refreshed)["policies"][0]["latestRef"]["tag"],
+        "5.0.0",
+        "{refreshed}"
+    );
+    assert_eq!(changes, 2, "DIFF_SOME");
+
     // Cluster mode cannot express groups: Check says so on the property.
     let mut cluster = Plugin::start(&[]).await;
     cluster
@@ -655,4 +683,24 @@ async fn the_plugin_checks_grouping_and_reports_each_group() {
     );
     cluster.stop().await;
     plugin.stop().await;
+}
+
+/// A refresh (`Read`) of the automation, then `Diff` of the refreshed inputs against the
+/// program's: the refreshed inputs and `DiffResponse.changes` (1: none, 2: some).
+async fn refresh(
+    plugin: &mut Plugin,
+    urn: &Urn,
+    id: &str,
+    outputs: &Value,
+    inputs: &Value,
+) -> (Value, i32) {
+    let (_, _, refreshed) = plugin
+        .read(urn, id, Some(outputs), Some(inputs))
+        .await
+        .expect("refresh");
+    let diff = plugin
+        .diff(urn, id, outputs, &refreshed, inputs)
+        .await
+        .expect("diff");
+    (refreshed, diff.changes)
 }
