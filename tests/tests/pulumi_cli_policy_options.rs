@@ -131,6 +131,17 @@ fn minimum_age_and_hold_through_the_real_cli() {
     );
     let pending = project.run(&["preview", "--non-interactive", "--expect-no-changes"]);
     assert!(!pending.status.success(), "{pending}");
+    // Reported once, by the update; the refresh before it only says so in its status.
+    let diagnostics = pending
+        .stdout
+        .split("Diagnostics:")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(
+        diagnostics.matches("latest tag 5.0.3 => 5.0.4").count(),
+        1,
+        "{pending}"
+    );
     project.ok(&["up", "--yes", "--non-interactive"]);
     assert!(
         fleet.manifest().contains(":5.0.4 #"),

@@ -7,9 +7,9 @@
 
 use imageautomation_engine::DigestRequest;
 use imageautomation_engine::reconcile::{
-    DigestReflectionPolicy, MetadataCache, PolicyRequest, select_image,
+    DigestReflectionPolicy, MetadataCache, PolicyRequest, PolicyStatus, select_image,
 };
-use imageautomation_model::policy_options::Downgrade;
+use imageautomation_model::policy_options::{Downgrade, PolicyOptions};
 use imageautomation_policy::{Error as PolicyError, TagSelector};
 use imageautomation_proto::codec;
 use imageautomation_proto::pulumirpc::property_diff::Kind;
@@ -182,7 +182,7 @@ impl Resource for ImagePolicy {
         inputs: &Value,
         _preview: bool,
     ) -> Result<(String, Value), OpError> {
-        let outputs = reconcile(ctx, inputs, &Value::Null).await?;
+        let outputs = reconcile(ctx, inputs, &Value::Null, Announce::Yes).await?;
         Ok((identity(inputs), outputs))
     }
 
@@ -194,7 +194,7 @@ impl Resource for ImagePolicy {
         news: &Value,
         _preview: bool,
     ) -> Result<Value, OpError> {
-        reconcile(ctx, news, olds).await
+        reconcile(ctx, news, olds, Announce::Yes).await
     }
 
     async fn read(
@@ -214,11 +214,24 @@ impl Resource for ImagePolicy {
         // `pendingLatestRef`, for the update that follows to select under the new inputs
         // (a `hold` added in the same update keeps the old tag).
         let outputs = if self.refresh_before_update(inputs) {
-            let refreshed = reconcile(ctx, inputs, outputs).await?;
+            // Quiet: the update that follows reports what it selects (once, not twice).
+            let refreshed = reconcile(ctx, inputs, outputs, Announce::No).await?;
             let tag = |v: &Value| codec::reveal(v).0.pointer("/latestRef/tag").cloned();
             if tag(&refreshed) == tag(outputs) {
                 refreshed
             } else {
+                let show = |t: Option<Value>| t.and_then(|t| t.as_str().map(str::to_owned));
+                ctx.log
+                    .status(
+                        &ctx.urn,
+                        format!(
+                            "{} now selects {} (was {}): the update selects under the current inputs",
+                            id,
+                            show(tag(&refreshed)).unwrap_or_default(),
+                            show(tag(outputs)).unwrap_or_default()
+                        ),
+                    )
+                    .await;
                 let mut kept = outputs.clone();
                 if let (Value::Object(map), Some(pending)) = (
                     &mut kept,
@@ -252,8 +265,21 @@ fn identity(inputs: &Value) -> String {
     )
 }
 
+/// Whether a reconcile reports its selection as diagnostics (held, tags passed over, a new
+/// latest tag): a refresh does not, as the update after it reports the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    Yes,
+    No,
+}
+
 /// Selects the latest image for `inputs`, given the previous outputs `olds`.
-async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpError> {
+async fn reconcile(
+    ctx: &Ctx,
+    inputs: &Value,
+    olds: &Value,
+    announce: Announce,
+) -> Result<Value, OpError> {
     let parsed = Inputs::<ImagePolicyArgs>::of(inputs)?;
     if parsed.any_unknown() {
         return Ok(with_plain(inputs, SECRET_INPUTS, |map| {
@@ -314,45 +340,12 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
     )
     .await
     .map_err(op_error)?;
-    if options.hold && previous.is_none() {
-        ctx.log
-            .info(
-                &ctx.urn,
-                format!("{image}: hold: true, but there is no earlier latestRef to keep: selected as usual"),
-            )
-            .await;
-    }
-    if status.held {
-        ctx.log
-            .warning(
-                &ctx.urn,
-                format!(
-                    "{image}: held at {} (hold: true): nothing selected",
-                    status.latest_ref.tag
-                ),
-            )
-            .await;
-    }
-    for p in &status.passed_over {
-        ctx.log
-            .info(
-                &ctx.urn,
-                format!("{image}: passed over {}: {}", p.tag, p.reason),
-            )
-            .await;
+    if announce == Announce::Yes {
+        announce_selection(ctx, &image, &options, previous.as_ref(), &status).await;
     }
     // Held: the cache of the last selection stays for the next one.
     let metadata = if status.held { known } else { status.metadata };
     let latest = status.latest_ref;
-    if previous.as_ref().is_some_and(|p| *p != latest) {
-        let before = previous.as_ref().map(|p| p.tag.clone()).unwrap_or_default();
-        ctx.log
-            .info(
-                &ctx.urn,
-                format!("{image}: latest tag {before} => {}", latest.tag),
-            )
-            .await;
-    }
     Ok(with_plain(inputs, SECRET_INPUTS, |map| {
         map.insert("latestRef".into(), ref_json(&latest));
         map.insert("latestImage".into(), Value::String(latest.full()));
@@ -390,4 +383,53 @@ async fn reconcile(ctx: &Ctx, inputs: &Value, olds: &Value) -> Result<Value, OpE
         }
         map.insert("imagePolicyRef".into(), policy_ref);
     }))
+}
+
+/// The selection's diagnostics: a hold with nothing to keep, a hold, each tag passed over, and
+/// a new latest tag.
+async fn announce_selection(
+    ctx: &Ctx,
+    image: &str,
+    options: &PolicyOptions,
+    previous: Option<&LatestRef>,
+    status: &PolicyStatus,
+) {
+    if options.hold && previous.is_none() {
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!("{image}: hold: true, but there is no earlier latestRef to keep: selected as usual"),
+            )
+            .await;
+    }
+    if status.held {
+        ctx.log
+            .warning(
+                &ctx.urn,
+                format!(
+                    "{image}: held at {} (hold: true): nothing selected",
+                    status.latest_ref.tag
+                ),
+            )
+            .await;
+    }
+    for p in &status.passed_over {
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!("{image}: passed over {}: {}", p.tag, p.reason),
+            )
+            .await;
+    }
+    if let Some(before) = previous.filter(|p| **p != status.latest_ref) {
+        ctx.log
+            .info(
+                &ctx.urn,
+                format!(
+                    "{image}: latest tag {} => {}",
+                    before.tag, status.latest_ref.tag
+                ),
+            )
+            .await;
+    }
 }
