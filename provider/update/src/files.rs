@@ -94,8 +94,12 @@ impl Guards<'_> {
                 continue;
             };
             let current = match parts.next() {
-                None => tag_of(&change.old_value),
-                Some("tag") => Some(change.old_value.as_str()),
+                None => change
+                    .old_value
+                    .parse::<crate::LatestRef>()
+                    .ok()
+                    .map(|r| r.tag),
+                Some("tag") => Some(change.old_value.clone()),
                 Some(_) => None,
             };
             let policy = format!("{ns}:{name}");
@@ -107,12 +111,12 @@ impl Guards<'_> {
                 continue;
             };
             let downgrade =
-                selector.compare(current, &latest.tag) == Some(std::cmp::Ordering::Greater);
+                selector.compare(&current, &latest.tag) == Some(std::cmp::Ordering::Greater);
             if downgrade && !refused.iter().any(|r| r.policy == policy) {
                 refused.push(RefusedDowngrade {
                     path: path.to_owned(),
                     policy,
-                    current_tag: current.to_owned(),
+                    current_tag: current,
                     selected_tag: latest.tag.clone(),
                 });
             }
@@ -120,15 +124,6 @@ impl Guards<'_> {
         refused.sort_by(|a, b| a.policy.cmp(&b.policy));
         refused
     }
-}
-
-/// The tag of an image reference `name[:tag][@digest]`, if it has one.
-fn tag_of(reference: &str) -> Option<&str> {
-    let without_digest = reference.split_once('@').map_or(reference, |(r, _)| r);
-    let last_part = without_digest
-        .rsplit_once('/')
-        .map_or(without_digest, |(_, p)| p);
-    last_part.split_once(':').map(|(_, tag)| tag)
 }
 
 pub(crate) fn run(
@@ -209,7 +204,7 @@ pub(crate) fn run(
             // Scan again without the refused policies: their markers keep their values.
             let mut without = setters.clone();
             for r in &refused {
-                for suffix in ["", ":name", ":tag", ":digest"] {
+                for suffix in crate::SETTER_SUFFIXES {
                     without.remove(&format!("{}{suffix}", r.policy));
                 }
             }

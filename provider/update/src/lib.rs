@@ -135,13 +135,22 @@ fn setter_values(policies: &Policies) -> Result<scan::SetterValues, Error> {
             },
             other => other,
         })?;
-        values.insert(key.clone(), latest.full());
-        values.insert(format!("{key}:name"), latest.name.clone());
-        values.insert(format!("{key}:tag"), latest.tag.clone());
-        values.insert(format!("{key}:digest"), latest.digest.clone());
+        let value = [
+            latest.full(),
+            latest.name.clone(),
+            latest.tag.clone(),
+            latest.digest.clone(),
+        ];
+        for (suffix, value) in SETTER_SUFFIXES.into_iter().zip(value) {
+            values.insert(format!("{key}{suffix}"), value);
+        }
     }
     Ok(values)
 }
+
+/// What follows `<namespace>:<name>` in each of a policy's four setters: the whole reference,
+/// `:name`, `:tag`, `:digest` (Flux IAC `setters.go`).
+pub(crate) const SETTER_SUFFIXES: [&str; 4] = ["", ":name", ":tag", ":digest"];
 
 /// Entry points for the fuzz targets (`fuzz/`), built only with `--cfg fuzzing`.
 #[cfg(fuzzing)]
