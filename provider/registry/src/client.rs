@@ -543,11 +543,7 @@ impl RegistryClient {
             )
             .await?;
         let body = resp.bytes().await.map_err(|e| self.transport(image, e))?;
-        let hex: String = Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(format!("sha256:{hex}"))
+        Ok(sha256_digest(&body))
     }
 
     /// The build time and platforms of the manifest `digest` of `image` (for `minimumAge` and
@@ -655,14 +651,11 @@ impl RegistryClient {
             ));
         }
         let body = resp.bytes().await.map_err(|e| self.transport(image, e))?;
-        let hex: String = Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if digest != format!("sha256:{hex}") {
+        let served = sha256_digest(&body);
+        if digest != served {
             return Err(self.protocol(
                 image,
-                format!("the content served for {digest} has digest sha256:{hex}"),
+                format!("the content served for {digest} has digest {served}"),
             ));
         }
         serde_json::from_slice(&body)
@@ -1111,6 +1104,15 @@ pub(crate) mod fuzzing {
             let _ = http_auth::parse_challenges(text);
         }
     }
+}
+
+/// `sha256:<64 hex>` of `bytes`: a content digest as OCI writes it.
+fn sha256_digest(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
