@@ -153,7 +153,7 @@ pub fn run(args: Args) -> ExitCode {
     {
         match registry.walk(&selector, &tags, &options) {
             Ok((tag, passed)) => {
-                selection.result = Ok(tag);
+                selection.prefer(&tag);
                 passed_over = passed;
             }
             Err(WalkError::NoneQualifies(message)) => {

@@ -91,6 +91,10 @@ fn select_walks_the_registry_for_minimum_age_and_platforms_and_explains() {
             {"tag": "5.0.2", "reason": "lacks linux/arm64"},
         ])
     );
+    // The explanation follows the walk: 5.0.1 first, and nothing "lost to" 5.0.3.
+    assert_eq!(json["candidates"][0]["tag"], "5.0.1");
+    assert_eq!(json["rejected"], serde_json::json!([]), "{stdout}");
+    assert!(!stderr.contains("lost to"), "{stderr}");
     assert!(
         stderr.contains("selected \"5.0.1\" out of 3 candidates"),
         "{stderr}"

@@ -263,6 +263,35 @@ pub struct Selection {
     pub rejected: Vec<Rejection>,
 }
 
+impl Selection {
+    /// Makes `winner`, a candidate, the selected tag, when checks after the policy (our
+    /// `minimumAge` and `platforms`) set aside every candidate ranked above it: `winner` moves
+    /// first, its own "lost to" rejection goes, the set-aside candidates lose theirs (the
+    /// caller gives their reasons), and every other "lost to" names `winner`. Does nothing
+    /// when `winner` is not a candidate.
+    pub fn prefer(&mut self, winner: &str) {
+        let Some(rank) = self.candidates.iter().position(|c| c.tag == winner) else {
+            return;
+        };
+        let set_aside: Vec<String> = self.candidates[..rank]
+            .iter()
+            .map(|c| c.tag.clone())
+            .collect();
+        let chosen = self.candidates.remove(rank);
+        self.candidates.insert(0, chosen);
+        self.rejected.retain(|r| {
+            !matches!(r.reason, RejectReason::LostTo(_))
+                || (r.tag != winner && !set_aside.contains(&r.tag))
+        });
+        for r in &mut self.rejected {
+            if let RejectReason::LostTo(to) = &mut r.reason {
+                winner.clone_into(to);
+            }
+        }
+        self.result = Ok(winner.to_owned());
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Order {
     Asc,

@@ -232,3 +232,43 @@ fn compare_orders_by_the_policy_after_extraction() {
     );
     assert_eq!(numerical_desc.compare("main-ab-9", "release-10"), None);
 }
+
+#[test]
+fn prefer_makes_a_lower_candidate_the_selection() {
+    let selector = TagSelector::new(&ImagePolicySpec {
+        policy: PolicyChoice {
+            semver: Some(SemVerPolicy {
+                range: "5.0.x".into(),
+            }),
+            ..Default::default()
+        },
+        filter_tags: None,
+    })
+    .expect("valid");
+    let tags = ["5.0.0", "5.0.1", "5.0.2", "5.0.3", "5.1.0"];
+    let mut selection = selector.explain(&tags);
+    selection.prefer("5.0.1");
+    assert_eq!(selection.result, Ok("5.0.1".to_owned()));
+    let candidates: Vec<&str> = selection
+        .candidates
+        .iter()
+        .map(|c| c.tag.as_str())
+        .collect();
+    assert_eq!(candidates, ["5.0.1", "5.0.3", "5.0.2", "5.0.0"]);
+    let rejected: Vec<String> = selection
+        .rejected
+        .iter()
+        .map(|r| format!("{}: {}", r.tag, r.reason))
+        .collect();
+    // 5.0.3 and 5.0.2 were set aside (their reasons are the caller's); 5.0.0 lost to 5.0.1.
+    assert_eq!(
+        rejected,
+        [
+            "5.1.0: outside the range",
+            "5.0.0: lost to a greater tag: \"5.0.1\""
+        ]
+    );
+    let before = selection.clone();
+    selection.prefer("6.0.0");
+    assert_eq!(selection, before, "not a candidate: unchanged");
+}
