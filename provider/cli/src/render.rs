@@ -37,7 +37,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 use imageautomation_model::manifests::{self, LabelSelector};
-use imageautomation_model::policy_options::{ANNOTATION_PREFIX, PolicyOptions};
+use imageautomation_model::policy_options::ANNOTATION_PREFIX;
 use kube_core::SelectorExt as _;
 
 /// Render the Flux objects (never Secrets) of a Pulumi YAML project or a
@@ -418,14 +418,14 @@ pub fn from_manifests(dir: &Path) -> Result<Vec<Manifest>, Vec<String>> {
     for p in &found.policies {
         // The cluster's Flux controllers would select without our options: refuse, as cluster
         // mode does, rather than drop the annotations silently.
-        if p.spec.options != PolicyOptions::default() {
+        if let Some(option) = p.spec.options.first_set() {
             push(
                 &p.origin,
                 Err(imageautomation_kube::Error::InvalidInput {
                     object: format!("ImagePolicy {}", p.id()),
                     field: "metadata.annotations",
                     reason: format!(
-                        "its {ANNOTATION_PREFIX}<option> annotations cannot be rendered: Flux's controllers would select without them; remove them, or keep this policy to `imageautomation run`"
+                        "{ANNOTATION_PREFIX}{option} (and any other {ANNOTATION_PREFIX}<option> annotation) cannot be rendered: Flux's controllers would select without it; remove it, or keep this policy to `imageautomation run`"
                     ),
                 }),
             );

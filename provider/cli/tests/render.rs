@@ -265,7 +265,7 @@ fn a_policy_with_our_annotations_is_not_rendered() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("imageautomation.pulumi.com/<option> annotations cannot be rendered"),
+        stderr.contains("imageautomation.pulumi.com/minimumAge (and any other imageautomation.pulumi.com/<option> annotation) cannot be rendered"),
         "{stderr}"
     );
 }

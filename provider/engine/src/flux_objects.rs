@@ -16,7 +16,7 @@ use imageautomation_model::args::{
     GitArgs, ImagePolicyArgs, ImageRepositoryArgs, UpdateAutomationArgs,
 };
 use imageautomation_model::checkout_ref;
-use imageautomation_model::policy_options::Downgrade;
+use imageautomation_model::policy_options::OPTIONS;
 use imageautomation_model::token_rule::{TokenOrigin, token_destination};
 use imageautomation_policy::OrderPolicy;
 use secrecy::SecretString;
@@ -112,13 +112,14 @@ pub fn image_policy_input(
     };
     // Flux's controllers would not honour our options between runs (a downgrade, a tag too
     // young, a platform missing, a held policy moving on): refuse rather than pretend.
-    let options: [(&'static str, bool); 4] = [
-        ("downgrade", args.downgrade != Downgrade::Allow),
-        ("minimumAge", args.minimum_age.is_some()),
-        ("platforms", !args.platforms.is_empty()),
-        ("hold", args.hold),
-    ];
-    if let Some((field, _)) = options.iter().find(|(_, set)| *set) {
+    let options = args.options().map_err(|e| {
+        let field = OPTIONS
+            .into_iter()
+            .find(|o| e.option.starts_with(o))
+            .unwrap_or("policy");
+        invalid(field, &e.message)
+    })?;
+    if let Some(field) = options.first_set() {
         return Err(invalid(
             field,
             &format!(

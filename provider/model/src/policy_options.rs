@@ -275,6 +275,21 @@ impl PolicyOptions {
         }
     }
 
+    /// The first option set away from its default (`downgrade`, `minimumAge`, `platforms`,
+    /// `hold`), `None` for a policy that selects as Flux does.
+    pub fn first_set(&self) -> Option<&'static str> {
+        let set = [
+            self.downgrade != Downgrade::Allow,
+            self.minimum_age.is_some(),
+            !self.platforms.is_empty(),
+            self.hold,
+        ];
+        OPTIONS
+            .into_iter()
+            .zip(set)
+            .find_map(|(o, set)| set.then_some(o))
+    }
+
     /// Whether selection needs image metadata from the registry.
     pub fn needs_metadata(&self) -> bool {
         self.minimum_age.is_some() || !self.platforms.is_empty()
@@ -314,6 +329,12 @@ mod tests {
         );
         assert!(options.hold);
         assert_eq!(read(&[]).expect("none"), PolicyOptions::default());
+        assert_eq!(options.first_set(), Some("downgrade"));
+        assert_eq!(
+            read(&[("hold", "true")]).expect("hold").first_set(),
+            Some("hold")
+        );
+        assert_eq!(PolicyOptions::default().first_set(), None);
         let e = read(&[("minimumage", "2h")]).expect_err("typo");
         assert!(e.message.contains("unknown option \"minimumage\""), "{e}");
         let e = read(&[("minimumAge", "2 days")]).expect_err("not Go");
