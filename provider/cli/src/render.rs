@@ -255,23 +255,8 @@ pub fn from_project(
                     .and_then(|input| render_image_policy(&input).map(|m| vec![m]))
             }),
             "UpdateAutomation" => args::parse::<args::UpdateAutomationArgs>(&properties).map(|a| {
-                match a.pull_request.as_ref().map(|pr| pr.group_by) {
-                    // Flux's automation pushes every bump to one branch.
-                    Some(group_by) if group_by != args::GroupBy::None => {
-                        Err(imageautomation_kube::Error::InvalidInput {
-                            object: format!("UpdateAutomation {}", d.name),
-                            field: "pullRequest.groupBy",
-                            reason: format!(
-                                "{} cannot be rendered: a Flux ImageUpdateAutomation pushes every bump to one branch and opens no pull request; remove groupBy",
-                                group_by.as_str()
-                            ),
-                        })
-                    }
-                    _ => render_update_automation(
-                        &update_automation_input(&a, &defaults),
-                        SecretsMode::Omit,
-                    ),
-                }
+                update_automation_input(&a, &defaults)
+                    .and_then(|input| render_update_automation(&input, SecretsMode::Omit))
             }),
             other => {
                 errors.push(format!(

@@ -13,7 +13,7 @@ use imageautomation_kube::{
     UpdateAutomationInput,
 };
 use imageautomation_model::args::{
-    GitArgs, ImagePolicyArgs, ImageRepositoryArgs, UpdateAutomationArgs,
+    GitArgs, GroupBy, ImagePolicyArgs, ImageRepositoryArgs, UpdateAutomationArgs,
 };
 use imageautomation_model::checkout_ref;
 use imageautomation_model::policy_options::OPTIONS;
@@ -179,7 +179,26 @@ pub fn image_policy_input(
 /// are exactly the `policies`, and its source is `sourceRef` when given, else a
 /// rendered `GitRepository` with the Git credentials ([`git_credential`]'s rule) in its
 /// Secret.
-pub fn update_automation_input(args: &UpdateAutomationArgs, d: &Defaults) -> UpdateAutomationInput {
+///
+/// # Errors
+/// [`KubeError::InvalidInput`] on `pullRequest.groupBy` other than `none`: the Flux
+/// `ImageUpdateAutomation` pushes every bump to one branch and opens no pull request.
+pub fn update_automation_input(
+    args: &UpdateAutomationArgs,
+    d: &Defaults,
+) -> Result<UpdateAutomationInput, KubeError> {
+    let name = args.name.clone().unwrap_or_else(|| d.name.clone());
+    let group_by = args.group_by();
+    if group_by != GroupBy::None {
+        return Err(KubeError::InvalidInput {
+            object: format!("UpdateAutomation {}/{name}", d.namespace),
+            field: "pullRequest.groupBy",
+            reason: format!(
+                "{} is not in Flux: cluster mode cannot express it, as the Flux ImageUpdateAutomation pushes every bump to one branch (git.push.branch) and opens no pull request; remove groupBy, or turn cluster mode off (imageautomation:kubernetes enabled: false)",
+                group_by.as_str()
+            ),
+        });
+    }
     let git = &args.git;
     let url = git.url.clone().unwrap_or_default();
     let auth = git_credential(git, d.github_token.as_ref()).map(|c| match c {
@@ -195,9 +214,9 @@ pub fn update_automation_input(args: &UpdateAutomationArgs, d: &Defaults) -> Upd
         },
     });
     let checkout = checkout_ref(git.checkout.as_ref(), None);
-    UpdateAutomationInput {
+    Ok(UpdateAutomationInput {
         namespace: d.namespace.clone(),
-        name: args.name.clone().unwrap_or_else(|| d.name.clone()),
+        name,
         interval: args.interval.clone(),
         source_ref: args.source_ref.as_ref().and_then(|s| {
             Some(ObjectRef {
@@ -227,7 +246,7 @@ pub fn update_automation_input(args: &UpdateAutomationArgs, d: &Defaults) -> Upd
             })
             .collect(),
         suspend: args.suspend,
-    }
+    })
 }
 
 /// Credentials for a Git remote, whatever carries them (the Git client, a Flux Secret).
@@ -292,6 +311,7 @@ mod tests {
         };
         let auth_of = |url: &str| {
             update_automation_input(&args(json!({"git": {"url": url}})), &d)
+                .expect("no groupBy")
                 .git
                 .auth
                 .is_some()
@@ -349,7 +369,8 @@ mod tests {
                 json!({"name": "fleet", "git": {"url": "https://github.com/o/r"}, "policies": [{"namespace": "flux-system", "name": "podinfo"}]}),
             ),
             &d,
-        );
+        )
+        .expect("no groupBy");
         assert_eq!(automation.name, "fleet");
         assert!(
             matches!(&automation.git.auth, Some(GitAuth::Token(t)) if t.expose_secret() == "tok")

@@ -508,6 +508,13 @@ impl UpdateAutomationArgs {
             .collect()
     }
 
+    /// `pullRequest.groupBy`; [`GroupBy::None`] without a `pullRequest`.
+    pub fn group_by(&self) -> GroupBy {
+        self.pull_request
+            .as_ref()
+            .map_or(GroupBy::None, |pr| pr.group_by)
+    }
+
     /// `"namespace:name"` -> the compiled policy of each `policies` entry with
     /// `downgrade: Deny`, for the setters' downgrade check.
     ///

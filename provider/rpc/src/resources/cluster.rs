@@ -89,21 +89,6 @@ pub fn check(ctx: &Ctx, token: &str, inputs: &Value) -> Option<Failure> {
     if codec::contains_unknown(&plain) {
         return None;
     }
-    if token == schema::UPDATE_AUTOMATION
-        && let Ok(automation) = args::parse::<args::UpdateAutomationArgs>(&plain)
-        && let Some(group_by) = automation
-            .pull_request
-            .map(|pr| pr.group_by)
-            .filter(|g| *g != args::GroupBy::None)
-    {
-        return Some(Failure {
-            property: "pullRequest.groupBy".into(),
-            reason: format!(
-                "cluster mode cannot express pullRequest.groupBy {}: the Flux ImageUpdateAutomation it applies pushes every bump to one branch (git.push.branch) and opens no pull request; remove groupBy, or turn cluster mode off (imageautomation:kubernetes enabled: false)",
-                group_by.as_str()
-            ),
-        });
-    }
     let Err(e @ KubeError::InvalidInput { .. }) = render_kube(token, ctx, &plain) else {
         return None;
     };
@@ -150,7 +135,7 @@ fn render_kube(token: &str, ctx: &Ctx, plain: &Value) -> Result<Vec<Manifest>, K
         )?)
         .map(|m| vec![m]),
         schema::UPDATE_AUTOMATION => render_update_automation(
-            &update_automation_input(&args::parse(plain).map_err(shape)?, &defaults(ctx)),
+            &update_automation_input(&args::parse(plain).map_err(shape)?, &defaults(ctx))?,
             SecretsMode::Include,
         ),
         other => Err(KubeError::InvalidInput {

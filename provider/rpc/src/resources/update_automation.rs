@@ -176,6 +176,7 @@ fn outputs(
     inputs: &Value,
     olds: &Value,
     outcome: Option<(&AutomationOutcome, &Policies)>,
+    grouped: bool,
     preview: bool,
 ) -> Value {
     let (olds_plain, _) = codec::reveal(olds);
@@ -186,11 +187,6 @@ fn outputs(
             }
         };
         let unknown = Value::String(codec::UNKNOWN.into());
-        let grouped = map
-            .get("pullRequest")
-            .and_then(|pr| pr.get("groupBy"))
-            .and_then(Value::as_str)
-            .is_some_and(|g| !g.is_empty() && g != GroupBy::None.as_str());
         let Some((outcome, policies)) = outcome else {
             for key in [
                 "lastPushCommit",
@@ -349,10 +345,11 @@ impl UpdateAutomation {
         preview: bool,
     ) -> Result<Value, OpError> {
         let parsed = Inputs::<UpdateAutomationArgs>::of(inputs)?;
+        let grouped = parsed.args.group_by() != GroupBy::None;
         if parsed.any_unknown() {
             // The policies are not known yet (a new stack's preview with
             // unknown tags): the changes are not either.
-            return Ok(outputs(inputs, olds, None, preview));
+            return Ok(outputs(inputs, olds, None, grouped, preview));
         }
         if parsed.args.suspend {
             let (olds_plain, _) = codec::reveal(olds);
@@ -379,10 +376,6 @@ impl UpdateAutomation {
         let update_path = request.update_path.clone();
         let url = request.write_back.url.clone();
         let write_back = request.write_back.clone();
-        let grouped = request
-            .pull_request
-            .as_ref()
-            .is_some_and(|pr| pr.group_by != GroupBy::None);
         let status = match (preview, &request.write_back.push_branch) {
             (true, _) => format!("cloning {url} read-only"),
             (false, Some(_)) if grouped => {
@@ -433,7 +426,7 @@ impl UpdateAutomation {
                 .info(&ctx.urn, format!("{verb} pull request {}", pr.html_url))
                 .await;
         }
-        let mut out = outputs(inputs, olds, Some((&outcome, &policies)), preview);
+        let mut out = outputs(inputs, olds, Some((&outcome, &policies)), grouped, preview);
         if let Value::Object(map) = &mut out {
             let pending = !outcome.changes.files.is_empty();
             match source_revision(&write_back, &outcome) {
